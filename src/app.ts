@@ -1,0 +1,72 @@
+import { Hono, type Context } from "hono";
+import { RotationCache } from "./balancer/rotation.ts";
+import type { Config } from "./config.ts";
+import { handleProxy, LOAD_AWARE, type PoolRuntime } from "./proxy/handler.ts";
+import { errorResponse } from "./proxy/errors.ts";
+import { PoolState, type Defer } from "./state/cache.ts";
+import type { StateStore } from "./state/types.ts";
+
+export interface BalancerOptions {
+  readonly store: StateStore;
+  /** The client's address as the runtime knows it (socket, CF-Connecting-IP). */
+  readonly clientIp: (c: Context) => string | undefined;
+  /** Names this instance in shared state; random by default. */
+  readonly instance?: string;
+  /** Replaces the global fetch for upstream calls (tests, custom agents). */
+  readonly fetch?: typeof fetch;
+  /** Where request and state lines go; console.log by default. */
+  readonly log?: (line: string) => void;
+}
+
+export interface Balancer {
+  readonly app: Hono;
+  readonly pools: readonly PoolRuntime[];
+  readonly fetch: Hono["fetch"];
+}
+
+/** The whole balancer as one web-standard fetch handler; runtimes only adapt I/O around it. */
+export function createBalancer(config: Config, options: BalancerOptions): Balancer {
+  const instance = options.instance ?? crypto.randomUUID();
+  const log = options.log ?? ((line: string) => console.log(line));
+  const pools: PoolRuntime[] = config.pools.map((pool) => ({
+    config: pool,
+    rotation: new RotationCache(pool.algorithm, pool.backends),
+    state: new PoolState(options.store, {
+      pool: pool.name,
+      instance,
+      maxBatch: config.sequence_batch,
+      syncIntervalMs: config.sync_interval_ms,
+      reportGapMs: config.report_gap_ms,
+      loadAware: LOAD_AWARE.has(pool.algorithm),
+      inflightTtlMs: config.inflight_ttl_ms,
+      storeTimeoutMs: config.store_timeout_ms,
+      log,
+    }),
+    logRequest: config.log_requests ? log : undefined,
+    fetch: options.fetch,
+  }));
+  const pool = pools[0]!;
+
+  const app = new Hono();
+  app.get("/_lb/healthz", (c) => c.json({ ok: true }));
+  app.all("*", (c) =>
+    handleProxy(c.req.raw, pool, { clientIp: options.clientIp(c), defer: deferOf(c) }),
+  );
+  app.onError((error) => {
+    console.error("edge-lb: unexpected error", error);
+    return errorResponse(500, "internal_error", (error as Error).message);
+  });
+  return { app, pools, fetch: app.fetch };
+}
+
+function deferOf(c: Context): Defer {
+  let ctx: { waitUntil(promise: Promise<unknown>): void } | undefined;
+  try {
+    ctx = c.executionCtx;
+  } catch {
+    ctx = undefined; // Node, Bun, Deno: background work simply runs on.
+  }
+  return ctx
+    ? (work) => ctx!.waitUntil(work.catch(() => undefined))
+    : (work) => void work.catch(() => undefined);
+}

@@ -1,0 +1,146 @@
+import { z } from "zod";
+import { ALGORITHMS, type Backend } from "../balancer/types.ts";
+
+/**
+ * The one schema. JSON keys are snake_case like nginx/HAProxy directives; the Config type is
+ * inferred from it so there is exactly one description of what a valid config is.
+ */
+
+const MAX_WEIGHT = 1000;
+
+export const backendUrl = z.string().superRefine((raw, ctx) => {
+  const problem = backendUrlProblem(raw);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+/** Why a backend URL is unacceptable, or undefined when it is fine. */
+export function backendUrlProblem(raw: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return "expected an absolute http:// or https:// URL";
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    return `expected scheme http or https, not ${url.protocol.slice(0, -1)}`;
+  }
+  if (url.username || url.password) return "expected no credentials in the URL (user:pass@)";
+  if (raw.includes("#")) return "expected no fragment (#...)";
+  if (url.search || raw.includes("?")) return "expected no query string";
+  if (!url.hostname) return "expected a host name";
+  return undefined;
+}
+
+/** Origin plus base path without a trailing slash: the prefix every upstream URL starts with. */
+export function normalizeBackendUrl(raw: string): string {
+  const url = new URL(raw);
+  return url.origin + url.pathname.replace(/\/+$/, "");
+}
+
+const backendSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:\-[\]]+$/, "expected letters, digits and _ . : - [ ] only")
+      .optional(),
+    url: backendUrl,
+    weight: z.number().int().min(1).max(MAX_WEIGHT).default(1),
+    backup: z.boolean().default(false),
+  })
+  .strict();
+
+const hashKeySchema = z.discriminatedUnion("source", [
+  z.object({ source: z.literal("ip") }).strict(),
+  z.object({ source: z.literal("header"), name: z.string().min(1) }).strict(),
+  z.object({ source: z.literal("cookie"), name: z.string().min(1) }).strict(),
+]);
+
+const retrySchema = z
+  .object({
+    max_attempts: z.number().int().min(1).max(10).default(3),
+    max_body_bytes: z.number().int().min(0).max(16 * 1024 * 1024).default(64 * 1024),
+  })
+  .strict();
+
+const poolSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+$/, "expected letters, digits and _ . - only")
+      .default("default"),
+    algorithm: z.enum(ALGORITHMS).default("round-robin"),
+    backends: z.array(backendSchema).min(1, "expected at least one backend"),
+    hash_key: hashKeySchema.default({ source: "ip" }),
+    timeout_ms: z.number().int().min(1).max(600_000).default(30_000),
+    preserve_host: z.boolean().default(false),
+    retry: retrySchema.default({ max_attempts: 3, max_body_bytes: 64 * 1024 }),
+  })
+  .strict()
+  .superRefine((pool, ctx) => {
+    const seenUrls = new Map<string, number>();
+    const seenNames = new Map<string, number>();
+    pool.backends.forEach((backend, index) => {
+      if (backendUrlProblem(backend.url)) return;
+      const url = normalizeBackendUrl(backend.url);
+      const name = backend.name ?? defaultBackendName(url);
+      const urlAt = seenUrls.get(url);
+      if (urlAt !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["backends", index, "url"],
+          input: backend.url,
+          message: `expected each backend URL once; it repeats backends[${urlAt}]`,
+        });
+      }
+      const nameAt = seenNames.get(name);
+      if (nameAt !== undefined && urlAt === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["backends", index, "name"],
+          input: name,
+          message: `expected unique backend names; it repeats backends[${nameAt}]`,
+        });
+      }
+      seenUrls.set(url, index);
+      seenNames.set(name, index);
+    });
+  })
+  .transform((pool) => ({
+    ...pool,
+    backends: pool.backends.map((b): Backend => {
+      const url = normalizeBackendUrl(b.url);
+      return { name: b.name ?? defaultBackendName(url), url, weight: b.weight, backup: b.backup };
+    }),
+  }));
+
+/** host:port plus base path: readable in logs and stable while the URL is unchanged. */
+export function defaultBackendName(normalizedUrl: string): string {
+  const url = new URL(normalizedUrl);
+  const port = url.port || (url.protocol === "https:" ? "443" : "80");
+  return `${url.hostname}:${port}${url.pathname === "/" ? "" : url.pathname}`;
+}
+
+export const STATE_KINDS = ["memory", "durable-object", "upstash", "kv"] as const;
+
+export const configSchema = z
+  .object({
+    pools: z
+      .array(poolSchema)
+      .min(1, "expected at least one pool")
+      .max(1, "expected exactly one pool (several pools are not routed yet)"),
+    state: z.enum(STATE_KINDS).default("memory"),
+    /** Most sequence positions one store call reserves; 1 keeps exact global round robin. */
+    sequence_batch: z.number().int().min(1).max(10_000).default(64),
+    store_timeout_ms: z.number().int().min(1).max(60_000).default(200),
+    /** How stale the shared view (health, flags, load) may get while requests flow. */
+    sync_interval_ms: z.number().int().min(10).max(600_000).default(1_000),
+    /** Least gap between in-flight reports for least-connections and least-response-time. */
+    report_gap_ms: z.number().int().min(1).max(60_000).default(50),
+    /** In-flight counts of an instance that stops reporting stop counting after this. */
+    inflight_ttl_ms: z.number().int().min(1_000).max(600_000).default(15_000),
+    log_requests: z.boolean().default(true),
+  })
+  .strict();
+
+export type RawConfig = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;

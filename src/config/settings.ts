@@ -1,0 +1,160 @@
+/**
+ * The settings reachable from environment variables and command-line flags, and how each string
+ * becomes config JSON. Validation proper happens once, in the schema; these parsers only shape
+ * strings (a number-looking string becomes a number, anything else passes through so the schema
+ * can name it).
+ */
+
+export type ParseResult = { ok: true; value: unknown } | { ok: false; expected: string };
+
+export interface Setting {
+  readonly env?: string;
+  readonly flag?: string;
+  readonly path: readonly (string | number)[];
+  readonly parse: (value: string) => ParseResult;
+  readonly help: string;
+}
+
+const ok = (value: unknown): ParseResult => ({ ok: true, value });
+
+/** A number when the string spells one; otherwise the string, for the schema to reject by name. */
+function numberish(value: string): unknown {
+  const trimmed = value.trim();
+  return /^-?\d+(\.\d+)?$/.test(trimmed) ? Number(trimmed) : trimmed;
+}
+
+export const looseNumber = (value: string): ParseResult => ok(numberish(value));
+
+export function looseBoolean(value: string): ParseResult {
+  const lowered = value.trim().toLowerCase();
+  if (["1", "true", "yes", "on"].includes(lowered)) return ok(true);
+  if (["0", "false", "no", "off"].includes(lowered)) return ok(false);
+  return { ok: false, expected: "true or false" };
+}
+
+const text = (value: string): ParseResult => ok(value.trim());
+
+/** BACKENDS="http://a:80,http://b:80|weight=3,http://c:80|backup|name=c". */
+export function parseBackendList(value: string): ParseResult {
+  const backends: Record<string, unknown>[] = [];
+  for (const item of value.split(",").map((s) => s.trim())) {
+    if (item === "") return { ok: false, expected: "a comma-separated list without empty items" };
+    const [url, ...options] = item.split("|").map((s) => s.trim());
+    const backend: Record<string, unknown> = { url };
+    for (const option of options) {
+      const [key, optionValue] = option.split("=", 2) as [string, string | undefined];
+      if (key === "weight" && optionValue !== undefined) {
+        backend["weight"] = numberish(optionValue);
+      } else if (key === "backup" && optionValue === undefined) {
+        backend["backup"] = true;
+      } else if (key === "name" && optionValue) {
+        backend["name"] = optionValue;
+      } else {
+        return {
+          ok: false,
+          expected: `options weight=N, backup or name=NAME after "|" (found "${option}" in "${item}")`,
+        };
+      }
+    }
+    backends.push(backend);
+  }
+  return ok(backends);
+}
+
+/** HASH_KEY="ip" | "header:X-User-Id" | "cookie:session". */
+export function parseHashKey(value: string): ParseResult {
+  const trimmed = value.trim();
+  if (trimmed === "ip") return ok({ source: "ip" });
+  const match = /^(header|cookie):(.+)$/.exec(trimmed);
+  if (!match) return { ok: false, expected: 'ip, header:NAME or cookie:NAME' };
+  return ok({ source: match[1], name: match[2]!.trim() });
+}
+
+const POOL = ["pools", 0] as const;
+
+export const SETTINGS: readonly Setting[] = [
+  {
+    env: "BACKENDS",
+    flag: "backends",
+    path: [...POOL, "backends"],
+    parse: parseBackendList,
+    help: "comma list of url[|weight=N][|backup][|name=NAME]",
+  },
+  {
+    env: "ALGORITHM",
+    flag: "algorithm",
+    path: [...POOL, "algorithm"],
+    parse: text,
+    help: "round-robin | weighted-round-robin | ip-hash | least-connections | least-response-time",
+  },
+  {
+    env: "HASH_KEY",
+    flag: "hash-key",
+    path: [...POOL, "hash_key"],
+    parse: parseHashKey,
+    help: "ip-hash key: ip | header:NAME | cookie:NAME",
+  },
+  {
+    env: "TIMEOUT_MS",
+    flag: "timeout-ms",
+    path: [...POOL, "timeout_ms"],
+    parse: looseNumber,
+    help: "per-try upstream timeout in ms (default 30000)",
+  },
+  {
+    env: "PRESERVE_HOST",
+    flag: "preserve-host",
+    path: [...POOL, "preserve_host"],
+    parse: looseBoolean,
+    help: "send the client's Host header upstream instead of the backend's",
+  },
+  {
+    env: "MAX_ATTEMPTS",
+    flag: "max-attempts",
+    path: [...POOL, "retry", "max_attempts"],
+    parse: looseNumber,
+    help: "attempts per request, each on a different backend (default 3)",
+  },
+  {
+    env: "STATE",
+    flag: "state",
+    path: ["state"],
+    parse: text,
+    help: "memory | durable-object | upstash | kv",
+  },
+  {
+    env: "SEQUENCE_BATCH",
+    flag: "sequence-batch",
+    path: ["sequence_batch"],
+    parse: looseNumber,
+    help: "most round-robin positions reserved per store call (default 64; 1 = exact order)",
+  },
+  {
+    env: "STORE_TIMEOUT_MS",
+    flag: "store-timeout-ms",
+    path: ["store_timeout_ms"],
+    parse: looseNumber,
+    help: "deadline for one store call (default 200)",
+  },
+  {
+    env: "SYNC_INTERVAL_MS",
+    flag: "sync-interval-ms",
+    path: ["sync_interval_ms"],
+    parse: looseNumber,
+    help: "how often the shared view is refreshed while requests flow (default 1000)",
+  },
+  {
+    env: "INFLIGHT_TTL_MS",
+    flag: "inflight-ttl-ms",
+    path: ["inflight_ttl_ms"],
+    parse: looseNumber,
+    help: "how long a silent instance's in-flight counts keep counting (default 15000)",
+  },
+  {
+    env: "LOG_REQUESTS",
+    flag: "log-requests",
+    path: ["log_requests"],
+    parse: looseBoolean,
+    help: 'log "Forwarding request to: <url>" per request (default true)',
+  },
+];

@@ -1,0 +1,17 @@
+import type { PoolConfig } from "../config.ts";
+
+/** The ip-hash key: client IP, or a header or cookie value, falling back to the client IP. */
+export function hashKeyOf(request: Request, source: PoolConfig["hash_key"], clientIp: string | undefined): string {
+  if (source.source === "header") return request.headers.get(source.name) ?? clientIp ?? "";
+  if (source.source === "cookie") return cookieValue(request.headers.get("cookie"), source.name) ?? clientIp ?? "";
+  return clientIp ?? "";
+}
+
+function cookieValue(header: string | null, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}

@@ -1,0 +1,45 @@
+import { createBalancer, type Balancer } from "../app.ts";
+import { ConfigError, loadConfig } from "../config.ts";
+import { errorResponse } from "../proxy/errors.ts";
+import { createStore } from "./stores.ts";
+
+export interface WorkerEnv {
+  readonly [name: string]: unknown;
+}
+
+/**
+ * One balancer per isolate, built on the first request from the Worker's vars (env is only
+ * handed to handlers). A bad config cannot stop a Worker from deploying, so every request gets
+ * a 503 naming the problem instead, and the log says it once.
+ */
+let built: { env: WorkerEnv; balancer: Balancer } | { env: WorkerEnv; error: ConfigError } | undefined;
+
+function balancerFor(env: WorkerEnv): Balancer | ConfigError {
+  if (built?.env !== env) {
+    try {
+      const config = loadConfig({ env });
+      built = {
+        env,
+        balancer: createBalancer(config, {
+          store: createStore(config, env),
+          clientIp: (c) => c.req.header("cf-connecting-ip"),
+        }),
+      };
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      console.error(error.message);
+      built = { env, error };
+    }
+  }
+  return "balancer" in built ? built.balancer : built.error;
+}
+
+export default {
+  fetch(request: Request, env: WorkerEnv, ctx: ExecutionContext): Response | Promise<Response> {
+    const balancer = balancerFor(env);
+    if (balancer instanceof ConfigError) {
+      return errorResponse(503, "bad_config", balancer.message);
+    }
+    return balancer.fetch(request, env, ctx);
+  },
+} satisfies ExportedHandler<WorkerEnv>;

@@ -1,0 +1,264 @@
+import { foldLatency } from "../balancer/least-response-time.ts";
+import type { LatencyEstimate, LoadView } from "../balancer/types.ts";
+import type { InstanceReport, LatencySummary, PoolSnapshot, StateStore } from "./types.ts";
+
+export interface PoolStateOptions {
+  readonly pool: string;
+  /** Unique per isolate/process: owns the in-flight counts it reports. */
+  readonly instance: string;
+  /** Upper bound on sequence positions reserved per store call; 1 = exact global order. */
+  readonly maxBatch: number;
+  /** How stale the shared view may get while requests flow. */
+  readonly syncIntervalMs: number;
+  /** Least gap between two reports when in-flight counts changed (load-aware algorithms). */
+  readonly reportGapMs: number;
+  /** Whether the algorithm reads in-flight counts, so changes are worth reporting quickly. */
+  readonly loadAware: boolean;
+  readonly inflightTtlMs: number;
+  readonly storeTimeoutMs: number;
+  readonly clock?: () => number;
+  readonly log?: (message: string) => void;
+}
+
+/** Keeps background work alive after the response (ctx.waitUntil on Workers). */
+export type Defer = (work: Promise<unknown>) => void;
+
+export interface StoreStats {
+  roundTrips: number;
+  errors: number;
+  degraded: boolean;
+  lastError?: string;
+}
+
+const EMPTY_SNAPSHOT: PoolSnapshot = { takenAt: 0, backends: {} };
+/** A block used up faster than this doubles the next one; slower than SLOW halves it. */
+const FAST_BLOCK_MS = 1_000;
+const SLOW_BLOCK_MS = 5_000;
+
+/**
+ * The local view in front of a store: the hot path reads and writes only this object; the store
+ * is awaited only to reserve the next block of sequence positions (or, once, to warm up).
+ */
+export class PoolState {
+  readonly stats: StoreStats = { roundTrips: 0, errors: 0, degraded: false };
+  readonly load: LoadView;
+
+  #snapshot: PoolSnapshot = EMPTY_SNAPSHOT;
+  #warm = false;
+  #next = 0;
+  #end = 0;
+  #batch = 1;
+  #blockStartedAt = 0;
+  #reserving: Promise<void> | undefined;
+  /** Fallback positions while the store is unreachable: local round robin from a random start. */
+  #localSeq = Math.floor(Math.random() * 1_000_000);
+
+  readonly #inflight = new Map<string, number>();
+  #totalInflight = 0;
+  #reported: Readonly<Record<string, number>> = {};
+  #inflightDirty = false;
+  readonly #samples = new Map<string, { count: number; sumMs: number }>();
+  readonly #latency = new Map<string, LatencyEstimate>();
+
+  #syncing: Promise<void> | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #lastSyncAt = -Infinity;
+  readonly #clock: () => number;
+  readonly #log: (message: string) => void;
+
+  constructor(
+    private readonly store: StateStore,
+    private readonly options: PoolStateOptions,
+  ) {
+    this.#clock = options.clock ?? Date.now;
+    this.#log = options.log ?? ((message) => console.warn(message));
+    const self = this;
+    this.load = {
+      inflight(name) {
+        const shared = self.#snapshot.backends[name]?.inflight ?? 0;
+        const mineNow = self.#inflight.get(name) ?? 0;
+        const mineInShared = self.#reported[name] ?? 0;
+        return Math.max(0, shared - mineInShared) + mineNow;
+      },
+      latency(name) {
+        const local = self.#latency.get(name);
+        const shared = self.#snapshot.backends[name]?.latency;
+        if (!local) return shared;
+        if (!shared) return local;
+        return local.updatedAt >= shared.updatedAt ? local : shared;
+      },
+    };
+  }
+
+  get snapshot(): PoolSnapshot {
+    return this.#snapshot;
+  }
+
+  /** The shared view, awaiting the store only before the first successful sync. */
+  ready(defer: Defer): PoolSnapshot | Promise<PoolSnapshot> {
+    if (this.#warm) {
+      this.#maybeSync(defer);
+      return this.#snapshot;
+    }
+    return this.#sync().then(() => this.#snapshot);
+  }
+
+  /** Next sequence position; synchronous while the reserved block lasts. */
+  nextSeq(granule: number): number | Promise<number> {
+    if (this.#next < this.#end) return this.#next++;
+    return this.#nextSeqSlow(granule);
+  }
+
+  async #nextSeqSlow(granule: number): Promise<number> {
+    for (;;) {
+      this.#reserving ??= this.#reserveBlock(granule).finally(() => (this.#reserving = undefined));
+      await this.#reserving;
+      if (this.#next < this.#end) return this.#next++;
+    }
+  }
+
+  async #reserveBlock(granule: number): Promise<void> {
+    const now = this.#clock();
+    const lasted = now - this.#blockStartedAt;
+    if (lasted < FAST_BLOCK_MS) this.#batch = Math.min(this.#batch * 2, this.options.maxBatch);
+    else if (lasted > SLOW_BLOCK_MS) this.#batch = Math.max(1, Math.floor(this.#batch / 2));
+    // Whole multiples of the rotation length keep every used block exactly balanced.
+    const size = this.#batch >= granule ? this.#batch - (this.#batch % granule) : this.#batch;
+    this.#blockStartedAt = now;
+    try {
+      const first = await this.#call(() => this.store.reserve(this.options.pool, size));
+      this.#next = first;
+      this.#end = first + size;
+    } catch {
+      this.#next = this.#localSeq;
+      this.#end = this.#localSeq + size;
+      this.#localSeq += size;
+    }
+  }
+
+  /** Counts a request to `backend` as in flight; the returned function ends it. */
+  begin(backend: string, defer: Defer): (outcome: { latencyMs?: number }) => void {
+    this.#inflight.set(backend, (this.#inflight.get(backend) ?? 0) + 1);
+    this.#totalInflight++;
+    this.#inflightDirty = true;
+    this.#maybeSync(defer);
+    let ended = false;
+    return ({ latencyMs }) => {
+      if (ended) return;
+      ended = true;
+      this.#inflight.set(backend, (this.#inflight.get(backend) ?? 1) - 1);
+      this.#totalInflight--;
+      this.#inflightDirty = true;
+      if (latencyMs !== undefined) this.#recordLatency(backend, latencyMs);
+      this.#maybeSync(defer);
+    };
+  }
+
+  #recordLatency(backend: string, latencyMs: number): void {
+    const now = this.#clock();
+    this.#latency.set(backend, foldLatency(this.load.latency(backend), latencyMs, now));
+    const sample = this.#samples.get(backend);
+    if (sample) {
+      sample.count++;
+      sample.sumMs += latencyMs;
+    } else this.#samples.set(backend, { count: 1, sumMs: latencyMs });
+  }
+
+  /** Starts a background sync when one is due; never waits for it. */
+  #maybeSync(defer: Defer): void {
+    if (this.#syncing || this.#timer) return;
+    const now = this.#clock();
+    const since = now - this.#lastSyncAt;
+    if (since >= this.options.syncIntervalMs) {
+      defer(this.#sync());
+      return;
+    }
+    const hasInflight = this.#totalInflight > 0;
+    const reportSoon = this.options.loadAware && this.#inflightDirty;
+    // A heartbeat keeps this instance's in-flight counts from expiring under long requests.
+    const heartbeatDue = hasInflight && since >= this.options.inflightTtlMs / 3;
+    if (heartbeatDue) {
+      defer(this.#sync());
+    } else if (reportSoon) {
+      const wait = Math.max(0, this.options.reportGapMs - since);
+      defer(
+        new Promise<void>((resolve) => {
+          this.#timer = setTimeout(() => {
+            this.#timer = undefined;
+            this.#sync().then(resolve);
+          }, wait);
+        }),
+      );
+    }
+  }
+
+  /** Publishes counters and refreshes the view in one round trip; failures keep the old view. */
+  #sync(): Promise<void> {
+    this.#syncing ??= this.#syncOnce().finally(() => (this.#syncing = undefined));
+    return this.#syncing;
+  }
+
+  async #syncOnce(): Promise<void> {
+    const report = this.#takeReport();
+    this.#lastSyncAt = this.#clock();
+    try {
+      this.#snapshot = await this.#call(() => this.store.sync(this.options.pool, report));
+      this.#reported = report.inflight;
+    } catch {
+      // Samples go back so the next successful sync still folds them in.
+      for (const [backend, summary] of Object.entries(report.latency)) {
+        const sample = this.#samples.get(backend) ?? { count: 0, sumMs: 0 };
+        sample.count += summary.count;
+        sample.sumMs += summary.meanMs * summary.count;
+        this.#samples.set(backend, sample);
+      }
+      this.#inflightDirty = true;
+    } finally {
+      this.#warm = true;
+    }
+  }
+
+  #takeReport(): InstanceReport {
+    const inflight: Record<string, number> = {};
+    for (const [backend, count] of this.#inflight) if (count > 0) inflight[backend] = count;
+    const latency: Record<string, LatencySummary> = {};
+    for (const [backend, sample] of this.#samples) {
+      latency[backend] = { count: sample.count, meanMs: sample.sumMs / sample.count };
+    }
+    this.#samples.clear();
+    this.#inflightDirty = false;
+    return { instance: this.options.instance, inflight, latency, ttlMs: this.options.inflightTtlMs };
+  }
+
+  /** One store round trip with a deadline; tracks degradation and logs each change once. */
+  async #call<T>(operation: () => Promise<T>): Promise<T> {
+    this.stats.roundTrips++;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`store timed out after ${this.options.storeTimeoutMs} ms`)),
+        this.options.storeTimeoutMs,
+      );
+    });
+    try {
+      const result = await Promise.race([operation(), deadline]);
+      if (this.stats.degraded) {
+        this.stats.degraded = false;
+        this.#log(`state store ${this.store.kind} reachable again: resynchronised`);
+      }
+      return result;
+    } catch (error) {
+      this.stats.errors++;
+      this.stats.lastError = (error as Error).message;
+      if (!this.stats.degraded) {
+        this.stats.degraded = true;
+        this.#log(
+          `state store ${this.store.kind} unreachable (${this.stats.lastError}): serving from the last view and local counters`,
+        );
+      }
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

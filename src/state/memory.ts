@@ -1,0 +1,79 @@
+import type { LatencyEstimate } from "../balancer/types.ts";
+import {
+  foldSharedLatency,
+  type BackendPatch,
+  type BackendSnapshot,
+  type InstanceReport,
+  type PoolSnapshot,
+  type StateStore,
+} from "./types.ts";
+
+interface PoolRecord {
+  sequence: number;
+  flags: Map<string, BackendPatch>;
+  latency: Map<string, LatencyEstimate>;
+  /** instance -> its last report and when that report stops counting */
+  instances: Map<string, { inflight: Readonly<Record<string, number>>; expiresAt: number }>;
+}
+
+/** One process's state: exact and atomic because JavaScript runs one task at a time. */
+export class MemoryStore implements StateStore {
+  readonly kind = "memory" as const;
+  readonly #pools = new Map<string, PoolRecord>();
+
+  constructor(private readonly clock: () => number = Date.now) {}
+
+  async reserve(pool: string, count: number): Promise<number> {
+    const record = this.#pool(pool);
+    const first = record.sequence;
+    record.sequence += count;
+    return first;
+  }
+
+  async sync(pool: string, report: InstanceReport | undefined): Promise<PoolSnapshot> {
+    const record = this.#pool(pool);
+    const now = this.clock();
+    if (report) {
+      record.instances.set(report.instance, { inflight: report.inflight, expiresAt: now + report.ttlMs });
+      for (const [backend, summary] of Object.entries(report.latency)) {
+        if (summary.count > 0) {
+          record.latency.set(backend, foldSharedLatency(record.latency.get(backend), summary, now));
+        }
+      }
+    }
+    const inflight = new Map<string, number>();
+    for (const [instance, entry] of record.instances) {
+      if (entry.expiresAt <= now) {
+        record.instances.delete(instance);
+        continue;
+      }
+      for (const [backend, count] of Object.entries(entry.inflight)) {
+        inflight.set(backend, (inflight.get(backend) ?? 0) + count);
+      }
+    }
+    const names = new Set([...inflight.keys(), ...record.flags.keys(), ...record.latency.keys()]);
+    const backends: Record<string, BackendSnapshot> = {};
+    for (const name of names) {
+      backends[name] = {
+        ...record.flags.get(name),
+        inflight: inflight.get(name) ?? 0,
+        latency: record.latency.get(name),
+      };
+    }
+    return { takenAt: now, backends };
+  }
+
+  async setBackend(pool: string, backend: string, patch: BackendPatch): Promise<void> {
+    const flags = this.#pool(pool).flags;
+    flags.set(backend, { ...flags.get(backend), ...patch });
+  }
+
+  #pool(name: string): PoolRecord {
+    let record = this.#pools.get(name);
+    if (!record) {
+      record = { sequence: 0, flags: new Map(), latency: new Map(), instances: new Map() };
+      this.#pools.set(name, record);
+    }
+    return record;
+  }
+}

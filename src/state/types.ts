@@ -1,0 +1,77 @@
+import type { LatencyEstimate } from "../balancer/types.ts";
+
+/**
+ * The shared-state contract. Every method is one atomic operation in the store (a Lua script or
+ * MULTI on Redis, the object's single thread on a Durable Object) and one round trip.
+ */
+export interface StateStore {
+  readonly kind: StateKind;
+  /**
+   * Atomically adds `count` to the pool's sequence and returns the first of the `count`
+   * positions that now belong to the caller alone.
+   */
+  reserve(pool: string, count: number): Promise<number>;
+  /**
+   * Publishes this instance's report (if any) and returns the pool's shared view, in one round
+   * trip. In-flight counts in the report are absolute and expire with `ttlMs`, so an instance
+   * that dies cannot leave a backend looking busy.
+   */
+  sync(pool: string, report: InstanceReport | undefined): Promise<PoolSnapshot>;
+  /** Sets shared health or admin state for one backend (health checks, admin API). */
+  setBackend(pool: string, backend: string, patch: BackendPatch): Promise<void>;
+  close?(): Promise<void>;
+}
+
+export type StateKind = "memory" | "durable-object" | "upstash" | "kv";
+
+export type Health = "up" | "down";
+export type AdminState = "enabled" | "drained" | "disabled";
+
+export interface BackendPatch {
+  readonly health?: Health;
+  readonly admin?: AdminState;
+}
+
+export interface InstanceReport {
+  readonly instance: string;
+  /** This instance's in-flight requests per backend right now (absolute, idempotent). */
+  readonly inflight: Readonly<Record<string, number>>;
+  /** Latency observed since the previous report, per backend. */
+  readonly latency: Readonly<Record<string, LatencySummary>>;
+  /** How long the in-flight figures stay valid without a newer report. */
+  readonly ttlMs: number;
+}
+
+export interface LatencySummary {
+  readonly count: number;
+  readonly meanMs: number;
+}
+
+export interface BackendSnapshot {
+  /** Absent means never checked: treated as up. */
+  readonly health?: Health;
+  readonly admin?: AdminState;
+  /** Sum of live instances' reported in-flight counts. */
+  readonly inflight: number;
+  readonly latency?: LatencyEstimate;
+}
+
+export interface PoolSnapshot {
+  /** Epoch ms at the store when the snapshot was taken. */
+  readonly takenAt: number;
+  readonly backends: Readonly<Record<string, BackendSnapshot>>;
+}
+
+/** EWMA weight of one new sample when folding reported means into the shared estimate. */
+export const SHARED_LATENCY_ALPHA = 0.2;
+
+/** The shared estimate after folding `summary.count` samples of mean `summary.meanMs`. */
+export function foldSharedLatency(
+  previous: LatencyEstimate | undefined,
+  summary: LatencySummary,
+  now: number,
+): LatencyEstimate {
+  if (!previous) return { ewmaMs: summary.meanMs, updatedAt: now };
+  const keep = Math.pow(1 - SHARED_LATENCY_ALPHA, summary.count);
+  return { ewmaMs: previous.ewmaMs * keep + summary.meanMs * (1 - keep), updatedAt: now };
+}
