@@ -66,7 +66,9 @@ export async function forward(options: ForwardOptions): Promise<ForwardResult> {
 
 function addForwardingHeaders(upstream: Request, client: Request, options: ForwardOptions): Request {
   const headers = upstream.headers;
-  const host = client.headers.get("host") ?? hostOf(client.url);
+  // The URL's host, not the Host header: on Workers they can differ and the URL is what the
+  // client addressed; on Node the URL is built from the Host header anyway.
+  const host = hostOf(client.url);
   if (options.clientIp) {
     const prior = client.headers.get("x-forwarded-for");
     headers.set("x-forwarded-for", prior ? `${prior}, ${options.clientIp}` : options.clientIp);

@@ -1,0 +1,44 @@
+import { Miniflare } from "miniflare";
+import { WORKER_BUNDLE } from "../../scripts/build-worker.ts";
+
+export interface WorkerInstance {
+  readonly mf: Miniflare;
+  /** Sends a request through miniflare's entry into the balancer Worker. */
+  fetch(path: string, init?: RequestInit & { clientIp?: string }): Promise<Response>;
+  /** miniflare's own HTTP listener: for requests undici's fetch refuses to send (Connection). */
+  readonly url: URL;
+  /** The Worker's console lines seen so far. */
+  readonly logs: string[];
+  dispose(): Promise<void>;
+}
+
+/** A real workerd process running the bundled balancer (built by the global setup). */
+export async function startWorker(bindings: Record<string, string>): Promise<WorkerInstance> {
+  const logs: string[] = [];
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: WORKER_BUNDLE,
+    compatibilityDate: "2026-04-01",
+    compatibilityFlags: ["nodejs_compat"],
+    bindings: { LOG_REQUESTS: "false", ...bindings },
+    cf: false,
+    handleRuntimeStdio(stdout, stderr) {
+      for (const stream of [stdout, stderr]) {
+        stream.on("data", (chunk: Buffer) => logs.push(...chunk.toString().split("\n").filter(Boolean)));
+      }
+    },
+  });
+  const url = await mf.ready;
+  return {
+    mf,
+    url,
+    logs,
+    fetch(path, init = {}) {
+      const { clientIp = "203.0.113.7", ...rest } = init;
+      const headers = new Headers(rest.headers as HeadersInit | undefined);
+      if (!headers.has("cf-connecting-ip")) headers.set("cf-connecting-ip", clientIp);
+      return mf.dispatchFetch(`http://balancer.test${path}`, { ...rest, headers } as never) as unknown as Promise<Response>;
+    },
+    dispose: () => mf.dispose(),
+  };
+}
