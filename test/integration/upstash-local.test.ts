@@ -224,6 +224,10 @@ describeWithRedis("upstash-local (Upstash REST protocol over a real redis-server
       expect(events.map((e) => e.path)).toEqual(["/pipeline"]);
       expect(events[0]!.commands).toEqual([["incr", k]]);
       expect(events[0]!.base64).toBe(true);
+      // Some commands (hgetall, keys, scan, lrange, smembers, zrange, ...) bypass it.
+      events.length = 0;
+      expect(await r.hgetall(key("nohash"))).toBeNull();
+      expect(events.map((e) => e.path)).toEqual(["/"]);
     });
 
     it("batches concurrent commands into /pipeline requests (reads and writes separately)", async () => {

@@ -22,7 +22,7 @@ export async function startWorker(bindings: Record<string, string>): Promise<Wor
     compatibilityFlags: ["nodejs_compat"],
     bindings: { LOG_REQUESTS: "false", ...bindings },
     cf: false,
-    handleRuntimeStdio(stdout, stderr) {
+    handleRuntimeStdio(stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) {
       for (const stream of [stdout, stderr]) {
         stream.on("data", (chunk: Buffer) => logs.push(...chunk.toString().split("\n").filter(Boolean)));
       }
