@@ -117,6 +117,7 @@ function deepMerge(
         else existing[index] = pool;
         mark([...here, index]);
       });
+      mark(here);
       continue;
     }
     if (isPlainObject(value) && isPlainObject(existing)) deepMerge(existing, value, here, mark);

@@ -129,6 +129,11 @@ export const configSchema = z
       .min(1, "expected at least one pool")
       .max(1, "expected exactly one pool (several pools are not routed yet)"),
     state: z.enum(STATE_KINDS).default("memory"),
+    /** Namespaces every key in a shared store, so two balancers can share one Redis. */
+    state_prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]{1,64}$/, "expected 1-64 letters, digits and _ . : -")
+      .default("edge-lb"),
     /** Most sequence positions one store call reserves; 1 keeps exact global round robin. */
     sequence_batch: z.number().int().min(1).max(10_000).default(64),
     store_timeout_ms: z.number().int().min(1).max(60_000).default(200),

@@ -123,6 +123,13 @@ export const SETTINGS: readonly Setting[] = [
     help: "memory | durable-object | upstash | kv",
   },
   {
+    env: "STATE_PREFIX",
+    flag: "state-prefix",
+    path: ["state_prefix"],
+    parse: text,
+    help: "key prefix in a shared store (default edge-lb)",
+  },
+  {
     env: "SEQUENCE_BATCH",
     flag: "sequence-batch",
     path: ["sequence_batch"],
