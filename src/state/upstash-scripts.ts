@@ -1,0 +1,101 @@
+import { SHARED_LATENCY_ALPHA } from "./types.ts";
+
+/**
+ * Key layout of one pool in Redis (all keys `${prefix}:${pool}:<name>`; pool names have no ':',
+ * so two prefixes can never produce the same key):
+ *
+ *   seq    string  the shared sequence; INCRBY k returns the end of the caller's block
+ *   flags  hash    "<backend>|health" -> up|down, "<backend>|admin" -> enabled|drained|disabled
+ *   lat    hash    backend -> "<ewmaMs %.17g> <updatedAt ms>"
+ *   inst   hash    instance -> "<expiresAt ms> <in-flight JSON {backend: count}>"; the key
+ *                  carries PEXPIREAT of its latest live entry, so a pool whose instances all
+ *                  died leaves nothing behind
+ *
+ * Every key a script touches is passed in KEYS (no key names built inside Lua), so the scripts
+ * stay valid on a cluster or any Redis that routes scripts by their declared keys.
+ */
+export const KEY_NAMES = ["seq", "flags", "lat", "inst"] as const;
+export type KeyName = (typeof KEY_NAMES)[number];
+
+/** Separates a backend name from its flag name in the flags hash (split at the last one). */
+export const FLAG_SEPARATOR = "|";
+
+/**
+ * sync(pool, report) in one atomic step.
+ *
+ * KEYS: inst, flags, lat.
+ * ARGV: empty (no report), or instance, ttlMs, in-flight JSON, then (backend, count, meanMs)*.
+ * Returns JSON {t: server time ms, b: {backend: {i: in-flight sum, h?, a?, l?: "<ewma> <at>"}}}.
+ *
+ * `now` comes from the server's TIME, so instances with skewed clocks agree on expiry (Redis 7
+ * replicates scripts by effects, which allows TIME before writes). Floats are kept as %.17g
+ * strings: cjson prints numbers with 14 significant digits, which would lose precision.
+ */
+export const SYNC_SCRIPT = `
+local alpha = ${SHARED_LATENCY_ALPHA}
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local stamp = string.format('%.0f', now)
+
+if #ARGV >= 3 then
+  if ARGV[3] == '{}' then
+    redis.call('HDEL', KEYS[1], ARGV[1])
+  else
+    redis.call('HSET', KEYS[1], ARGV[1], string.format('%.0f', now + tonumber(ARGV[2])) .. ' ' .. ARGV[3])
+  end
+  for i = 4, #ARGV - 2, 3 do
+    local backend, count, mean = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+    if count and mean and count > 0 then
+      local ewma = mean
+      local previous = redis.call('HGET', KEYS[3], backend)
+      local before = previous and tonumber(string.match(previous, '^%S+'))
+      if before then
+        local keep = (1 - alpha) ^ count
+        ewma = before * keep + mean * (1 - keep)
+      end
+      redis.call('HSET', KEYS[3], backend, string.format('%.17g', ewma) .. ' ' .. stamp)
+    end
+  end
+end
+
+local out = {}
+local function entry(backend)
+  local e = out[backend]
+  if not e then
+    e = { i = 0 }
+    out[backend] = e
+  end
+  return e
+end
+
+local instances = redis.call('HGETALL', KEYS[1])
+local latest = 0
+for i = 1, #instances, 2 do
+  local expires, json = string.match(instances[i + 1], '^(%d+) (.*)$')
+  expires = tonumber(expires)
+  local ok, inflight = false, nil
+  if expires and expires > now then ok, inflight = pcall(cjson.decode, json) end
+  if ok and type(inflight) == 'table' then
+    if expires > latest then latest = expires end
+    for backend, count in pairs(inflight) do
+      local e = entry(backend)
+      e.i = e.i + (tonumber(count) or 0)
+    end
+  else
+    redis.call('HDEL', KEYS[1], instances[i])
+  end
+end
+if latest > 0 then redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', latest)) end
+
+local flags = redis.call('HGETALL', KEYS[2])
+for i = 1, #flags, 2 do
+  local backend, name = string.match(flags[i], '^(.*)${FLAG_SEPARATOR}(%a+)$')
+  if name == 'health' then entry(backend).h = flags[i + 1]
+  elseif name == 'admin' then entry(backend).a = flags[i + 1] end
+end
+
+local latency = redis.call('HGETALL', KEYS[3])
+for i = 1, #latency, 2 do entry(latency[i]).l = latency[i + 1] end
+
+return cjson.encode({ t = now, b = out })
+`;

@@ -1,0 +1,199 @@
+// The shared state in Redis over Upstash's REST API (@upstash/redis). Every StateStore call is
+// one HTTP request running one atomic Redis command or Lua script; the key layout and the
+// scripts are in upstash-scripts.ts.
+//
+// "@upstash/redis/cloudflare" on purpose: the package's "." export has only import/require
+// conditions, so under esbuild's ["workerd","worker","browser"] it still resolves to the Node
+// build (nodejs.mjs), which passes `cache: "no-store"` to fetch. The cloudflare build is the
+// same client without that field and without process.env, and runs unchanged on Node 20, Bun,
+// Deno and workerd (it needs only fetch, atob, TextEncoder and crypto.subtle).
+import { Redis } from "@upstash/redis/cloudflare";
+import type { LatencyEstimate } from "../balancer/types.ts";
+import { FLAG_SEPARATOR, SYNC_SCRIPT, type KeyName } from "./upstash-scripts.ts";
+import type {
+  AdminState,
+  BackendPatch,
+  BackendSnapshot,
+  Health,
+  InstanceReport,
+  PoolSnapshot,
+  StateStore,
+} from "./types.ts";
+
+export interface UpstashStoreOptions {
+  /** UPSTASH_REDIS_REST_URL */
+  readonly url: string;
+  /** UPSTASH_REDIS_REST_TOKEN */
+  readonly token: string;
+  /** Namespaces every key: `${prefix}:${pool}:...`. */
+  readonly prefix: string;
+  /**
+   * Aborts a request the store has not answered within this time (default 10 s). The cache
+   * gives up much sooner (store_timeout_ms); this only stops abandoned requests piling up
+   * while the store hangs.
+   */
+  readonly timeoutMs?: number;
+}
+
+const POOL_NAME = /^[A-Za-z0-9_.-]+$/;
+const HEALTH: ReadonlySet<string> = new Set<Health>(["up", "down"]);
+const ADMIN: ReadonlySet<string> = new Set<AdminState>(["enabled", "drained", "disabled"]);
+
+/** A Lua script run by EVALSHA, falling back to EVAL when Redis does not know it (NOSCRIPT). */
+class LuaScript {
+  #sha: Promise<string> | undefined;
+  constructor(readonly source: string) {}
+
+  /** SHA-1 hex of the source, computed once (lazily: workerd allows no async work at startup). */
+  sha(): Promise<string> {
+    this.#sha ??= crypto.subtle
+      .digest("SHA-1", new TextEncoder().encode(this.source))
+      .then((hash) => [...new Uint8Array(hash)].map((b) => b.toString(16).padStart(2, "0")).join(""));
+    return this.#sha;
+  }
+}
+
+const syncScript = new LuaScript(SYNC_SCRIPT);
+
+export class UpstashStore implements StateStore {
+  readonly kind = "upstash" as const;
+  readonly #redis: Redis;
+  readonly #prefix: string;
+  /** Scripts this client has sent with EVAL once: from then on EVALSHA is worth trying. */
+  readonly #sent = new WeakSet<LuaScript>();
+
+  constructor(options: UpstashStoreOptions) {
+    if (!options.prefix) throw new TypeError("UpstashStore: prefix must not be empty");
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    this.#prefix = options.prefix;
+    this.#redis = new Redis({
+      url: options.url,
+      token: options.token,
+      // One StateStore call = one HTTP request: batching with unrelated commands would only
+      // couple their latencies and failures.
+      enableAutoPipelining: false,
+      enableTelemetry: false,
+      // `retry: false` still allows one immediate second attempt in 1.39.0 (attempts = 1 with a
+      // `<=` loop); zero retries means exactly one fetch. The cache has its own deadline and
+      // keeps serving from its last view, so a retry loop here would only hold requests.
+      retry: { retries: 0, backoff: () => 0 },
+      // Every call runs on the primary (scripts and INCRBY/HSET are writes), so read-your-writes
+      // tokens add nothing; they would also be shared mutable state across concurrent calls.
+      readYourWrites: false,
+      // Results are parsed here, not guessed at by the client.
+      automaticDeserialization: false,
+      // A function so every request gets a fresh signal; the client rejects when it fires.
+      signal: () => AbortSignal.timeout(timeoutMs),
+    });
+  }
+
+  async reserve(pool: string, count: number): Promise<number> {
+    if (!Number.isSafeInteger(count) || count < 0) {
+      throw new RangeError(`reserve: count must be a non-negative integer, got ${count}`);
+    }
+    const end = await this.#redis.incrby(this.#key(pool, "seq"), count);
+    const value = Number(end);
+    if (!Number.isSafeInteger(value)) throw new Error(`reserve: unexpected INCRBY reply ${String(end)}`);
+    return value - count;
+  }
+
+  async sync(pool: string, report: InstanceReport | undefined): Promise<PoolSnapshot> {
+    const keys = [this.#key(pool, "inst"), this.#key(pool, "flags"), this.#key(pool, "lat")];
+    const reply = await this.#run(syncScript, keys, report ? reportArgs(report) : []);
+    if (typeof reply !== "string") throw new Error(`sync: unexpected script reply ${JSON.stringify(reply)}`);
+    return parseSnapshot(reply);
+  }
+
+  /** One HSET of the patched fields: atomic, and a merge with whatever else is set. */
+  async setBackend(pool: string, backend: string, patch: BackendPatch): Promise<void> {
+    const fields: Record<string, string> = {};
+    if (patch.health !== undefined) {
+      if (!HEALTH.has(patch.health)) throw new TypeError(`setBackend: invalid health ${JSON.stringify(patch.health)}`);
+      fields[`${backend}${FLAG_SEPARATOR}health`] = patch.health;
+    }
+    if (patch.admin !== undefined) {
+      if (!ADMIN.has(patch.admin)) throw new TypeError(`setBackend: invalid admin state ${JSON.stringify(patch.admin)}`);
+      fields[`${backend}${FLAG_SEPARATOR}admin`] = patch.admin;
+    }
+    const key = this.#key(pool, "flags");
+    if (Object.keys(fields).length === 0) return;
+    await this.#redis.hset(key, fields);
+  }
+
+  #key(pool: string, name: KeyName): string {
+    if (!POOL_NAME.test(pool)) {
+      throw new TypeError(`invalid pool name ${JSON.stringify(pool)}: expected letters, digits and _ . - only`);
+    }
+    return `${this.#prefix}:${pool}:${name}`;
+  }
+
+  /**
+   * The first run on this client sends the source (EVAL also caches it in Redis), later runs
+   * only the SHA; a NOSCRIPT (script cache flushed, failover) costs one extra EVAL.
+   */
+  async #run(script: LuaScript, keys: string[], args: string[]): Promise<unknown> {
+    if (!this.#sent.has(script)) {
+      void script.sha();
+      const result = await this.#redis.eval(script.source, keys, args);
+      this.#sent.add(script);
+      return result;
+    }
+    try {
+      return await this.#redis.evalsha(await script.sha(), keys, args);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      // The client appends ", command was: [...]"; look only at Redis's own words.
+      if (!message.split(", command was:")[0]!.includes("NOSCRIPT")) throw error;
+      return this.#redis.eval(script.source, keys, args);
+    }
+  }
+}
+
+/** ARGV of the sync script: instance, ttlMs, in-flight JSON, then (backend, count, meanMs)*. */
+function reportArgs(report: InstanceReport): string[] {
+  const inflight: Record<string, number> = {};
+  for (const [backend, count] of Object.entries(report.inflight)) {
+    if (Number.isFinite(count)) inflight[backend] = count;
+  }
+  const ttlMs = Number.isFinite(report.ttlMs) ? Math.max(0, report.ttlMs) : 0;
+  const args = [report.instance, String(ttlMs), JSON.stringify(inflight)];
+  for (const [backend, summary] of Object.entries(report.latency)) {
+    if (summary.count > 0 && Number.isFinite(summary.count) && Number.isFinite(summary.meanMs)) {
+      args.push(backend, String(summary.count), String(summary.meanMs));
+    }
+  }
+  return args;
+}
+
+interface WireBackend {
+  i?: unknown;
+  h?: unknown;
+  a?: unknown;
+  l?: unknown;
+}
+
+function parseSnapshot(reply: string): PoolSnapshot {
+  const parsed = JSON.parse(reply) as { t?: unknown; b?: unknown };
+  if (typeof parsed.t !== "number" || typeof parsed.b !== "object" || parsed.b === null) {
+    throw new Error(`sync: malformed script reply ${reply.slice(0, 200)}`);
+  }
+  const backends: Record<string, BackendSnapshot> = {};
+  for (const [name, wire] of Object.entries(parsed.b as Record<string, WireBackend>)) {
+    const snapshot: { -readonly [K in keyof BackendSnapshot]: BackendSnapshot[K] } = {
+      inflight: typeof wire.i === "number" ? wire.i : 0,
+    };
+    if (typeof wire.h === "string" && HEALTH.has(wire.h)) snapshot.health = wire.h as Health;
+    if (typeof wire.a === "string" && ADMIN.has(wire.a)) snapshot.admin = wire.a as AdminState;
+    const latency = typeof wire.l === "string" ? parseLatency(wire.l) : undefined;
+    if (latency) snapshot.latency = latency;
+    backends[name] = snapshot;
+  }
+  return { takenAt: parsed.t, backends };
+}
+
+function parseLatency(stored: string): LatencyEstimate | undefined {
+  const [ewma, at] = stored.split(" ");
+  const ewmaMs = Number(ewma);
+  const updatedAt = Number(at);
+  return Number.isFinite(ewmaMs) && Number.isFinite(updatedAt) ? { ewmaMs, updatedAt } : undefined;
+}
