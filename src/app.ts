@@ -3,6 +3,8 @@ import { RotationCache } from "./balancer/rotation.ts";
 import type { Config } from "./config.ts";
 import { handleProxy, LOAD_AWARE, type PoolRuntime } from "./proxy/handler.ts";
 import { errorResponse } from "./proxy/errors.ts";
+import { requireAdminToken } from "./admin/auth.ts";
+import { statusOf } from "./admin/status.ts";
 import { PoolState, type Defer } from "./state/cache.ts";
 import type { StateStore } from "./state/types.ts";
 
@@ -49,6 +51,8 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
 
   const app = new Hono();
   app.get("/_lb/healthz", (c) => c.json({ ok: true }));
+  app.use("/_lb/*", requireAdminToken(config.admin_token));
+  app.get("/_lb/status", (c) => c.json(statusOf(instance, pools)));
   app.all("*", (c) =>
     handleProxy(c.req.raw, pool, { clientIp: options.clientIp(c), defer: deferOf(c) }),
   );

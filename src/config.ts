@@ -17,7 +17,7 @@ export class ConfigError extends Error {
     super(
       "invalid configuration:\n" +
         problems
-          .map((p) => `  ${p.field}: ${p.expected} (got ${describeValue(p.value)})`)
+          .map((p) => `  ${p.field}: ${p.expected} (got ${/token/i.test(p.field) ? "a hidden value" : describeValue(p.value)})`)
           .join("\n"),
     );
     this.name = "ConfigError";

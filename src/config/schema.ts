@@ -144,6 +144,8 @@ export const configSchema = z
     /** In-flight counts of an instance that stops reporting stop counting after this. */
     inflight_ttl_ms: z.number().int().min(1_000).max(600_000).default(15_000),
     log_requests: z.boolean().default(true),
+    /** Bearer token for /_lb admin routes; without it they answer 404. */
+    admin_token: z.string().min(16, "expected at least 16 characters").optional(),
   })
   .strict();
 

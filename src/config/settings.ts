@@ -158,6 +158,12 @@ export const SETTINGS: readonly Setting[] = [
     help: "how long a silent instance's in-flight counts keep counting (default 15000)",
   },
   {
+    env: "ADMIN_TOKEN",
+    path: ["admin_token"],
+    parse: text,
+    help: "bearer token for the /_lb admin routes (a secret; without it they answer 404)",
+  },
+  {
     env: "LOG_REQUESTS",
     flag: "log-requests",
     path: ["log_requests"],

@@ -90,6 +90,10 @@ export class PoolState {
     };
   }
 
+  get storeKind(): string {
+    return this.store.kind;
+  }
+
   get snapshot(): PoolSnapshot {
     return this.#snapshot;
   }

@@ -1,0 +1,28 @@
+import type { PoolRuntime } from "../proxy/handler.ts";
+
+/** GET /_lb/status: what this instance believes, and how its store is doing. */
+export function statusOf(instance: string, pools: readonly PoolRuntime[]) {
+  return {
+    instance,
+    pools: pools.map(({ config, state }) => ({
+      name: config.name,
+      algorithm: config.algorithm,
+      store: { kind: state.storeKind, ...state.stats },
+      view_age_ms: state.snapshot.takenAt ? Date.now() - state.snapshot.takenAt : null,
+      backends: config.backends.map((backend) => {
+        const shared = state.snapshot.backends[backend.name];
+        const latency = state.load.latency(backend.name);
+        return {
+          name: backend.name,
+          url: backend.url,
+          weight: backend.weight,
+          backup: backend.backup,
+          health: shared?.health ?? "up",
+          admin: shared?.admin ?? "enabled",
+          inflight: state.load.inflight(backend.name),
+          latency_ewma_ms: latency ? Math.round(latency.ewmaMs * 100) / 100 : null,
+        };
+      }),
+    })),
+  };
+}
