@@ -52,7 +52,10 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
   const app = new Hono();
   app.get("/_lb/healthz", (c) => c.json({ ok: true }));
   app.use("/_lb/*", requireAdminToken(config.admin_token));
-  app.get("/_lb/status", (c) => c.json(statusOf(instance, pools)));
+  app.get("/_lb/status", async (c) => {
+    await Promise.all(pools.map((p) => p.state.refresh()));
+    return c.json(statusOf(instance, pools));
+  });
   app.all("*", (c) =>
     handleProxy(c.req.raw, pool, { clientIp: options.clientIp(c), defer: deferOf(c) }),
   );

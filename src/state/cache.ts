@@ -61,7 +61,7 @@ export class PoolState {
   readonly #latency = new Map<string, LatencyEstimate>();
 
   #syncing: Promise<void> | undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #reporting = false;
   #lastSyncAt = -Infinity;
   readonly #clock: () => number;
   readonly #log: (message: string) => void;
@@ -168,32 +168,47 @@ export class PoolState {
     } else this.#samples.set(backend, { count: 1, sumMs: latencyMs });
   }
 
-  /** Starts a background sync when one is due; never waits for it. */
+  /**
+   * Starts the background reporter when a sync is due; never waits for it. The reporter keeps
+   * running while this instance has requests in flight: it reports changes after at most the
+   * report gap, and re-reports at a third of the TTL so long requests never expire.
+   */
   #maybeSync(defer: Defer): void {
-    if (this.#syncing || this.#timer) return;
-    const now = this.#clock();
-    const since = now - this.#lastSyncAt;
+    if (this.#reporting) return;
+    const since = this.#clock() - this.#lastSyncAt;
     if (since >= this.options.syncIntervalMs) {
-      defer(this.#sync());
-      return;
+      defer(this.#report(0));
+    } else if (this.#inflightDirty) {
+      defer(this.#report(this.#reportGap - since));
     }
-    const hasInflight = this.#totalInflight > 0;
-    const reportSoon = this.options.loadAware && this.#inflightDirty;
-    // A heartbeat keeps this instance's in-flight counts from expiring under long requests.
-    const heartbeatDue = hasInflight && since >= this.options.inflightTtlMs / 3;
-    if (heartbeatDue) {
-      defer(this.#sync());
-    } else if (reportSoon) {
-      const wait = Math.max(0, this.options.reportGapMs - since);
-      defer(
-        new Promise<void>((resolve) => {
-          this.#timer = setTimeout(() => {
-            this.#timer = undefined;
-            this.#sync().then(resolve);
-          }, wait);
-        }),
-      );
+  }
+
+  /** Least wait before a changed in-flight count is published. */
+  get #reportGap(): number {
+    return this.options.loadAware ? this.options.reportGapMs : this.options.syncIntervalMs;
+  }
+
+  async #report(initialWaitMs: number): Promise<void> {
+    this.#reporting = true;
+    try {
+      if (initialWaitMs > 0) await sleep(initialWaitMs);
+      await this.#sync();
+      const heartbeatMs = this.options.inflightTtlMs / 3;
+      // While the store is down, idle instances stop retrying here; the next request resumes.
+      while (this.#totalInflight > 0 || (this.#inflightDirty && !this.stats.degraded)) {
+        await sleep(Math.min(this.#reportGap, heartbeatMs));
+        const since = this.#clock() - this.#lastSyncAt;
+        if (this.#inflightDirty || since >= heartbeatMs) await this.#sync();
+      }
+    } finally {
+      this.#reporting = false;
     }
+  }
+
+  /** A fresh view now (admin routes), awaiting the store. */
+  async refresh(): Promise<PoolSnapshot> {
+    await this.#sync();
+    return this.#snapshot;
   }
 
   /** Publishes counters and refreshes the view in one round trip; failures keep the old view. */
@@ -265,4 +280,8 @@ export class PoolState {
       clearTimeout(timer);
     }
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,0 +1,175 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Upstream } from "../../scripts/upstream.ts";
+import { describeWithRedis, startUpstashStack, type UpstashStack } from "../support/redis.ts";
+import { backendsOf, startUpstreams, tally } from "../support/upstreams.ts";
+import { startWorker, type WorkerInstance } from "../support/worker.ts";
+import { mulberry32 } from "../support/prng.ts";
+
+const ADMIN_TOKEN = "test-admin-token-0123456789";
+
+interface Status {
+  pools: Array<{
+    store: { roundTrips: number; errors: number; degraded: boolean };
+    backends: Array<{ name: string; url: string; inflight: number }>;
+  }>;
+}
+
+async function status(worker: WorkerInstance): Promise<Status> {
+  const response = await worker.fetch("/_lb/status", { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  expect(response.status).toBe(200);
+  return response.json();
+}
+
+const inflightOf = (s: Status, url: string) => s.pools[0]!.backends.find((b) => b.url === url)!.inflight;
+
+/** Sends `count` GETs spread at random over `workers`, at most `concurrency` at a time. */
+async function spread(workers: readonly WorkerInstance[], count: number, concurrency = 12, seed = 1): Promise<Response[]> {
+  const random = mulberry32(seed);
+  const targets = Array.from({ length: count }, () => workers[Math.floor(random() * workers.length)]!);
+  const responses: Response[] = new Array(count);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        const index = next++;
+        const response = await targets[index]!.fetch(`/r/${index}`);
+        await response.arrayBuffer();
+        responses[index] = response;
+      }
+    }),
+  );
+  return responses;
+}
+
+describeWithRedis("instances sharing one Redis through the Upstash REST protocol", () => {
+  let stack: UpstashStack;
+  let upstreams: Upstream[];
+  const running: WorkerInstance[] = [];
+  let prefixes = 0;
+
+  const startInstances = async (n: number, vars: Record<string, string>) => {
+    const prefix = `t${++prefixes}`;
+    const workers = await Promise.all(
+      Array.from({ length: n }, () =>
+        startWorker({
+          BACKENDS: backendsOf(upstreams),
+          STATE: "upstash",
+          STATE_PREFIX: prefix,
+          UPSTASH_REDIS_REST_URL: stack.upstash.url,
+          UPSTASH_REDIS_REST_TOKEN: stack.upstash.token,
+          ADMIN_TOKEN,
+          ...vars,
+        }),
+      ),
+    );
+    running.push(...workers);
+    return workers;
+  };
+
+  beforeAll(async () => {
+    stack = await startUpstashStack();
+    upstreams = await startUpstreams(["a", "b", "c"]);
+  });
+  afterAll(async () => {
+    await Promise.all(running.map((w) => w.dispose().catch(() => undefined)));
+    await Promise.all(upstreams.map((u) => u.close()));
+    await stack?.stop();
+  });
+
+  it("three instances, round robin, SEQUENCE_BATCH=1: exactly 1,000 per upstream over 3,000 requests", async () => {
+    const workers = await startInstances(3, { SEQUENCE_BATCH: "1" });
+    expect(tally(await spread(workers, 3000))).toEqual({ a: 1000, b: 1000, c: 1000 });
+  });
+
+  it("three instances, round robin, default batching: each within ±1% of 1,000", async () => {
+    const workers = await startInstances(3, {});
+    const counts = tally(await spread(workers, 3000, 12, 2));
+    for (const name of ["a", "b", "c"]) {
+      expect(counts[name]).toBeGreaterThanOrEqual(990);
+      expect(counts[name]).toBeLessThanOrEqual(1010);
+    }
+  });
+
+  it("steady-state round robin costs at most 0.05 store round trips per request", async () => {
+    const workers = await startInstances(3, {});
+    await spread(workers, 600, 12, 3); // warm up: blocks grow to their full size
+    const before = await Promise.all(workers.map(status));
+    await spread(workers, 1500, 12, 4);
+    const after = await Promise.all(workers.map(status));
+    // Each status call itself costs one round trip (a fresh view): subtract it.
+    const trips = after.reduce((sum, s, i) => sum + s.pools[0]!.store.roundTrips - before[i]!.pools[0]!.store.roundTrips - 1, 0);
+    console.log(`store round trips per request: ${(trips / 1500).toFixed(4)} (${trips} over 1500)`);
+    expect(trips / 1500).toBeLessThanOrEqual(0.05);
+  });
+
+  it("weighted round robin 5:1:1 across three instances: each share within ±2% over 7,000", async () => {
+    const backends = upstreams.map((u, i) => `${u.url}|weight=${i === 0 ? 5 : 1}`).join(",");
+    const workers = await startInstances(3, { BACKENDS: backends, ALGORITHM: "weighted-round-robin" });
+    const counts = tally(await spread(workers, 7000, 16, 5));
+    expect(Math.abs(counts["a"]! / 7000 - 5 / 7)).toBeLessThanOrEqual(0.02);
+    expect(Math.abs(counts["b"]! / 7000 - 1 / 7)).toBeLessThanOrEqual(0.02);
+    expect(Math.abs(counts["c"]! / 7000 - 1 / 7)).toBeLessThanOrEqual(0.02);
+  });
+
+  it("least connections: with 20 slow requests on A through instance 1, instance 2 avoids A; they stop counting when instance 1 dies", async () => {
+    const ttl = 3000;
+    // Instance 1 rotates (so a third of its requests land on A); instance 2 balances on load.
+    const [one] = await startInstances(1, { INFLIGHT_TTL_MS: String(ttl) });
+    const [two] = await startInstances(1, { ALGORITHM: "least-connections", INFLIGHT_TTL_MS: String(ttl), STATE_PREFIX: `t${prefixes}` });
+    const a = upstreams[0]!;
+    a.mode = { kind: "hang" };
+    const receivedBefore = a.received.length;
+    const hanging = Array.from({ length: 60 }, (_, i) => one!.fetch(`/slow/${i}`).then((r) => r.arrayBuffer()).catch(() => undefined));
+    await expect.poll(() => a.received.length - receivedBefore, { timeout: 10_000 }).toBe(20);
+    await expect.poll(async () => inflightOf(await status(two!), a.url), { timeout: 10_000 }).toBe(20);
+
+    const seenByA = a.received.length;
+    const responses = [];
+    for (let i = 0; i < 30; i++) {
+      const response = await two!.fetch(`/fresh/${i}`);
+      await response.arrayBuffer();
+      responses.push(response);
+    }
+    expect(a.received.length).toBe(seenByA);
+    expect(tally(responses)["a"]).toBeUndefined();
+
+    // Kill instance 1 with its 20 requests in flight: its counts expire with their TTL.
+    const killedAt = Date.now();
+    await one!.dispose();
+    await expect.poll(async () => inflightOf(await status(two!), a.url), { timeout: ttl + 5_000, interval: 100 }).toBe(0);
+    expect(Date.now() - killedAt).toBeLessThanOrEqual(ttl + 2_000);
+    a.mode = { kind: "ok" };
+    await Promise.all(hanging);
+  });
+
+  it("keeps serving through a Redis outage, logs it once, and resynchronises after", async () => {
+    const workers = await startInstances(2, {});
+    const key = `t${prefixes}:default:seq`;
+    const seq = async () => {
+      const response = await fetch(stack.upstash.url, {
+        method: "POST",
+        headers: { authorization: `Bearer ${stack.upstash.token}` },
+        body: JSON.stringify(["get", key]),
+      });
+      return Number(((await response.json()) as { result: string | null }).result ?? 0);
+    };
+    const firstHalf = spread(workers, 250, 8, 6);
+    await stack.redis.stop();
+    const responses = [...(await firstHalf), ...(await spread(workers, 250, 8, 7))];
+    expect(responses.filter((r) => r.status !== 200)).toEqual([]);
+    for (const worker of workers) {
+      expect(worker.logs.filter((l) => l.includes("unreachable")).length).toBeLessThanOrEqual(1);
+    }
+    expect(workers.some((w) => w.logs.some((l) => l.includes("unreachable")))).toBe(true);
+
+    await stack.redis.restart();
+    const afterRestart = await seq();
+    await expect
+      .poll(async () => {
+        await spread(workers, 100, 8, 8);
+        return (await seq()) > afterRestart;
+      }, { timeout: 15_000 })
+      .toBe(true);
+    expect(workers.some((w) => w.logs.some((l) => l.includes("reachable again")))).toBe(true);
+  });
+});
