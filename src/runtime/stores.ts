@@ -1,16 +1,46 @@
 import type { Config } from "../config.ts";
 import { ConfigError } from "../config.ts";
+import { DurableObjectStore, type PoolObjectNamespace } from "../state/durable-object.ts";
+import { KvStore, type KvNamespaceLike } from "../state/kv.ts";
 import { MemoryStore } from "../state/memory.ts";
 import type { StateStore } from "../state/types.ts";
+import { UpstashStore } from "../state/upstash.ts";
 
-/** Picks the store adapter the config names. Shared by every runtime entry point. */
-export function createStore(config: Config, _env: Readonly<Record<string, unknown>>): StateStore {
+/**
+ * Picks the store adapter the config names, from the runtime's env (Worker bindings or
+ * process.env). Shared by every entry point; a missing binding or secret refuses to start.
+ */
+export function createStore(config: Config, env: Readonly<Record<string, unknown>>): StateStore {
   switch (config.state) {
     case "memory":
       return new MemoryStore();
-    default:
-      throw new ConfigError([
-        { field: "STATE", value: config.state, expected: "memory (the other stores are not built yet)" },
-      ]);
+    case "upstash": {
+      const url = requireString(env, "UPSTASH_REDIS_REST_URL", "the Upstash REST URL (https://...)");
+      const token = requireString(env, "UPSTASH_REDIS_REST_TOKEN", "the Upstash REST token (a secret)");
+      return new UpstashStore({ url, token, prefix: config.state_prefix });
+    }
+    case "durable-object":
+      return new DurableObjectStore(
+        requireBinding<PoolObjectNamespace>(env, "LB_STATE", "a Durable Object namespace binding (see wrangler.toml)", "idFromName"),
+      );
+    case "kv":
+      return new KvStore(
+        requireBinding<KvNamespaceLike>(env, "LB_KV", "a KV namespace binding (see wrangler.toml)", "get"),
+        config.state_prefix,
+      );
   }
+}
+
+function requireString(env: Readonly<Record<string, unknown>>, name: string, expected: string): string {
+  const value = env[name];
+  if (typeof value === "string" && value.trim() !== "") return value.trim();
+  throw new ConfigError([{ field: name, value, expected: `${expected}, required when STATE is this store` }]);
+}
+
+function requireBinding<T>(env: Readonly<Record<string, unknown>>, name: string, expected: string, method: string): T {
+  const value = env[name];
+  if (typeof value === "object" && value !== null && typeof (value as Record<string, unknown>)[method] === "function") {
+    return value as T;
+  }
+  throw new ConfigError([{ field: name, value: typeof value, expected }]);
 }

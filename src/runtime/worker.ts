@@ -3,6 +3,11 @@ import { ConfigError, loadConfig } from "../config.ts";
 import { errorResponse } from "../proxy/errors.ts";
 import { createStore } from "./stores.ts";
 
+// The Durable Object class behind STATE=durable-object (binding LB_STATE in wrangler.toml). It
+// is exported here, from the Worker entry only: stores.ts, shared with Node/Bun/Deno, must not
+// import "cloudflare:workers".
+export { PoolStateObject } from "../state/durable-object-class.ts";
+
 export interface WorkerEnv {
   readonly [name: string]: unknown;
 }

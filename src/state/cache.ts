@@ -45,11 +45,10 @@ export class PoolState {
 
   #snapshot: PoolSnapshot = EMPTY_SNAPSHOT;
   #warm = false;
-  #next = 0;
-  #end = 0;
+  /** Reserved, not yet used sequence positions, oldest first. */
+  readonly #blocks: { next: number; end: number }[] = [];
   #batch = 1;
   #blockStartedAt = 0;
-  #reserving: Promise<void> | undefined;
   /** Fallback positions while the store is unreachable: local round robin from a random start. */
   #localSeq = Math.floor(Math.random() * 1_000_000);
 
@@ -60,7 +59,6 @@ export class PoolState {
   readonly #samples = new Map<string, { count: number; sumMs: number }>();
   readonly #latency = new Map<string, LatencyEstimate>();
 
-  #syncing: Promise<void> | undefined;
   #reporting = false;
   #lastSyncAt = -Infinity;
   readonly #clock: () => number;
@@ -104,24 +102,21 @@ export class PoolState {
       this.#maybeSync(defer);
       return this.#snapshot;
     }
-    return this.#sync().then(() => this.#snapshot);
+    // Each cold request syncs on its own: see #reserveOwn for why none awaits another's I/O.
+    return this.#syncOnce().then(() => this.#snapshot);
   }
 
-  /** Next sequence position; synchronous while the reserved block lasts. */
+  /** Next sequence position; synchronous while a reserved block lasts. */
   nextSeq(granule: number): number | Promise<number> {
-    if (this.#next < this.#end) return this.#next++;
-    return this.#nextSeqSlow(granule);
+    return this.#blocks.length > 0 ? this.#takeQueued() : this.#reserveOwn(granule);
   }
 
-  async #nextSeqSlow(granule: number): Promise<number> {
-    for (;;) {
-      this.#reserving ??= this.#reserveBlock(granule).finally(() => (this.#reserving = undefined));
-      await this.#reserving;
-      if (this.#next < this.#end) return this.#next++;
-    }
-  }
-
-  async #reserveBlock(granule: number): Promise<void> {
+  /**
+   * Reserves a block with this request's own store call; its positions join the queue for this
+   * and later requests. No request ever awaits another request's store call:
+   * on Workers that I/O belongs to the other request and may not be continued from this one.
+   */
+  async #reserveOwn(granule: number): Promise<number> {
     const now = this.#clock();
     const lasted = now - this.#blockStartedAt;
     if (lasted < FAST_BLOCK_MS) this.#batch = Math.min(this.#batch * 2, this.options.maxBatch);
@@ -129,15 +124,24 @@ export class PoolState {
     // Whole multiples of the rotation length keep every used block exactly balanced.
     const size = this.#batch >= granule ? this.#batch - (this.#batch % granule) : this.#batch;
     this.#blockStartedAt = now;
+    let first: number;
     try {
-      const first = await this.#call(() => this.store.reserve(this.options.pool, size));
-      this.#next = first;
-      this.#end = first + size;
+      first = await this.#call(() => this.store.reserve(this.options.pool, size));
     } catch {
-      this.#next = this.#localSeq;
-      this.#end = this.#localSeq + size;
+      first = this.#localSeq;
       this.#localSeq += size;
     }
+    // Queue the block and take the oldest position, not this block's first: under a burst the
+    // blocks' first positions share a residue (sizes are whole turns) and would all pick one backend.
+    this.#blocks.push({ next: first, end: first + size });
+    return this.#takeQueued();
+  }
+
+  #takeQueued(): number {
+    const block = this.#blocks[0]!;
+    const seq = block.next++;
+    if (block.next >= block.end) this.#blocks.shift();
+    return seq;
   }
 
   /** Counts a request to `backend` as in flight; the returned function ends it. */
@@ -192,13 +196,13 @@ export class PoolState {
     this.#reporting = true;
     try {
       if (initialWaitMs > 0) await sleep(initialWaitMs);
-      await this.#sync();
+      await this.#syncOnce();
       const heartbeatMs = this.options.inflightTtlMs / 3;
       // While the store is down, idle instances stop retrying here; the next request resumes.
       while (this.#totalInflight > 0 || (this.#inflightDirty && !this.stats.degraded)) {
         await sleep(Math.min(this.#reportGap, heartbeatMs));
         const since = this.#clock() - this.#lastSyncAt;
-        if (this.#inflightDirty || since >= heartbeatMs) await this.#sync();
+        if (this.#inflightDirty || since >= heartbeatMs) await this.#syncOnce();
       }
     } finally {
       this.#reporting = false;
@@ -207,16 +211,11 @@ export class PoolState {
 
   /** A fresh view now (admin routes), awaiting the store. */
   async refresh(): Promise<PoolSnapshot> {
-    await this.#sync();
+    await this.#syncOnce();
     return this.#snapshot;
   }
 
   /** Publishes counters and refreshes the view in one round trip; failures keep the old view. */
-  #sync(): Promise<void> {
-    this.#syncing ??= this.#syncOnce().finally(() => (this.#syncing = undefined));
-    return this.#syncing;
-  }
-
   async #syncOnce(): Promise<void> {
     const report = this.#takeReport();
     this.#lastSyncAt = this.#clock();

@@ -12,15 +12,45 @@ export interface WorkerInstance {
   dispose(): Promise<void>;
 }
 
+type DurableObjectDesignator = string | { className: string; useSQLite?: boolean };
+
+export interface WorkerOptions {
+  /**
+   * miniflare's `durableObjects`, e.g. `{ LB_STATE: "PoolStateObject" }` (with bindings
+   * `STATE: "durable-object"`). A bare class name is made SQLite-backed, as wrangler.toml
+   * declares it (`new_sqlite_classes`); miniflare's own default would be the legacy KV backend.
+   */
+  readonly durableObjects?: Record<string, DurableObjectDesignator>;
+  /**
+   * miniflare's `durableObjectsPersist`: a directory keeps the objects' storage after dispose(),
+   * so a second startWorker on it sees what a restarted object would. Default: a temporary
+   * directory that dispose() removes.
+   */
+  readonly durableObjectsPersist?: string;
+}
+
 /** A real workerd process running the bundled balancer (built by the global setup). */
-export async function startWorker(bindings: Record<string, string>): Promise<WorkerInstance> {
+export async function startWorker(
+  bindings: Record<string, string>,
+  options: WorkerOptions = {},
+): Promise<WorkerInstance> {
   const logs: string[] = [];
+  const durableObjects = options.durableObjects
+    ? Object.fromEntries(
+        Object.entries(options.durableObjects).map(([binding, designator]) => [
+          binding,
+          typeof designator === "string" ? { className: designator, useSQLite: true } : designator,
+        ]),
+      )
+    : undefined;
   const mf = new Miniflare({
     modules: true,
     scriptPath: WORKER_BUNDLE,
     compatibilityDate: "2026-04-01",
     compatibilityFlags: ["nodejs_compat"],
     bindings: { LOG_REQUESTS: "false", ...bindings },
+    ...(durableObjects ? { durableObjects } : {}),
+    ...(options.durableObjectsPersist !== undefined ? { durableObjectsPersist: options.durableObjectsPersist } : {}),
     cf: false,
     handleRuntimeStdio(stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) {
       for (const stream of [stdout, stderr]) {

@@ -1,0 +1,120 @@
+import { DurableObject } from "cloudflare:workers";
+import type { LatencyEstimate } from "../balancer/types.ts";
+import type { PoolObjectNamespace } from "./durable-object.ts";
+import {
+  foldSharedLatency,
+  type BackendPatch,
+  type BackendSnapshot,
+  type InstanceReport,
+  type PoolSnapshot,
+} from "./types.ts";
+
+/** Storage keys (synchronous KV API of a SQLite-backed object, table __cf_kv). */
+const SEQUENCE_KEY = "seq";
+const FLAGS_PREFIX = "flags/";
+const LATENCY_PREFIX = "latency/";
+
+/**
+ * One pool's shared state (the store calls `idFromName(pool)`), served to DurableObjectStore
+ * over RPC. Exported from the Worker entry only: Node, Bun and Deno never import this file.
+ *
+ * Atomicity: every method is synchronous from its first read to its last write (no await), so
+ * the object's single thread makes each call one atomic step, like MemoryStore in one process.
+ *
+ * Durability: the class is SQLite-backed (`new_sqlite_classes` in wrangler.toml) and uses the
+ * synchronous KV API (`ctx.storage.kv`). State lives in memory and every change is written
+ * through in the same step: a synchronous local SQLite write, committed at the end of the event,
+ * and the runtime's output gate holds the RPC reply until that commit is durable. So the
+ * sequence, the health/admin flags and the shared latency estimates survive eviction and
+ * restarts; reads never touch storage after the constructor.
+ *
+ * Memory only: the instances' in-flight reports. They are valid for at most their ttlMs
+ * (seconds) and every live instance re-reports within its sync interval, so after a restart
+ * the view is briefly short of in-flight counts and then whole again. Persisting them would
+ * cost a write per report for nothing.
+ *
+ * Sub-minute health checks will use this object's alarm (`ctx.storage.setAlarm` + `alarm()`):
+ * the object already owns the pool's flags, so the alarm handler can call #patch directly.
+ */
+export class PoolStateObject extends DurableObject<unknown> {
+  #sequence: number;
+  readonly #flags = new Map<string, BackendPatch>();
+  readonly #latency = new Map<string, LatencyEstimate>();
+  /** instance -> its last report and when that report stops counting (memory only, see above). */
+  readonly #instances = new Map<string, { inflight: Readonly<Record<string, number>>; expiresAt: number }>();
+
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env);
+    // The synchronous API needs no blockConcurrencyWhile: nothing can interleave a constructor.
+    const kv = ctx.storage.kv;
+    this.#sequence = kv.get<number>(SEQUENCE_KEY) ?? 0;
+    for (const [key, patch] of kv.list<BackendPatch>({ prefix: FLAGS_PREFIX })) {
+      this.#flags.set(key.slice(FLAGS_PREFIX.length), patch);
+    }
+    for (const [key, estimate] of kv.list<LatencyEstimate>({ prefix: LATENCY_PREFIX })) {
+      this.#latency.set(key.slice(LATENCY_PREFIX.length), estimate);
+    }
+  }
+
+  /** Adds `count` to the sequence and returns the first of the `count` positions reserved. */
+  reserve(count: number): number {
+    // A NaN or fractional count would be written through and poison the sequence for good.
+    if (!Number.isSafeInteger(count) || count < 0) {
+      throw new RangeError(`reserve: count must be a non-negative integer, got ${String(count)}`);
+    }
+    const first = this.#sequence;
+    this.#sequence += count;
+    this.ctx.storage.kv.put(SEQUENCE_KEY, this.#sequence);
+    return first;
+  }
+
+  /** Records the report (if any) and returns the pool's shared view. Same rules as MemoryStore. */
+  sync(report: InstanceReport | undefined): PoolSnapshot {
+    const now = Date.now();
+    if (report) {
+      this.#instances.set(report.instance, { inflight: report.inflight, expiresAt: now + report.ttlMs });
+      for (const [backend, summary] of Object.entries(report.latency)) {
+        if (summary.count > 0) {
+          const estimate = foldSharedLatency(this.#latency.get(backend), summary, now);
+          this.#latency.set(backend, estimate);
+          this.ctx.storage.kv.put(LATENCY_PREFIX + backend, estimate);
+        }
+      }
+    }
+    const inflight = new Map<string, number>();
+    for (const [instance, entry] of this.#instances) {
+      if (entry.expiresAt <= now) {
+        this.#instances.delete(instance);
+        continue;
+      }
+      for (const [backend, count] of Object.entries(entry.inflight)) {
+        inflight.set(backend, (inflight.get(backend) ?? 0) + count);
+      }
+    }
+    const names = new Set([...inflight.keys(), ...this.#flags.keys(), ...this.#latency.keys()]);
+    const backends: Record<string, BackendSnapshot> = {};
+    for (const name of names) {
+      backends[name] = {
+        ...this.#flags.get(name),
+        inflight: inflight.get(name) ?? 0,
+        latency: this.#latency.get(name),
+      };
+    }
+    return { takenAt: now, backends };
+  }
+
+  /** Merges `patch` into the backend's health/admin flags. */
+  setBackend(backend: string, patch: BackendPatch): void {
+    this.#patch(backend, patch);
+  }
+
+  #patch(backend: string, patch: BackendPatch): void {
+    const merged: BackendPatch = { ...this.#flags.get(backend), ...patch };
+    this.#flags.set(backend, merged);
+    this.ctx.storage.kv.put(FLAGS_PREFIX + backend, merged);
+  }
+}
+
+/** The binding as the Worker's env holds it; fails to compile if DurableObjectStore can't use it. */
+type Fits<T extends PoolObjectNamespace> = T;
+export type PoolStateNamespace = Fits<DurableObjectNamespace<PoolStateObject>>;

@@ -1,0 +1,59 @@
+import type { BackendPatch, InstanceReport, PoolSnapshot, StateStore } from "./types.ts";
+
+/**
+ * What the adapter needs from one pool's Durable Object stub: the RPC methods of
+ * PoolStateObject (src/state/durable-object-class.ts). Structural, so this file (imported by
+ * every runtime through src/runtime/stores.ts) never imports "cloudflare:workers".
+ */
+export interface PoolObjectStub {
+  reserve(count: number): Promise<number>;
+  sync(report: InstanceReport | undefined): Promise<PoolSnapshot>;
+  setBackend(backend: string, patch: BackendPatch): Promise<void>;
+}
+
+/**
+ * What the adapter needs from the Durable Object namespace binding (env.LB_STATE). A real
+ * `DurableObjectNamespace<PoolStateObject>` satisfies it (checked in durable-object-class.ts).
+ */
+export interface PoolObjectNamespace {
+  idFromName(name: string): unknown;
+  get(id: unknown): PoolObjectStub;
+}
+
+/**
+ * Shared state in one Durable Object per pool: every operation is one RPC call, made atomic by
+ * the object's single thread.
+ *
+ * The object id is cached per pool; the stub is not. On Workers a stub is an I/O object bound
+ * to the request that made it: reusing it from a later request throws "Cannot perform I/O on
+ * behalf of a different request" (seen in workerd under miniflare). `get(id)` only builds the
+ * client locally (nothing is sent until a method is called), so a fresh stub per call costs
+ * nothing, and it also follows the runtime's rule that a stub which threw must be replaced.
+ */
+export class DurableObjectStore implements StateStore {
+  readonly kind = "durable-object" as const;
+  readonly #ids = new Map<string, unknown>();
+
+  constructor(private readonly namespace: PoolObjectNamespace) {}
+
+  async reserve(pool: string, count: number): Promise<number> {
+    return this.#stub(pool).reserve(count);
+  }
+
+  async sync(pool: string, report: InstanceReport | undefined): Promise<PoolSnapshot> {
+    return this.#stub(pool).sync(report);
+  }
+
+  async setBackend(pool: string, backend: string, patch: BackendPatch): Promise<void> {
+    return this.#stub(pool).setBackend(backend, patch);
+  }
+
+  #stub(pool: string): PoolObjectStub {
+    let id = this.#ids.get(pool);
+    if (id === undefined) {
+      id = this.namespace.idFromName(pool);
+      this.#ids.set(pool, id);
+    }
+    return this.namespace.get(id);
+  }
+}

@@ -1,0 +1,237 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Upstream } from "../../scripts/upstream.ts";
+import { DurableObjectStore, type PoolObjectNamespace } from "../../src/state/durable-object.ts";
+import { MemoryStore } from "../../src/state/memory.ts";
+import type { InstanceReport, PoolSnapshot, StateStore } from "../../src/state/types.ts";
+import { backendsOf, startUpstreams, tally } from "../support/upstreams.ts";
+import { startWorker, type WorkerInstance } from "../support/worker.ts";
+
+const WITH_DO = { durableObjects: { LB_STATE: "PoolStateObject" } };
+
+/** The adapter the Worker uses, driven from Node over miniflare's proxy of the LB_STATE binding. */
+async function storeOf(worker: WorkerInstance): Promise<DurableObjectStore> {
+  const namespace = await worker.mf.getDurableObjectNamespace("LB_STATE");
+  return new DurableObjectStore(namespace as unknown as PoolObjectNamespace);
+}
+
+/**
+ * `total` GETs through the Worker, `concurrency` at a time. Twenty in flight is what once broke
+ * the cache: requests awaited each other's store call, which workerd forbids across requests.
+ */
+async function sendAll(worker: WorkerInstance, total: number, concurrency: number): Promise<Response[]> {
+  const responses: Response[] = new Array(total);
+  let next = 0;
+  const lane = async () => {
+    while (next < total) {
+      const i = next++;
+      const response = await worker.fetch(`/rr/${i}`);
+      await response.arrayBuffer();
+      responses[i] = response;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  return responses;
+}
+
+const report = (instance: string, inflight: Record<string, number>, extra: Partial<InstanceReport> = {}): InstanceReport => ({
+  instance,
+  inflight,
+  latency: {},
+  ttlMs: 60_000,
+  ...extra,
+});
+
+/** A snapshot without the clock readings, to compare two stores fed the same calls. */
+function timeless(snapshot: PoolSnapshot): unknown {
+  return Object.fromEntries(
+    Object.entries(snapshot.backends).map(([name, b]) => [
+      name,
+      { ...b, latency: b.latency ? { ewmaMs: b.latency.ewmaMs } : undefined },
+    ]),
+  );
+}
+
+describe("The durable-object store: the same exact distribution through one Miniflare", () => {
+  let upstreams: Upstream[];
+
+  beforeAll(async () => {
+    upstreams = await startUpstreams(["a", "b", "c"]);
+  });
+  afterAll(async () => {
+    await Promise.all(upstreams.map((u) => u.close()));
+  });
+
+  // STORE_TIMEOUT_MS: a reservation slower than the 200 ms default (a busy test machine) would
+  // fall back to local positions, which is right in production and not what is measured here.
+  const run = async (extra: Record<string, string>, concurrency: number) => {
+    const worker = await startWorker(
+      { BACKENDS: backendsOf(upstreams), ALGORITHM: "round-robin", STATE: "durable-object", ...extra },
+      WITH_DO,
+    );
+    try {
+      const started = performance.now();
+      const responses = await sendAll(worker, 3_000, concurrency);
+      const elapsedMs = Math.round(performance.now() - started);
+      const store = await storeOf(worker);
+      // reserve(0) reads the pool object's sequence without moving it.
+      const sequence = await store.reserve("default", 0);
+      return { counts: tally(responses), sequence, elapsedMs, logs: worker.logs };
+    } finally {
+      await worker.dispose();
+    }
+  };
+
+  // Separate workerd processes: the two runs overlap.
+  it.concurrent("SEQUENCE_BATCH=1, 20 in flight: 3,000 GETs land exactly 1,000/1,000/1,000", async ({ expect }) => {
+    const { counts, sequence, elapsedMs, logs } = await run({ SEQUENCE_BATCH: "1", STORE_TIMEOUT_MS: "5000" }, 20);
+    console.info(`durable-object, batch 1: 3000 requests in ${elapsedMs} ms, object sequence ${sequence}`);
+    expect(counts).toEqual({ a: 1_000, b: 1_000, c: 1_000 });
+    // Every position came from the object (one RPC per request), none from the local fallback.
+    expect(sequence).toBe(3_000);
+    expect(logs.filter((line) => line.includes("unreachable"))).toEqual([]);
+  });
+
+  it.concurrent("default batching (up to 64), one client in sequence: still exactly 1,000 each, with a few dozen reservations", async ({ expect }) => {
+    const { counts, sequence, elapsedMs, logs } = await run({ STORE_TIMEOUT_MS: "5000" }, 1);
+    console.info(`durable-object, batch 64: 3000 requests in ${elapsedMs} ms, object sequence ${sequence}`);
+    // Exact, not just within 1%: one isolate is the only reserver, so its blocks follow each
+    // other in the object's sequence and it hands out positions 0..2999 in order. (With several
+    // isolates, blocks that are whole multiples of the rotation, as every block is once the
+    // batch reaches 3, bound the skew by one block tail per isolate.) Blocks went 1, 2, 3, 6,
+    // 15, 30, then 63 each, so only the last block's unused tail is left: fewer than 63.
+    expect(counts).toEqual({ a: 1_000, b: 1_000, c: 1_000 });
+    expect(sequence).toBeGreaterThanOrEqual(3_000);
+    expect(sequence).toBeLessThan(3_000 + 63);
+    expect(logs.filter((line) => line.includes("unreachable"))).toEqual([]);
+  });
+});
+
+describe("The PoolStateObject's semantics, through DurableObjectStore over miniflare", () => {
+  let worker: WorkerInstance;
+  let a: DurableObjectStore;
+  let b: DurableObjectStore;
+
+  beforeAll(async () => {
+    worker = await startWorker({ BACKENDS: "http://127.0.0.1:9", STATE: "durable-object" }, WITH_DO);
+    // Two adapters stand for two isolates sharing the object.
+    [a, b] = [await storeOf(worker), await storeOf(worker)];
+  });
+  afterAll(async () => {
+    await worker?.dispose();
+  });
+
+  it("reserve hands out disjoint, gap-free blocks under 200 concurrent calls from two adapters", async () => {
+    const counts = Array.from({ length: 200 }, (_, i) => 1 + ((i * 7) % 9));
+    const firsts = await Promise.all(counts.map((count, i) => (i % 2 ? a : b).reserve("blocks", count)));
+    const blocks = firsts.map((first, i) => [first, first + counts[i]!] as const).sort((x, y) => x[0] - y[0]);
+    let expected = 0;
+    for (const [start, end] of blocks) {
+      expect(start).toBe(expected);
+      expected = end;
+    }
+    const total = counts.reduce((sum, n) => sum + n, 0);
+    expect(expected).toBe(total);
+    expect(await a.reserve("blocks", 1)).toBe(total);
+    // Pools are separate objects.
+    expect(await a.reserve("other-pool", 5)).toBe(0);
+  });
+
+  it("refuses a count that would poison the durable sequence", async () => {
+    // The object throws a RangeError; miniflare's Node-side proxy turns any rejected RPC into
+    // "AssertionError: false == true" (a Worker caller does see the RangeError), so only the
+    // rejection itself is asserted here.
+    await expect(a.reserve("poison", Number.NaN)).rejects.toThrow();
+    await expect(a.reserve("poison", 1.5)).rejects.toThrow();
+    await expect(a.reserve("poison", -1)).rejects.toThrow();
+    expect(await a.reserve("poison", 2)).toBe(0);
+  });
+
+  it("sync sums two instances' in-flight counts, and an expired report stops counting", async () => {
+    await a.sync("inflight", report("isolate-a", { x: 3 }));
+    await b.sync("inflight", report("isolate-b", { x: 2, y: 1 }, { ttlMs: 300 }));
+    const both = await a.sync("inflight", undefined);
+    expect(both.backends["x"]?.inflight).toBe(5);
+    expect(both.backends["y"]?.inflight).toBe(1);
+
+    // A newer report replaces the older one (absolute counts, idempotent).
+    await a.sync("inflight", report("isolate-a", { x: 4 }));
+    expect((await b.sync("inflight", undefined)).backends["x"]?.inflight).toBe(6);
+
+    // isolate-b goes silent; within its 300 ms ttl (plus slack) its counts must vanish.
+    const deadline = Date.now() + 5_000;
+    let view: PoolSnapshot;
+    do {
+      view = await a.sync("inflight", undefined);
+      if (view.backends["x"]?.inflight === 4) break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    } while (Date.now() < deadline);
+    expect(view.backends["x"]?.inflight).toBe(4);
+    // y had only in-flight counts, so with them gone it is not in the view at all.
+    expect(view.backends["y"]).toBeUndefined();
+  });
+
+  it("setBackend merges patches into the flags the snapshot carries", async () => {
+    await a.setBackend("flags", "x", { health: "down" });
+    await b.setBackend("flags", "x", { admin: "drained" });
+    expect((await a.sync("flags", undefined)).backends["x"]).toMatchObject({ health: "down", admin: "drained", inflight: 0 });
+    await a.setBackend("flags", "x", { health: "up" });
+    expect((await b.sync("flags", undefined)).backends["x"]).toMatchObject({ health: "up", admin: "drained" });
+  });
+
+  it("agrees with MemoryStore call for call, latency folding included", async () => {
+    const memory = new MemoryStore();
+    const calls: Array<(store: StateStore) => Promise<unknown>> = [
+      (s) => s.setBackend("same", "p", { admin: "disabled" }),
+      (s) => s.sync("same", report("i1", { p: 1, q: 2 }, { latency: { q: { count: 1, meanMs: 100 } } })),
+      (s) => s.sync("same", report("i2", { q: 1 }, { latency: { q: { count: 2, meanMs: 50 }, r: { count: 0, meanMs: 9 } } })),
+      (s) => s.setBackend("same", "q", { health: "down" }),
+      (s) => s.sync("same", report("i1", {}, { latency: { p: { count: 5, meanMs: 20 } } })),
+      (s) => s.reserve("same", 7),
+      (s) => s.reserve("same", 3),
+    ];
+    const results: unknown[][] = [[], []];
+    for (const call of calls) {
+      results[0]!.push(await call(memory));
+      results[1]!.push(await call(a));
+    }
+    expect(results[1]!.slice(5)).toEqual(results[0]!.slice(5));
+    const [mem, obj] = [await memory.sync("same", undefined), await a.sync("same", undefined)];
+    expect(timeless(obj)).toEqual(timeless(mem));
+    // q: 100 folded with two samples of 50 at alpha 0.2: 100 * 0.64 + 50 * 0.36 = 82.
+    expect(obj.backends["q"]?.latency?.ewmaMs).toBeCloseTo(82, 9);
+  });
+});
+
+describe("The PoolStateObject across a restart of workerd", () => {
+  it("keeps the sequence, flags and latency on disk; in-flight reports are memory only", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "edge-lb-do-"));
+    const bindings = { BACKENDS: "http://127.0.0.1:9", STATE: "durable-object" };
+    try {
+      const first = await startWorker(bindings, { ...WITH_DO, durableObjectsPersist: dir });
+      try {
+        const store = await storeOf(first);
+        expect(await store.reserve("restart", 10)).toBe(0);
+        await store.setBackend("restart", "x", { admin: "drained" });
+        await store.sync("restart", report("isolate-a", { x: 4 }, { latency: { x: { count: 1, meanMs: 40 } } }));
+      } finally {
+        await first.dispose();
+      }
+
+      // A new workerd process on the same storage: the object is constructed afresh.
+      const second = await startWorker(bindings, { ...WITH_DO, durableObjectsPersist: dir });
+      try {
+        const store = await storeOf(second);
+        expect(await store.reserve("restart", 1)).toBe(10);
+        const view = await store.sync("restart", undefined);
+        expect(view.backends["x"]).toMatchObject({ admin: "drained", inflight: 0, latency: { ewmaMs: 40 } });
+      } finally {
+        await second.dispose();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
