@@ -27,6 +27,8 @@ export interface WorkerOptions {
    * directory that dispose() removes.
    */
   readonly durableObjectsPersist?: string;
+  /** miniflare's `kvNamespaces`: binding names of in-memory KV namespaces. */
+  readonly kvNamespaces?: string[];
 }
 
 /** A real workerd process running the bundled balancer (built by the global setup). */
@@ -50,6 +52,7 @@ export async function startWorker(
     compatibilityFlags: ["nodejs_compat"],
     bindings: { LOG_REQUESTS: "false", ...bindings },
     ...(durableObjects ? { durableObjects } : {}),
+    ...(options.kvNamespaces ? { kvNamespaces: options.kvNamespaces } : {}),
     ...(options.durableObjectsPersist !== undefined ? { durableObjectsPersist: options.durableObjectsPersist } : {}),
     cf: false,
     handleRuntimeStdio(stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) {
