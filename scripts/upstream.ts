@@ -8,7 +8,9 @@ export type UpstreamMode =
   | { kind: "ok" }
   | { kind: "status"; status: number; afterBody?: boolean }
   | { kind: "hang" }
-  | { kind: "delay"; ms: number };
+  | { kind: "delay"; ms: number }
+  /** Answers these statuses in turn, one per request. */
+  | { kind: "cycle"; statuses: readonly number[] };
 
 export interface ReceivedRequest {
   readonly method: string;
@@ -27,6 +29,8 @@ export interface Upstream {
   /** Requests answered (or failed) so far, in order. */
   readonly received: ReceivedRequest[];
   mode: UpstreamMode;
+  /** How requests to /healthz are answered (active health checks), independently of `mode`. */
+  healthMode: UpstreamMode;
   /** Stops listening and drops open connections: the port is closed. */
   close(): Promise<void>;
   /** Listens again on the same port. */
@@ -37,6 +41,7 @@ export async function startUpstream(options: { name: string; port?: number; host
   const host = options.host ?? "127.0.0.1";
   const sockets = new Set<Socket>();
   const hanging = new Set<ServerResponse>();
+  let cycled = 0;
   let server: Server;
 
   const upstream: Upstream = {
@@ -45,6 +50,7 @@ export async function startUpstream(options: { name: string; port?: number; host
     port: options.port ?? 0,
     received: [],
     mode: { kind: "ok" },
+    healthMode: { kind: "ok" },
     close: () => closeServer(),
     reopen: () => listen(upstream.port),
   };
@@ -64,7 +70,7 @@ export async function startUpstream(options: { name: string; port?: number; host
       bodySha256: hash.digest("hex"),
     };
     upstream.received.push(record);
-    const mode = upstream.mode;
+    const mode = record.target.startsWith("/healthz") ? upstream.healthMode : upstream.mode;
     if (mode.kind === "hang") {
       hanging.add(res);
       res.on("close", () => hanging.delete(res));
@@ -72,9 +78,10 @@ export async function startUpstream(options: { name: string; port?: number; host
     }
     if (mode.kind === "delay") await new Promise((resolve) => setTimeout(resolve, mode.ms));
     res.setHeader("x-upstream", upstream.name);
-    if (mode.kind === "status") {
-      res.writeHead(mode.status, { "content-type": "application/json" });
-      res.end(JSON.stringify({ upstream: upstream.name, status: mode.status }));
+    const status = mode.kind === "status" ? mode.status : mode.kind === "cycle" ? mode.statuses[cycled++ % mode.statuses.length]! : 200;
+    if (status !== 200 || record.target.startsWith("/healthz")) {
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(JSON.stringify({ upstream: upstream.name, status }));
       return;
     }
     if (record.target.startsWith("/echo")) {

@@ -5,6 +5,9 @@ import { handleProxy, LOAD_AWARE, type PoolRuntime } from "./proxy/handler.ts";
 import { errorResponse } from "./proxy/errors.ts";
 import { requireAdminToken } from "./admin/auth.ts";
 import { statusOf } from "./admin/status.ts";
+import { HealthChecker } from "./health/checker.ts";
+import { PassiveHealth } from "./health/passive.ts";
+import { RetryBudget } from "./proxy/retry.ts";
 import { PoolState, type Defer } from "./state/cache.ts";
 import type { StateStore } from "./state/types.ts";
 
@@ -24,16 +27,19 @@ export interface Balancer {
   readonly app: Hono;
   readonly pools: readonly PoolRuntime[];
   readonly fetch: Hono["fetch"];
+  /**
+   * Runs each pool's active checks if no instance ran them within the interval (Cron Triggers,
+   * timers). Resolves to the number of pools this call checked.
+   */
+  runHealthChecks(defer: Defer): Promise<number>;
 }
 
 /** The whole balancer as one web-standard fetch handler; runtimes only adapt I/O around it. */
 export function createBalancer(config: Config, options: BalancerOptions): Balancer {
   const instance = options.instance ?? crypto.randomUUID();
   const log = options.log ?? ((line: string) => console.log(line));
-  const pools: PoolRuntime[] = config.pools.map((pool) => ({
-    config: pool,
-    rotation: new RotationCache(pool.algorithm, pool.backends),
-    state: new PoolState(options.store, {
+  const pools: PoolRuntime[] = config.pools.map((pool) => {
+    const state = new PoolState(options.store, {
       pool: pool.name,
       instance,
       maxBatch: config.sequence_batch,
@@ -43,10 +49,25 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
       inflightTtlMs: config.inflight_ttl_ms,
       storeTimeoutMs: config.store_timeout_ms,
       log,
-    }),
-    logRequest: config.log_requests ? log : undefined,
-    fetch: options.fetch,
-  }));
+    });
+    const upstreamFetch = options.fetch ?? ((input, init) => fetch(input, init));
+    return {
+      config: pool,
+      state,
+      rotation: new RotationCache(pool.algorithm, pool.backends, {
+        maxEjectionPercent: pool.outlier.max_ejection_percent,
+        panicThresholdPercent: pool.panic_threshold_percent,
+        slowStartMs: pool.slow_start_ms,
+      }),
+      budget: new RetryBudget(pool.retry.budget_percent / 100, pool.retry.budget_reserve),
+      passive: new PassiveHealth(pool.outlier, state, log),
+      checker: pool.health_check
+        ? new HealthChecker(pool.health_check, pool.backends, state, log, upstreamFetch)
+        : undefined,
+      logRequest: config.log_requests ? log : undefined,
+      fetch: options.fetch,
+    };
+  });
   const pool = pools[0]!;
 
   const app = new Hono();
@@ -63,7 +84,11 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
     console.error("edge-lb: unexpected error", error);
     return errorResponse(500, "internal_error", (error as Error).message);
   });
-  return { app, pools, fetch: app.fetch };
+  const runHealthChecks = async (defer: Defer) => {
+    const ran = await Promise.all(pools.map((p) => p.checker?.runIfDue(defer) ?? false));
+    return ran.filter(Boolean).length;
+  };
+  return { app, pools, fetch: app.fetch, runHealthChecks };
 }
 
 function deferOf(c: Context): Defer {

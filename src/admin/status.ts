@@ -4,9 +4,10 @@ import type { PoolRuntime } from "../proxy/handler.ts";
 export function statusOf(instance: string, pools: readonly PoolRuntime[]) {
   return {
     instance,
-    pools: pools.map(({ config, state }) => ({
+    pools: pools.map(({ config, state, rotation }) => ({
       name: config.name,
       algorithm: config.algorithm,
+      panic: rotation.current(state.snapshot, Date.now()).panic,
       store: { kind: state.storeKind, ...state.stats },
       view_age_ms: state.snapshot.takenAt ? Date.now() - state.snapshot.takenAt : null,
       backends: config.backends.map((backend) => {
@@ -20,6 +21,9 @@ export function statusOf(instance: string, pools: readonly PoolRuntime[]) {
           health: shared?.health ?? "up",
           admin: shared?.admin ?? "enabled",
           inflight: state.load.inflight(backend.name),
+          ejected_until: (shared?.ejectedUntil ?? 0) > Date.now() ? shared!.ejectedUntil! : null,
+          ejections: shared?.ejections ?? 0,
+          reason: shared?.reason || null,
           latency_ewma_ms: latency ? Math.round(latency.ewmaMs * 100) / 100 : null,
         };
       }),

@@ -1,12 +1,7 @@
-import type { AdminState, Health, PoolSnapshot } from "../state/types.ts";
+import type { PoolSnapshot } from "../state/types.ts";
+import { decideAvailability, type AvailabilityPolicy } from "./availability.ts";
 import { buildSelector } from "./select.ts";
 import type { Algorithm, Backend, Selector } from "./types.ts";
-
-/** What the shared view says about one backend, as far as selection cares. */
-export interface Availability {
-  readonly health?: Health;
-  readonly admin?: AdminState;
-}
 
 /** The selector to ask right now, and the backends it may yield that must be skipped. */
 export interface Rotation {
@@ -16,79 +11,65 @@ export interface Rotation {
   readonly granule: number;
   /** How many backends can take traffic now (0: answer 503). */
   readonly available: number;
+  readonly panic: boolean;
+  /** Backends ramping up after recovery and their share of full weight (slow start). */
+  readonly rampShare: ReadonlyMap<string, number>;
 }
 
 const NONE: ReadonlySet<string> = new Set();
 
-export function isAvailable(state: Availability | undefined): boolean {
-  return state?.health !== "down" && state?.admin !== "drained" && state?.admin !== "disabled";
-}
-
 /**
  * Turns the pool's backends plus the shared view into a Rotation, rebuilding the selector only
- * when the set of usable backends changes. Round robin rotates over the available backends
- * (healthy[seq mod n]); ip-hash keeps its table over every backend and skips the unavailable
- * ones, so a backend going down moves only its own keys.
+ * when the set of usable backends changes. Round robin rotates over the usable backends
+ * (healthy[seq mod n]); ip-hash keeps its table over the whole tier and skips the unusable ones,
+ * so a backend going down moves only its own keys.
  */
 export class RotationCache {
-  readonly #primaries: readonly Backend[];
-  readonly #backups: readonly Backend[];
-  readonly #stableHash: boolean;
+  readonly #tiers: Readonly<Record<"primary" | "backup", readonly Backend[]>>;
   /** ip-hash tables per tier, built once: health changes must not reshuffle keys. */
-  readonly #hashSelectors = new Map<readonly Backend[], Selector>();
+  readonly #hashSelectors = new Map<string, Selector>();
   #key = "";
   #rotation: Rotation | undefined;
   #viewed: PoolSnapshot | undefined;
+  #validUntil = 0;
 
   constructor(
     private readonly algorithm: Algorithm,
-    backends: readonly Backend[],
+    private readonly backends: readonly Backend[],
+    private readonly policy: AvailabilityPolicy,
   ) {
-    this.#primaries = backends.filter((b) => !b.backup);
-    this.#backups = backends.filter((b) => b.backup);
-    this.#stableHash = algorithm === "ip-hash";
+    this.#tiers = { primary: backends.filter((b) => !b.backup), backup: backends.filter((b) => b.backup) };
   }
 
-  /** O(1) while the snapshot is unchanged; O(backends) once per new snapshot. */
-  current(snapshot: PoolSnapshot): Rotation {
-    if (snapshot === this.#viewed && this.#rotation) return this.#rotation;
+  /** O(1) while the snapshot is unchanged and nothing expires; O(backends) otherwise. */
+  current(snapshot: PoolSnapshot, now: number): Rotation {
+    if (snapshot === this.#viewed && now < this.#validUntil && this.#rotation) return this.#rotation;
     this.#viewed = snapshot;
-    const stateOf = (name: string): Availability | undefined => snapshot.backends[name];
-    let tier = this.#primaries.filter((b) => isAvailable(stateOf(b.name)));
-    let members = this.#primaries;
-    if (tier.length === 0) {
-      tier = this.#backups.filter((b) => isAvailable(stateOf(b.name)));
-      members = this.#backups;
-    }
-    const key = (members === this.#primaries ? "p:" : "b:") + tier.map((b) => b.name).join("\n");
+    const decided = decideAvailability(this.backends, (name) => snapshot.backends[name], now, this.policy);
+    this.#validUntil = decided.validUntil;
+    const key = `${decided.tier}${decided.panic ? "!" : ""}:${decided.usable.map((b) => b.name).join("\n")}`;
     if (key !== this.#key || !this.#rotation) {
       this.#key = key;
-      this.#rotation = this.#build(members, tier);
+      this.#rotation = this.#build(decided.tier, decided.usable, decided.panic, decided.rampShare);
+    } else if (decided.rampShare.size > 0 || this.#rotation.rampShare.size > 0) {
+      this.#rotation = { ...this.#rotation, rampShare: decided.rampShare };
     }
     return this.#rotation;
   }
 
-  #build(members: readonly Backend[], tier: readonly Backend[]): Rotation {
-    if (this.#stableHash) {
-      const up = new Set(tier.map((b) => b.name));
-      let selector = this.#hashSelectors.get(members);
+  #build(tier: "primary" | "backup", usable: readonly Backend[], panic: boolean, rampShare: ReadonlyMap<string, number>): Rotation {
+    const base = { available: usable.length, panic, rampShare };
+    if (this.algorithm === "ip-hash") {
+      const members = this.#tiers[tier];
+      const up = new Set(usable.map((b) => b.name));
+      let selector = this.#hashSelectors.get(tier);
       if (!selector) {
         selector = buildSelector(this.algorithm, members);
-        this.#hashSelectors.set(members, selector);
+        this.#hashSelectors.set(tier, selector);
       }
-      return {
-        selector,
-        unavailable: new Set(members.filter((b) => !up.has(b.name)).map((b) => b.name)),
-        granule: 1,
-        available: tier.length,
-      };
+      return { ...base, selector, granule: 1, unavailable: new Set(members.filter((b) => !up.has(b.name)).map((b) => b.name)) };
     }
-    return {
-      selector: buildSelector(this.algorithm, tier),
-      unavailable: NONE,
-      granule: granuleOf(this.algorithm, tier),
-      available: tier.length,
-    };
+    return { ...base, selector: buildSelector(this.algorithm, usable), unavailable: NONE, granule: granuleOf(this.algorithm, usable) };
   }
 }
 

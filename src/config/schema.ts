@@ -59,8 +59,42 @@ const retrySchema = z
   .object({
     max_attempts: z.number().int().min(1).max(10).default(3),
     max_body_bytes: z.number().int().min(0).max(16 * 1024 * 1024).default(64 * 1024),
+    /** Each successful response earns this share of a retry (Finagle-style budget). */
+    budget_percent: z.number().min(0).max(100).default(20),
+    /** Retries kept in reserve, so a quiet instance can still retry. */
+    budget_reserve: z.number().int().min(0).max(1000).default(10),
   })
   .strict();
+
+const healthCheckSchema = z
+  .object({
+    path: z.string().startsWith("/", "expected a path starting with /").default("/"),
+    method: z.enum(["GET", "HEAD", "OPTIONS"]).default("GET"),
+    expected_status: z
+      .array(z.string().regex(/^([1-5]xx|[1-5]\d\d)$/, 'expected a status like "2xx" or "204"'))
+      .min(1)
+      .default(["2xx"]),
+    body_contains: z.string().min(1).optional(),
+    headers: z.record(z.string(), z.string()).default({}),
+    timeout_ms: z.number().int().min(1).max(60_000).default(2_000),
+    interval_ms: z.number().int().min(500).max(3_600_000).default(10_000),
+    rise: z.number().int().min(1).max(100).default(2),
+    fall: z.number().int().min(1).max(100).default(3),
+  })
+  .strict();
+
+const outlierSchema = z
+  .object({
+    consecutive_failures: z.number().int().min(0).max(1000).default(5),
+    base_ejection_ms: z.number().int().min(100).max(3_600_000).default(30_000),
+    max_ejection_ms: z.number().int().min(100).max(86_400_000).default(300_000),
+    max_ejection_percent: z.number().min(0).max(100).default(50),
+    failure_on_5xx: z.boolean().default(true),
+  })
+  .strict();
+
+export type HealthCheckConfig = z.output<typeof healthCheckSchema>;
+export type OutlierConfig = z.output<typeof outlierSchema>;
 
 const poolSchema = z
   .object({
@@ -73,7 +107,14 @@ const poolSchema = z
     hash_key: hashKeySchema.default({ source: "ip" }),
     timeout_ms: z.number().int().min(1).max(600_000).default(30_000),
     preserve_host: z.boolean().default(false),
-    retry: retrySchema.default({ max_attempts: 3, max_body_bytes: 64 * 1024 }),
+    retry: retrySchema.default(retrySchema.parse({})),
+    /** Active checks; absent means none (passive ejection still applies). */
+    health_check: healthCheckSchema.optional(),
+    outlier: outlierSchema.default(outlierSchema.parse({})),
+    /** Below this share of usable primaries, use every primary rather than few (Envoy panic). */
+    panic_threshold_percent: z.number().min(0).max(100).default(0),
+    /** A recovered backend's share ramps linearly over this window (nginx slow_start). */
+    slow_start_ms: z.number().int().min(0).max(3_600_000).default(0),
   })
   .strict()
   .superRefine((pool, ctx) => {

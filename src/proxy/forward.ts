@@ -19,7 +19,10 @@ export type ForwardResult =
   | { readonly kind: "unreachable"; readonly reason: string }
   /** No response headers within the per-try timeout. */
   | { readonly kind: "timeout"; readonly reason: string }
-  /** Failed after the request may have reached the backend. */
+  /**
+   * A connection-level failure after the request may have reached the backend (a reset, or
+   * workerd's "Network connection lost", which it reports for refused connections too).
+   */
   | { readonly kind: "failed"; readonly reason: string };
 
 /**
@@ -98,7 +101,7 @@ const UNREACHABLE_CODES = new Set([
   "EAI_AGAIN",
   "UND_ERR_CONNECT_TIMEOUT",
 ]);
-const UNREACHABLE_TEXT = /ECONNREFUSED|connection refused|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|could not connect|Network connection lost|DNS lookup failed/i;
+const UNREACHABLE_TEXT = /ECONNREFUSED|connection refused|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|DNS lookup failed/i;
 
 function isUnreachable(error: unknown): boolean {
   const cause = (error as { cause?: { code?: string } })?.cause;

@@ -1,18 +1,24 @@
 import { HTTPException } from "hono/http-exception";
-import { RotationCache } from "../balancer/rotation.ts";
+import type { Rotation, RotationCache } from "../balancer/rotation.ts";
 import type { Backend, SelectionInput } from "../balancer/types.ts";
 import type { PoolConfig } from "../config.ts";
+import type { HealthChecker } from "../health/checker.ts";
+import type { PassiveHealth } from "../health/passive.ts";
 import type { Defer, PoolState } from "../state/cache.ts";
+import { prepareBody } from "./body.ts";
+import { errorResponse } from "./errors.ts";
 import { forward, type ForwardResult } from "./forward.ts";
 import { hashKeyOf } from "./hash-key.ts";
-import { errorResponse } from "./errors.ts";
-import { prepareBody } from "./body.ts";
+import { isRetryableStatus, mayRepeat, type RetryBudget } from "./retry.ts";
 
 /** Everything one pool needs at request time; built once per instance. */
 export interface PoolRuntime {
   readonly config: PoolConfig;
   readonly rotation: RotationCache;
   readonly state: PoolState;
+  readonly budget: RetryBudget;
+  readonly passive: PassiveHealth;
+  readonly checker: HealthChecker | undefined;
   /** Receives "Forwarding request to: <url>"; undefined when request logging is off. */
   readonly logRequest: ((line: string) => void) | undefined;
   readonly fetch?: typeof fetch;
@@ -26,13 +32,22 @@ export interface RequestContext {
 const USES_SEQUENCE = new Set(["round-robin", "weighted-round-robin"]);
 export const LOAD_AWARE = new Set(["least-connections", "least-response-time"]);
 
-/** Choose, forward, and on a connection failure choose again, within the pool's attempt limit. */
+type Failure = Exclude<ForwardResult, { kind: "response" }> | { kind: "status"; response: Response; reason: string };
+
+/**
+ * Choose, forward, and on failure choose again within the retry policy: a backend that was
+ * never reached may always be replaced; after the request may have been sent, only a request
+ * that is safe to repeat is retried, only on 502/503/504 or timeout, and only within the budget.
+ * Nothing is retried once the response has been handed to the client.
+ */
 export async function handleProxy(request: Request, pool: PoolRuntime, ctx: RequestContext): Promise<Response> {
   const { config, state } = pool;
   const snapshot = await state.ready(ctx.defer);
-  const rotation = pool.rotation.current(snapshot);
+  pool.checker?.maybeRun(ctx.defer);
+  const now = Date.now();
+  const rotation = pool.rotation.current(snapshot, now);
   if (rotation.available === 0) {
-    return errorResponse(503, "no_backend", `every backend of pool ${config.name} is down, drained or disabled`);
+    return errorResponse(503, "no_backend", `every backend of pool ${config.name} is disabled or drained`);
   }
   const algorithm = config.algorithm;
   const input: SelectionInput = {
@@ -40,7 +55,7 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
     key: algorithm === "ip-hash" ? hashKeyOf(request, config.hash_key, ctx.clientIp) : "",
     load: state.load,
     random: Math.random,
-    now: Date.now(),
+    now,
   };
 
   let body;
@@ -51,60 +66,107 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
   }
 
   const tried = new Set<string>();
-  let failure: Exclude<ForwardResult, { kind: "response" }> | undefined;
   const candidates = rotation.selector.candidates(input)[Symbol.iterator]();
-  while (tried.size < config.retry.max_attempts) {
-    const backend = nextCandidate(candidates, rotation.unavailable, tried);
-    if (!backend) break;
+  let backend = nextCandidate(candidates, rotation, tried, input.random);
+  let failure: Failure | undefined;
+  while (backend) {
     tried.add(backend.name);
-    pool.logRequest?.(`Forwarding request to: ${backend.url}`);
-    const end = state.begin(backend.name, ctx.defer);
-    let result: ForwardResult;
-    try {
-      result = await forward({
-        backend,
-        request,
-        body: body.replayable ?? body.stream,
-        clientIp: ctx.clientIp,
-        timeoutMs: config.timeout_ms,
-        preserveHost: config.preserve_host,
-        fetch: pool.fetch,
-      });
-    } catch (error) {
-      end({});
-      if (error instanceof HTTPException) return errorResponse(error.status, "bad_request", error.message);
-      throw error;
+    const result = await attempt(backend, request, body.replayable ?? body.stream, pool, ctx);
+    if (result.kind === "response" && !isRetryableStatus(result.response.status)) {
+      const status = result.response.status;
+      pool.passive.record(backend, pool.passive.failsOn(status) ? `status ${status}` : undefined, ctx.defer);
+      if (status < 500) pool.budget.earn();
+      return result.response;
     }
-    if (result.kind === "response") {
-      if (!LOAD_AWARE.has(algorithm) || !result.response.body) {
-        end({ latencyMs: result.latencyMs });
-        return result.response;
-      }
-      return releaseWhenStreamed(result.response, () => end({ latencyMs: result.latencyMs }), ctx.defer);
-    }
-    end({});
-    failure = result;
-    // Only a request that never reached a backend and can be sent again is safe to retry here.
-    if (result.kind !== "unreachable" || body.replayable === undefined) break;
+    failure = result.kind === "response" ? { kind: "status", response: result.response, reason: `status ${result.response.status}` } : result;
+    pool.passive.record(backend, failure.kind === "status" && !pool.passive.failsOn(failure.response.status) ? undefined : failure.reason, ctx.defer);
+
+    if (tried.size >= config.retry.max_attempts || body.replayable === undefined) break;
+    const next = nextCandidate(candidates, rotation, tried, input.random);
+    if (!next || !retryPermitted(failure, request, pool)) break;
+    if (failure.kind === "status") await failure.response.body?.cancel();
+    backend = next;
   }
 
-  if (!failure) {
-    return errorResponse(503, "no_backend", `no backend of pool ${config.name} is available`);
-  }
+  if (!failure) return errorResponse(503, "no_backend", `no backend of pool ${config.name} is available`);
+  if (failure.kind === "status") return failure.response;
   if (failure.kind === "timeout") return errorResponse(504, "upstream_timeout", failure.reason);
-  return errorResponse(502, failure.kind === "unreachable" ? "upstream_unreachable" : "upstream_failed", failure.reason);
+  return errorResponse(502, failure.kind === "unreachable" ? "upstream_unreachable" : "upstream_connection_failed", failure.reason);
 }
 
+/**
+ * Whether the failed attempt may be repeated elsewhere. The budget guards against retries
+ * adding load to backends that are overloaded (5xx, timeouts); a backend that could not be
+ * reached or dropped the connection is not loaded by a retry elsewhere, and is soon ejected.
+ */
+function retryPermitted(failure: Failure, request: Request, pool: PoolRuntime): boolean {
+  // Nothing reached the backend: trying another one cannot duplicate work.
+  if (failure.kind === "unreachable") return true;
+  if (!mayRepeat(request)) return false;
+  if (failure.kind === "failed") return true;
+  return pool.budget.trySpend();
+}
+
+async function attempt(
+  backend: Backend,
+  request: Request,
+  body: ArrayBuffer | ReadableStream<Uint8Array> | null,
+  pool: PoolRuntime,
+  ctx: RequestContext,
+): Promise<ForwardResult> {
+  pool.logRequest?.(`Forwarding request to: ${backend.url}`);
+  const end = pool.state.begin(backend.name, ctx.defer);
+  let result: ForwardResult;
+  try {
+    result = await forward({
+      backend,
+      request,
+      body,
+      clientIp: ctx.clientIp,
+      timeoutMs: pool.config.timeout_ms,
+      preserveHost: pool.config.preserve_host,
+      fetch: pool.fetch,
+    });
+  } catch (error) {
+    end({});
+    if (error instanceof HTTPException) {
+      return { kind: "response", response: errorResponse(error.status, "bad_request", error.message), latencyMs: 0 };
+    }
+    throw error;
+  }
+  if (result.kind !== "response") {
+    end({});
+    return result;
+  }
+  if (!LOAD_AWARE.has(pool.config.algorithm) || !result.response.body) {
+    end({ latencyMs: result.latencyMs });
+    return result;
+  }
+  return { ...result, response: releaseWhenStreamed(result.response, () => end({ latencyMs: result.latencyMs }), ctx.defer) };
+}
+
+/**
+ * The next candidate not excluded or tried. A backend still ramping up (slow start) takes a
+ * request with probability equal to its share so far; passed over, it remains the fallback.
+ */
 function nextCandidate(
   candidates: Iterator<Backend>,
-  unavailable: ReadonlySet<string>,
+  rotation: Rotation,
   tried: ReadonlySet<string>,
+  random: () => number,
 ): Backend | undefined {
+  let passedOver: Backend | undefined;
   for (let step = candidates.next(); !step.done; step = candidates.next()) {
     const backend = step.value;
-    if (!unavailable.has(backend.name) && !tried.has(backend.name)) return backend;
+    if (rotation.unavailable.has(backend.name) || tried.has(backend.name)) continue;
+    const share = rotation.rampShare.get(backend.name);
+    if (share !== undefined && random() >= share) {
+      passedOver ??= backend;
+      continue;
+    }
+    return backend;
   }
-  return undefined;
+  return passedOver;
 }
 
 /** Load-aware algorithms count a request until its body has been fully passed on. */

@@ -13,40 +13,34 @@ export function isRetryableStatus(status: number): boolean {
 }
 
 /**
- * Envoy's retry budget: retries in flight may be at most `ratio` of the requests in flight on
- * their first attempt, but a few are always allowed so a quiet instance still retries. Under an
- * outage this caps the extra load at `ratio`; connection failures (nothing was sent) bypass it.
+ * A retry budget in the manner of Finagle's and gRPC's: every successful response earns
+ * `ratio` of a retry (20% by default), up to a reserve of `reserve` retries; every retry after
+ * the request may have reached a backend spends one. Over time retries stay within 20% of
+ * what succeeds, a quiet instance still has its reserve, and when every backend fails nothing
+ * is earned, so retries stop after the reserve instead of multiplying the outage.
  */
 export class RetryBudget {
-  #firstAttempts = 0;
-  #retries = 0;
+  #tokens: number;
 
   constructor(
     private readonly ratio = 0.2,
-    private readonly minConcurrent = 2,
-  ) {}
-
-  /** A request entered its first attempt; call the result when that attempt ends. */
-  startFirst(): () => void {
-    this.#firstAttempts++;
-    let done = false;
-    return () => {
-      if (!done) (done = true), this.#firstAttempts--;
-    };
+    private readonly reserve = 10,
+  ) {
+    this.#tokens = reserve;
   }
 
-  /** Takes a retry slot if the budget allows; call the result when the retry attempt ends. */
-  tryRetry(): (() => void) | undefined {
-    const allowed = Math.max(this.minConcurrent, this.ratio * this.#firstAttempts);
-    if (this.#retries + 1 > allowed) return undefined;
-    this.#retries++;
-    let done = false;
-    return () => {
-      if (!done) (done = true), this.#retries--;
-    };
+  earn(): void {
+    if (this.#tokens < this.reserve) this.#tokens = Math.min(this.reserve, this.#tokens + this.ratio);
   }
 
-  get inFlight(): { firstAttempts: number; retries: number } {
-    return { firstAttempts: this.#firstAttempts, retries: this.#retries };
+  /** Spends one retry if there is one. */
+  trySpend(): boolean {
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+
+  get balance(): number {
+    return this.#tokens;
   }
 }

@@ -6,6 +6,7 @@ import { createBalancer } from "../app.ts";
 import { ConfigError, loadConfig, type Config } from "../config.ts";
 import { CliError, goLog, parseCli, usage } from "./cli.ts";
 import { createStore } from "./stores.ts";
+import type { Defer } from "../state/cache.ts";
 
 const SEED_NO_BACKENDS = "Please provide one or more backends to load balance";
 
@@ -55,6 +56,17 @@ function main(): void {
     goLog(`Load balancing to servers: [${backends.map((b) => b.url).join(" ")}]`);
   });
   server.on("error", (error) => fail(`cannot listen on ${host}:${port}: ${error.message}`));
+  startHealthTimer(config, balancer);
+}
+
+/** Active checks on a timer; the store lock still keeps it to one round per interval per group. */
+function startHealthTimer(config: Config, balancer: { runHealthChecks: (defer: Defer) => Promise<number> }): void {
+  const intervals = config.pools.flatMap((pool) => (pool.health_check ? [pool.health_check.interval_ms] : []));
+  if (intervals.length === 0) return;
+  const background: Defer = (work) => void work.catch(() => undefined);
+  const tick = () => void balancer.runHealthChecks(background).catch(() => undefined);
+  tick();
+  setInterval(tick, Math.max(100, Math.min(...intervals) / 4)).unref();
 }
 
 main();

@@ -47,4 +47,10 @@ export default {
     }
     return balancer.fetch(request, env, ctx);
   },
+  /** Cron Trigger (wrangler.toml [triggers]): a health-check round when one is due. */
+  async scheduled(_controller: ScheduledController, env: WorkerEnv, ctx: ExecutionContext): Promise<void> {
+    const balancer = balancerFor(env);
+    if (balancer instanceof ConfigError) return;
+    await balancer.runHealthChecks((work) => ctx.waitUntil(work.catch(() => undefined)));
+  },
 } satisfies ExportedHandler<WorkerEnv>;

@@ -1,6 +1,6 @@
 import { foldLatency } from "../balancer/least-response-time.ts";
 import type { LatencyEstimate, LoadView } from "../balancer/types.ts";
-import type { InstanceReport, LatencySummary, PoolSnapshot, StateStore } from "./types.ts";
+import type { BackendPatch, InstanceReport, LatencySummary, PoolSnapshot, StateStore } from "./types.ts";
 
 export interface PoolStateOptions {
   readonly pool: string;
@@ -94,6 +94,28 @@ export class PoolState {
 
   get snapshot(): PoolSnapshot {
     return this.#snapshot;
+  }
+
+  /**
+   * Writes a backend's shared record: applied to this instance's view at once, published to the
+   * store in the background, seen by other instances at their next sync.
+   */
+  publish(backend: string, patch: BackendPatch, defer: Defer): void {
+    const previous = this.#snapshot.backends[backend];
+    this.#snapshot = {
+      takenAt: this.#snapshot.takenAt,
+      backends: { ...this.#snapshot.backends, [backend]: { ...previous, ...patch, inflight: previous?.inflight ?? 0 } },
+    };
+    defer(this.#call(() => this.store.setBackend(this.options.pool, backend, patch)).catch(() => undefined));
+  }
+
+  /** One instance per interval wins this; a store outage means no one does (checks pause). */
+  async tryLock(name: string, ttlMs: number): Promise<boolean> {
+    try {
+      return await this.#call(() => this.store.tryLock(this.options.pool, name, ttlMs));
+    } catch {
+      return false;
+    }
   }
 
   /** The shared view, awaiting the store only before the first successful sync. */

@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { LatencyEstimate } from "../balancer/types.ts";
 import type { PoolObjectNamespace } from "./durable-object.ts";
+import { checkLock, readPatch, sanitizePatch } from "./patch.ts";
 import {
   foldSharedLatency,
   type BackendPatch,
@@ -26,12 +27,13 @@ const LATENCY_PREFIX = "latency/";
  * through in the same step: a synchronous local SQLite write, committed at the end of the event,
  * and the runtime's output gate holds the RPC reply until that commit is durable. So the
  * sequence, the health/admin flags and the shared latency estimates survive eviction and
- * restarts; reads never touch storage after the constructor.
+ * restarts; reads never touch storage after the constructor. A backend's record is stored
+ * whole (every BackendPatch field set so far) under flags/<backend>.
  *
  * Memory only: the instances' in-flight reports. They are valid for at most their ttlMs
  * (seconds) and every live instance re-reports within its sync interval, so after a restart
  * the view is briefly short of in-flight counts and then whole again. Persisting them would
- * cost a write per report for nothing.
+ * cost a write per report for nothing. Likewise the tryLock locks: see tryLock.
  *
  * Sub-minute health checks will use this object's alarm (`ctx.storage.setAlarm` + `alarm()`):
  * the object already owns the pool's flags, so the alarm handler can call #patch directly.
@@ -42,14 +44,17 @@ export class PoolStateObject extends DurableObject<unknown> {
   readonly #latency = new Map<string, LatencyEstimate>();
   /** instance -> its last report and when that report stops counting (memory only, see above). */
   readonly #instances = new Map<string, { inflight: Readonly<Record<string, number>>; expiresAt: number }>();
+  /** lock name -> when it frees itself (epoch ms); memory only, see tryLock. */
+  readonly #locks = new Map<string, number>();
 
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env);
     // The synchronous API needs no blockConcurrencyWhile: nothing can interleave a constructor.
     const kv = ctx.storage.kv;
     this.#sequence = kv.get<number>(SEQUENCE_KEY) ?? 0;
-    for (const [key, patch] of kv.list<BackendPatch>({ prefix: FLAGS_PREFIX })) {
-      this.#flags.set(key.slice(FLAGS_PREFIX.length), patch);
+    for (const [key, stored] of kv.list<unknown>({ prefix: FLAGS_PREFIX })) {
+      // Valid fields only: a record written by an older version keeps what still makes sense.
+      this.#flags.set(key.slice(FLAGS_PREFIX.length), readPatch(stored));
     }
     for (const [key, estimate] of kv.list<LatencyEstimate>({ prefix: LATENCY_PREFIX })) {
       this.#latency.set(key.slice(LATENCY_PREFIX.length), estimate);
@@ -103,9 +108,31 @@ export class PoolStateObject extends DurableObject<unknown> {
     return { takenAt: now, backends };
   }
 
-  /** Merges `patch` into the backend's health/admin flags. */
+  /**
+   * Merges `patch` into the backend's record. Validated here as well as in the adapter: this
+   * object is the authority over what gets persisted, whoever calls it. Unknown fields or
+   * wrong types throw (a TypeError) and nothing is written.
+   */
   setBackend(backend: string, patch: BackendPatch): void {
-    this.#patch(backend, patch);
+    this.#patch(backend, sanitizePatch(patch));
+  }
+
+  /**
+   * SET NX PX: true when the lock was free (never taken, or its ttl has passed) and is now the
+   * caller's for `ttlMs`. Synchronous, so 20 concurrent callers get exactly one true.
+   *
+   * In memory only, on purpose: if the object is evicted or restarted the locks are forgotten
+   * and the next caller takes the lock early. The locks only pick which instance runs a pool's
+   * health checks this interval, so losing one costs at most one extra round of checks, not a
+   * wrong result; persisting them would cost a storage write per interval for nothing.
+   */
+  tryLock(name: string, ttlMs: number): boolean {
+    const ttl = checkLock(name, ttlMs);
+    const now = Date.now();
+    const until = this.#locks.get(name);
+    if (until !== undefined && until > now) return false;
+    this.#locks.set(name, now + ttl);
+    return true;
   }
 
   #patch(backend: string, patch: BackendPatch): void {

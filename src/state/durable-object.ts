@@ -1,3 +1,4 @@
+import { checkLock, sanitizePatch } from "./patch.ts";
 import type { BackendPatch, InstanceReport, PoolSnapshot, StateStore } from "./types.ts";
 
 /**
@@ -9,6 +10,7 @@ export interface PoolObjectStub {
   reserve(count: number): Promise<number>;
   sync(report: InstanceReport | undefined): Promise<PoolSnapshot>;
   setBackend(backend: string, patch: BackendPatch): Promise<void>;
+  tryLock(name: string, ttlMs: number): Promise<boolean>;
 }
 
 /**
@@ -44,8 +46,17 @@ export class DurableObjectStore implements StateStore {
     return this.#stub(pool).sync(report);
   }
 
+  /**
+   * Validated here too (the object checks again): a bad patch fails with its TypeError before
+   * any round trip, and only the fields PATCH_FIELDS names cross the RPC boundary.
+   */
   async setBackend(pool: string, backend: string, patch: BackendPatch): Promise<void> {
-    return this.#stub(pool).setBackend(backend, patch);
+    return this.#stub(pool).setBackend(backend, sanitizePatch(patch));
+  }
+
+  /** Taken in the pool's object (see PoolStateObject.tryLock for why memory is enough). */
+  async tryLock(pool: string, name: string, ttlMs: number): Promise<boolean> {
+    return this.#stub(pool).tryLock(name, checkLock(name, ttlMs));
   }
 
   #stub(pool: string): PoolObjectStub {

@@ -1,4 +1,5 @@
 import type { LatencyEstimate } from "../balancer/types.ts";
+import { checkLock, sanitizePatch } from "./patch.ts";
 import {
   foldSharedLatency,
   type BackendPatch,
@@ -14,6 +15,8 @@ interface PoolRecord {
   latency: Map<string, LatencyEstimate>;
   /** instance -> its last report and when that report stops counting */
   instances: Map<string, { inflight: Readonly<Record<string, number>>; expiresAt: number }>;
+  /** lock name -> when it frees itself (clock ms); an entry at or past it is free */
+  locks: Map<string, number>;
 }
 
 /** One process's state: exact and atomic because JavaScript runs one task at a time. */
@@ -63,15 +66,28 @@ export class MemoryStore implements StateStore {
     return { takenAt: now, backends };
   }
 
+  /** Merges the patch (validated: PATCH_FIELDS only, each of the right type) into the record. */
   async setBackend(pool: string, backend: string, patch: BackendPatch): Promise<void> {
+    const clean = sanitizePatch(patch);
     const flags = this.#pool(pool).flags;
-    flags.set(backend, { ...flags.get(backend), ...patch });
+    flags.set(backend, { ...flags.get(backend), ...clean });
+  }
+
+  /** SET NX PX on the store's clock: only a free (absent or expired) lock can be taken. */
+  async tryLock(pool: string, name: string, ttlMs: number): Promise<boolean> {
+    const ttl = checkLock(name, ttlMs);
+    const locks = this.#pool(pool).locks;
+    const now = this.clock();
+    const until = locks.get(name);
+    if (until !== undefined && until > now) return false;
+    locks.set(name, now + ttl);
+    return true;
   }
 
   #pool(name: string): PoolRecord {
     let record = this.#pools.get(name);
     if (!record) {
-      record = { sequence: 0, flags: new Map(), latency: new Map(), instances: new Map() };
+      record = { sequence: 0, flags: new Map(), latency: new Map(), instances: new Map(), locks: new Map() };
       this.#pools.set(name, record);
     }
     return record;

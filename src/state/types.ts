@@ -17,8 +17,13 @@ export interface StateStore {
    * that dies cannot leave a backend looking busy.
    */
   sync(pool: string, report: InstanceReport | undefined): Promise<PoolSnapshot>;
-  /** Sets shared health or admin state for one backend (health checks, admin API). */
+  /** Merges `patch` into one backend's shared record (health checks, ejection, admin API). */
   setBackend(pool: string, backend: string, patch: BackendPatch): Promise<void>;
+  /**
+   * Takes the named lock for `ttlMs` if nobody holds it (SET NX PX): true when this caller got
+   * it. Lets one instance among many run a pool's health checks per interval.
+   */
+  tryLock(pool: string, name: string, ttlMs: number): Promise<boolean>;
   close?(): Promise<void>;
 }
 
@@ -27,10 +32,23 @@ export type StateKind = "memory" | "durable-object" | "upstash" | "kv";
 export type Health = "up" | "down";
 export type AdminState = "enabled" | "drained" | "disabled";
 
+/** One backend's shared record; a patch sets only the fields it names. */
 export interface BackendPatch {
   readonly health?: Health;
   readonly admin?: AdminState;
+  /** Consecutive active-check results against the current health (rise/fall hysteresis). */
+  readonly streak?: number;
+  /** Why the backend last went down or was ejected, for logs and /_lb/status. */
+  readonly reason?: string;
+  /** Epoch ms it last came back (check passed rise times, or ejection ended): slow start's origin. */
+  readonly since?: number;
+  /** Passive ejection: skipped until this epoch ms. */
+  readonly ejectedUntil?: number;
+  /** Times ejected since it last served successfully: scales the next ejection. */
+  readonly ejections?: number;
 }
+
+export const PATCH_FIELDS = ["health", "admin", "streak", "reason", "since", "ejectedUntil", "ejections"] as const;
 
 export interface InstanceReport {
   readonly instance: string;
@@ -47,10 +65,7 @@ export interface LatencySummary {
   readonly meanMs: number;
 }
 
-export interface BackendSnapshot {
-  /** Absent means never checked: treated as up. */
-  readonly health?: Health;
-  readonly admin?: AdminState;
+export interface BackendSnapshot extends BackendPatch {
   /** Sum of live instances' reported in-flight counts. */
   readonly inflight: number;
   readonly latency?: LatencyEstimate;

@@ -1,15 +1,20 @@
-import { SHARED_LATENCY_ALPHA } from "./types.ts";
+import { PATCH_FIELDS, SHARED_LATENCY_ALPHA } from "./types.ts";
 
 /**
  * Key layout of one pool in Redis (all keys `${prefix}:${pool}:<name>`; pool names have no ':',
  * so two prefixes can never produce the same key):
  *
  *   seq    string  the shared sequence; INCRBY k returns the end of the caller's block
- *   flags  hash    "<backend>|health" -> up|down, "<backend>|admin" -> enabled|drained|disabled
+ *   flags  hash    "<backend>|<field>" -> value as a string, one hash field per BackendPatch field
+ *                  set (PATCH_FIELDS: health, admin, streak, reason, since, ejectedUntil,
+ *                  ejections), e.g. "b1|health" -> "down", "b1|ejectedUntil" -> "1767225600000";
+ *                  setBackend is one HSET of the fields its patch names (a merge by construction)
  *   lat    hash    backend -> "<ewmaMs %.17g> <updatedAt ms>"
  *   inst   hash    instance -> "<expiresAt ms> <in-flight JSON {backend: count}>"; the key
  *                  carries PEXPIREAT of its latest live entry, so a pool whose instances all
  *                  died leaves nothing behind
+ *   lock:<name>  string  "1" with PX ttl; tryLock is SET NX PX (lock names use the pool-name
+ *                  alphabet, so they cannot reach into another key)
  *
  * Every key a script touches is passed in KEYS (no key names built inside Lua), so the scripts
  * stay valid on a cluster or any Redis that routes scripts by their declared keys.
@@ -20,12 +25,23 @@ export type KeyName = (typeof KEY_NAMES)[number];
 /** Separates a backend name from its flag name in the flags hash (split at the last one). */
 export const FLAG_SEPARATOR = "|";
 
+// The script matches flag names with Lua's %a+ (letters only); a field name outside that would
+// silently never come back from sync, so refuse to load instead.
+for (const field of PATCH_FIELDS) {
+  if (!/^[A-Za-z]+$/.test(field)) throw new Error(`upstash-scripts: patch field ${field} is not letters only`);
+}
+
+/** Lua table literal of the known flag names: the script returns these and skips anything else. */
+const KNOWN_FLAGS = `{ ${PATCH_FIELDS.map((field) => `${field} = true`).join(", ")} }`;
+
 /**
  * sync(pool, report) in one atomic step.
  *
  * KEYS: inst, flags, lat.
  * ARGV: empty (no report), or instance, ttlMs, in-flight JSON, then (backend, count, meanMs)*.
- * Returns JSON {t: server time ms, b: {backend: {i: in-flight sum, h?, a?, l?: "<ewma> <at>"}}}.
+ * Returns JSON {t: server time ms, b: {backend: {i: in-flight sum, f?: {field: string value},
+ * l?: "<ewma> <at>"}}}: `f` holds every PATCH_FIELDS flag the backend has, as stored (strings;
+ * the adapter converts and validates them).
  *
  * `now` comes from the server's TIME, so instances with skewed clocks agree on expiry (Redis 7
  * replicates scripts by effects, which allows TIME before writes). Floats are kept as %.17g
@@ -87,11 +103,15 @@ for i = 1, #instances, 2 do
 end
 if latest > 0 then redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', latest)) end
 
+local known = ${KNOWN_FLAGS}
 local flags = redis.call('HGETALL', KEYS[2])
 for i = 1, #flags, 2 do
-  local backend, name = string.match(flags[i], '^(.*)${FLAG_SEPARATOR}(%a+)$')
-  if name == 'health' then entry(backend).h = flags[i + 1]
-  elseif name == 'admin' then entry(backend).a = flags[i + 1] end
+  local backend, name = string.match(flags[i], '^(.*)%${FLAG_SEPARATOR}(%a+)$')
+  if backend and known[name] then
+    local e = entry(backend)
+    if not e.f then e.f = {} end
+    e.f[name] = flags[i + 1]
+  end
 end
 
 local latency = redis.call('HGETALL', KEYS[3])

@@ -9,16 +9,9 @@
 // Deno and workerd (it needs only fetch, atob, TextEncoder and crypto.subtle).
 import { Redis } from "@upstash/redis/cloudflare";
 import type { LatencyEstimate } from "../balancer/types.ts";
+import { checkLock, patchStrings, readPatch, sanitizePatch } from "./patch.ts";
 import { FLAG_SEPARATOR, SYNC_SCRIPT, type KeyName } from "./upstash-scripts.ts";
-import type {
-  AdminState,
-  BackendPatch,
-  BackendSnapshot,
-  Health,
-  InstanceReport,
-  PoolSnapshot,
-  StateStore,
-} from "./types.ts";
+import type { BackendPatch, BackendSnapshot, InstanceReport, PoolSnapshot, StateStore } from "./types.ts";
 
 export interface UpstashStoreOptions {
   /** UPSTASH_REDIS_REST_URL */
@@ -36,8 +29,6 @@ export interface UpstashStoreOptions {
 }
 
 const POOL_NAME = /^[A-Za-z0-9_.-]+$/;
-const HEALTH: ReadonlySet<string> = new Set<Health>(["up", "down"]);
-const ADMIN: ReadonlySet<string> = new Set<AdminState>(["enabled", "drained", "disabled"]);
 
 /** A Lua script run by EVALSHA, falling back to EVAL when Redis does not know it (NOSCRIPT). */
 class LuaScript {
@@ -104,23 +95,28 @@ export class UpstashStore implements StateStore {
     return parseSnapshot(reply);
   }
 
-  /** One HSET of the patched fields: atomic, and a merge with whatever else is set. */
+  /**
+   * One HSET of the patched fields ("<backend>|<field>" -> value as a string): atomic, and a
+   * merge with whatever else is set. The patch is validated first (sanitizePatch).
+   */
   async setBackend(pool: string, backend: string, patch: BackendPatch): Promise<void> {
     const fields: Record<string, string> = {};
-    if (patch.health !== undefined) {
-      if (!HEALTH.has(patch.health)) throw new TypeError(`setBackend: invalid health ${JSON.stringify(patch.health)}`);
-      fields[`${backend}${FLAG_SEPARATOR}health`] = patch.health;
-    }
-    if (patch.admin !== undefined) {
-      if (!ADMIN.has(patch.admin)) throw new TypeError(`setBackend: invalid admin state ${JSON.stringify(patch.admin)}`);
-      fields[`${backend}${FLAG_SEPARATOR}admin`] = patch.admin;
+    for (const [field, value] of Object.entries(patchStrings(sanitizePatch(patch)))) {
+      fields[`${backend}${FLAG_SEPARATOR}${field}`] = value;
     }
     const key = this.#key(pool, "flags");
     if (Object.keys(fields).length === 0) return;
     await this.#redis.hset(key, fields);
   }
 
-  #key(pool: string, name: KeyName): string {
+  /** One SET <prefix>:<pool>:lock:<name> 1 NX PX ttlMs: "OK" when taken, nil when held. */
+  async tryLock(pool: string, name: string, ttlMs: number): Promise<boolean> {
+    const ttl = checkLock(name, ttlMs);
+    const reply = await this.#redis.set(this.#key(pool, `lock:${name}`), "1", { nx: true, px: ttl });
+    return reply === "OK";
+  }
+
+  #key(pool: string, name: KeyName | `lock:${string}`): string {
     if (!POOL_NAME.test(pool)) {
       throw new TypeError(`invalid pool name ${JSON.stringify(pool)}: expected letters, digits and _ . - only`);
     }
@@ -167,8 +163,8 @@ function reportArgs(report: InstanceReport): string[] {
 
 interface WireBackend {
   i?: unknown;
-  h?: unknown;
-  a?: unknown;
+  /** The backend's flags as stored: field -> string value (see SYNC_SCRIPT). */
+  f?: unknown;
   l?: unknown;
 }
 
@@ -179,11 +175,12 @@ function parseSnapshot(reply: string): PoolSnapshot {
   }
   const backends: Record<string, BackendSnapshot> = {};
   for (const [name, wire] of Object.entries(parsed.b as Record<string, WireBackend>)) {
+    // Numbers come back as the strings HSET stored; readPatch converts them and drops any
+    // value that is not valid (an enum it does not know, a number that does not parse).
     const snapshot: { -readonly [K in keyof BackendSnapshot]: BackendSnapshot[K] } = {
+      ...readPatch(wire.f),
       inflight: typeof wire.i === "number" ? wire.i : 0,
     };
-    if (typeof wire.h === "string" && HEALTH.has(wire.h)) snapshot.health = wire.h as Health;
-    if (typeof wire.a === "string" && ADMIN.has(wire.a)) snapshot.admin = wire.a as AdminState;
     const latency = typeof wire.l === "string" ? parseLatency(wire.l) : undefined;
     if (latency) snapshot.latency = latency;
     backends[name] = snapshot;

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Upstream } from "../../scripts/upstream.ts";
 import { DurableObjectStore, type PoolObjectNamespace } from "../../src/state/durable-object.ts";
 import { MemoryStore } from "../../src/state/memory.ts";
-import type { InstanceReport, PoolSnapshot, StateStore } from "../../src/state/types.ts";
+import { PATCH_FIELDS, type BackendPatch, type InstanceReport, type PoolSnapshot, type StateStore } from "../../src/state/types.ts";
 import { backendsOf, startUpstreams, tally } from "../support/upstreams.ts";
 import { startWorker, type WorkerInstance } from "../support/worker.ts";
 
@@ -43,6 +43,17 @@ const report = (instance: string, inflight: Record<string, number>, extra: Parti
   ttlMs: 60_000,
   ...extra,
 });
+
+/** Every field set, with values that would not survive a careless conversion. */
+const FULL: Required<BackendPatch> = {
+  health: "down",
+  admin: "drained",
+  streak: 3,
+  reason: "status 503, expected 200 — «überlastet» 🚑",
+  since: 1_767_225_600_123.5,
+  ejectedUntil: 1_767_225_630_000,
+  ejections: 4,
+};
 
 /** A snapshot without the clock readings, to compare two stores fed the same calls. */
 function timeless(snapshot: PoolSnapshot): unknown {
@@ -181,6 +192,77 @@ describe("The PoolStateObject's semantics, through DurableObjectStore over minif
     expect((await b.sync("flags", undefined)).backends["x"]).toMatchObject({ health: "up", admin: "drained" });
   });
 
+  it("tryLock: of 20 concurrent callers on 3 adapters exactly one wins, and after the ttl one caller wins again", async () => {
+    const c = await storeOf(worker);
+    const stores = [a, b, c];
+    const ttlMs = 400;
+    const takenAt = Date.now();
+    const first = await Promise.all(Array.from({ length: 20 }, (_, i) => stores[i % 3]!.tryLock("lock", "health", ttlMs)));
+    expect(first.filter(Boolean)).toHaveLength(1);
+    // Still held a moment later; other names and pools are separate locks.
+    expect(await c.tryLock("lock", "health", ttlMs)).toBe(false);
+    expect(await c.tryLock("lock", "other", ttlMs)).toBe(true);
+    expect(await c.tryLock("lock-elsewhere", "health", ttlMs)).toBe(true);
+
+    // Poll from all three adapters until somebody takes it again; only one may.
+    const deadline = Date.now() + ttlMs + 5_000;
+    let winners = 0;
+    while (winners === 0 && Date.now() < deadline) {
+      const round = await Promise.all(stores.map((s) => s.tryLock("lock", "health", 60_000)));
+      winners = round.filter(Boolean).length;
+      if (winners === 0) await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    expect(winners).toBe(1);
+    // workerd's clock, not ours, ran the ttl; allow for the two clocks' reading granularity.
+    expect(Date.now() - takenAt).toBeGreaterThanOrEqual(ttlMs - 20);
+    expect(await a.tryLock("lock", "health", 60_000)).toBe(false);
+  });
+
+  it("tryLock refuses a bad lock name or ttl", async () => {
+    await expect(a.tryLock("lock-args", "a:b", 1_000)).rejects.toThrow(TypeError);
+    await expect(a.tryLock("lock-args", "health", -1)).rejects.toThrow(RangeError);
+    // The object checks too, for a caller that skips the adapter (miniflare's proxy reports
+    // any rejected RPC as an AssertionError, so only the rejection is asserted).
+    const namespace = (await worker.mf.getDurableObjectNamespace("LB_STATE")) as unknown as PoolObjectNamespace;
+    const stub = namespace.get(namespace.idFromName("lock-args"));
+    await expect(stub.tryLock("a:b", 1_000)).rejects.toThrow();
+    expect(await a.tryLock("lock-args", "health", 1_000)).toBe(true);
+  });
+
+  it("every patch field set through one adapter comes back from another's sync with its type", async () => {
+    await a.setBackend("fields", "web|1", FULL);
+    const snapshot = (await b.sync("fields", undefined)).backends["web|1"];
+    expect(snapshot).toEqual({ ...FULL, inflight: 0, latency: undefined });
+    for (const field of PATCH_FIELDS) expect(typeof snapshot?.[field]).toBe(typeof FULL[field]);
+  });
+
+  it("partial patches merge: setting ejectedUntil keeps health, and the next value wins", async () => {
+    await a.setBackend("merge", "x", { health: "down", streak: 2, reason: "timeout" });
+    await b.setBackend("merge", "x", { ejectedUntil: 5_000, ejections: 1 });
+    await a.setBackend("merge", "x", { streak: 0, reason: "x".repeat(300) });
+    expect((await b.sync("merge", undefined)).backends["x"]).toEqual({
+      health: "down",
+      streak: 0,
+      reason: "x".repeat(200),
+      ejectedUntil: 5_000,
+      ejections: 1,
+      inflight: 0,
+      latency: undefined,
+    });
+  });
+
+  it("refuses unknown fields and wrong types, in the adapter and in the object itself", async () => {
+    await a.setBackend("invalid", "x", { health: "up" });
+    for (const patch of [{ colour: "red" }, { streak: -1 }, { ejections: 0.5 }, { since: "now" }, { admin: "paused" }, { reason: 1 }]) {
+      await expect(a.setBackend("invalid", "x", patch as BackendPatch)).rejects.toThrow(TypeError);
+    }
+    const namespace = (await worker.mf.getDurableObjectNamespace("LB_STATE")) as unknown as PoolObjectNamespace;
+    const stub = namespace.get(namespace.idFromName("invalid"));
+    await expect(stub.setBackend("x", { health: "down", colour: "red" } as BackendPatch)).rejects.toThrow();
+    await expect(stub.setBackend("x", { streak: "3" } as unknown as BackendPatch)).rejects.toThrow();
+    expect((await b.sync("invalid", undefined)).backends["x"]).toEqual({ health: "up", inflight: 0, latency: undefined });
+  });
+
   it("agrees with MemoryStore call for call, latency folding included", async () => {
     const memory = new MemoryStore();
     const calls: Array<(store: StateStore) => Promise<unknown>> = [
@@ -215,6 +297,8 @@ describe("The PoolStateObject across a restart of workerd", () => {
         const store = await storeOf(first);
         expect(await store.reserve("restart", 10)).toBe(0);
         await store.setBackend("restart", "x", { admin: "drained" });
+        await store.setBackend("restart", "y", FULL);
+        await store.setBackend("restart", "y", { ejectedUntil: 42 });
         await store.sync("restart", report("isolate-a", { x: 4 }, { latency: { x: { count: 1, meanMs: 40 } } }));
       } finally {
         await first.dispose();
@@ -227,6 +311,8 @@ describe("The PoolStateObject across a restart of workerd", () => {
         expect(await store.reserve("restart", 1)).toBe(10);
         const view = await store.sync("restart", undefined);
         expect(view.backends["x"]).toMatchObject({ admin: "drained", inflight: 0, latency: { ewmaMs: 40 } });
+        // The whole record, every field with its type, was on disk.
+        expect(view.backends["y"]).toEqual({ ...FULL, ejectedUntil: 42, inflight: 0, latency: undefined });
       } finally {
         await second.dispose();
       }

@@ -2,44 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Upstream } from "../../scripts/upstream.ts";
 import { describeWithRedis, startUpstashStack, type UpstashStack } from "../support/redis.ts";
 import { backendsOf, startUpstreams, tally } from "../support/upstreams.ts";
-import { startWorker, type WorkerInstance } from "../support/worker.ts";
-import { mulberry32 } from "../support/prng.ts";
-
-const ADMIN_TOKEN = "test-admin-token-0123456789";
-
-interface Status {
-  pools: Array<{
-    store: { roundTrips: number; errors: number; degraded: boolean };
-    backends: Array<{ name: string; url: string; inflight: number }>;
-  }>;
-}
-
-async function status(worker: WorkerInstance): Promise<Status> {
-  const response = await worker.fetch("/_lb/status", { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-  expect(response.status).toBe(200);
-  return response.json();
-}
+import { ADMIN_TOKEN, startWorker, status, type Status, type WorkerInstance } from "../support/worker.ts";
+import { sendMany } from "../support/load.ts";
 
 const inflightOf = (s: Status, url: string) => s.pools[0]!.backends.find((b) => b.url === url)!.inflight;
 
-/** Sends `count` GETs spread at random over `workers`, at most `concurrency` at a time. */
-async function spread(workers: readonly WorkerInstance[], count: number, concurrency = 12, seed = 1): Promise<Response[]> {
-  const random = mulberry32(seed);
-  const targets = Array.from({ length: count }, () => workers[Math.floor(random() * workers.length)]!);
-  const responses: Response[] = new Array(count);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count) {
-        const index = next++;
-        const response = await targets[index]!.fetch(`/r/${index}`);
-        await response.arrayBuffer();
-        responses[index] = response;
-      }
-    }),
-  );
-  return responses;
-}
+const spread = (workers: readonly WorkerInstance[], count: number, concurrency = 12, seed = 1) =>
+  sendMany(workers, count, { concurrency, seed });
 
 describeWithRedis("instances sharing one Redis through the Upstash REST protocol", () => {
   let stack: UpstashStack;

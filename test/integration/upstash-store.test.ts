@@ -11,7 +11,14 @@ import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { UpstashRequestEvent } from "../../scripts/upstash-local.ts";
 import { MemoryStore } from "../../src/state/memory.ts";
-import { foldSharedLatency, type InstanceReport, type PoolSnapshot, type StateStore } from "../../src/state/types.ts";
+import {
+  foldSharedLatency,
+  PATCH_FIELDS,
+  type BackendPatch,
+  type InstanceReport,
+  type PoolSnapshot,
+  type StateStore,
+} from "../../src/state/types.ts";
 import { UpstashStore } from "../../src/state/upstash.ts";
 import { describeWithRedis, startUpstashStack, type UpstashStack } from "../support/redis.ts";
 
@@ -56,6 +63,9 @@ describeWithRedis("UpstashStore (Upstash REST over a real redis-server)", () => 
     const result = await work();
     return { result, requests: totalRequests() - before };
   }
+
+  const chunk = (flat: string[]): [string, string][] =>
+    Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i]!, flat[2 * i + 1]!]);
 
   const commandNames = (): string[] => events.map((e) => e.commands?.[0]?.[0]?.toLowerCase() ?? "?");
 
@@ -182,6 +192,106 @@ describeWithRedis("UpstashStore (Upstash REST over a real redis-server)", () => 
     await stores[2]!.setBackend(pool, "b1", { health: "up" });
     expect((await stores[0]!.sync(pool, undefined)).backends.b1).toEqual({ health: "up", admin: "drained", inflight: 0 });
     await expect(stores[0]!.setBackend(pool, "b1", { health: "sideways" as never })).rejects.toThrow(TypeError);
+  });
+
+  /** Every field set, with values that would not survive a careless string conversion. */
+  const FULL: Required<BackendPatch> = {
+    health: "down",
+    admin: "drained",
+    streak: 3,
+    reason: "status 503, expected 200 | \"quoted\" — «überlastet» 🚑",
+    since: 1_767_225_600_123.5,
+    ejectedUntil: 1_767_225_630_000,
+    ejections: 4,
+  };
+
+  it("tryLock: of 20 concurrent callers on 3 clients exactly one wins, and after the ttl one caller wins again", async () => {
+    const pool = freshPool("lock");
+    const stores = [store(), store(), store()];
+    const ttlMs = 600;
+    const takenAt = Date.now();
+    const { result, requests } = await requestsOf(() =>
+      Promise.all(Array.from({ length: 20 }, (_, i) => stores[i % 3]!.tryLock(pool, "health", ttlMs))),
+    );
+    expect(result.filter(Boolean)).toHaveLength(1);
+    expect(requests).toBe(20); // one SET NX PX each
+    expect(commandNames().every((name) => name === "set")).toBe(true);
+    const key = `${PREFIX}:${pool}:lock:health`;
+    const pttl = Number(await raw().pttl(key));
+    expect(pttl).toBeGreaterThan(0);
+    expect(pttl).toBeLessThanOrEqual(ttlMs);
+    // Other names and pools are separate locks.
+    expect(await stores[0]!.tryLock(pool, "other", ttlMs)).toBe(true);
+    expect(await stores[0]!.tryLock(freshPool("lock-other"), "health", ttlMs)).toBe(true);
+
+    // Poll from all three clients until somebody takes it again; only one may.
+    const winners = await until(
+      async () => (await Promise.all(stores.map((s) => s.tryLock(pool, "health", 60_000)))).filter(Boolean).length,
+      (n) => n > 0,
+      ttlMs + 2_000,
+    );
+    expect(winners).toBe(1);
+    expect(Date.now() - takenAt).toBeGreaterThanOrEqual(ttlMs - 5);
+    expect(await stores[1]!.tryLock(pool, "health", 60_000)).toBe(false);
+  });
+
+  it("tryLock refuses a lock name that could reach another key, without a request", async () => {
+    const pool = freshPool("lockname");
+    const s = store();
+    for (const name of ["a:b", "x y", "", "*"]) {
+      const { requests } = await requestsOf(() => expect(s.tryLock(pool, name, 1_000)).rejects.toThrow(TypeError));
+      expect(requests).toBe(0);
+    }
+    await expect(s.tryLock(pool, "health", 0)).rejects.toThrow(RangeError);
+    // A fractional ttl is rounded up to whole ms for PX rather than refused by Redis.
+    expect(await s.tryLock(pool, "health.v2", 250.5)).toBe(true);
+  });
+
+  it("every patch field set through one client comes back from another's sync with its type", async () => {
+    const pool = freshPool("fields");
+    const [a, b] = [store(), store()];
+    const { requests } = await requestsOf(() => a.setBackend(pool, "web|1", FULL));
+    expect(requests).toBe(1); // one HSET for all seven fields
+    const snapshot = (await b.sync(pool, undefined)).backends["web|1"];
+    expect(snapshot).toEqual({ ...FULL, inflight: 0 });
+    for (const field of PATCH_FIELDS) expect(typeof snapshot?.[field]).toBe(typeof FULL[field]);
+    // Stored as one hash field per patch field, values as strings.
+    const stored = (await raw().hgetall(`${PREFIX}:${pool}:flags`)) as Record<string, string> | string[];
+    const flat = Array.isArray(stored) ? Object.fromEntries(chunk(stored)) : stored;
+    expect(Object.keys(flat).sort()).toEqual(PATCH_FIELDS.map((f) => `web|1|${f}`).sort());
+    expect(flat["web|1|ejectedUntil"]).toBe("1767225630000");
+    expect(flat["web|1|since"]).toBe("1767225600123.5");
+  });
+
+  it("partial patches merge: setting ejectedUntil keeps health, and the next value wins", async () => {
+    const pool = freshPool("merge");
+    const [a, b, c] = [store(), store(), store()];
+    await a.setBackend(pool, "x", { health: "down", streak: 2, reason: "timeout" });
+    await b.setBackend(pool, "x", { ejectedUntil: 5_000, ejections: 1 });
+    await c.setBackend(pool, "x", { streak: 0, reason: "x".repeat(300) });
+    expect((await a.sync(pool, undefined)).backends.x).toEqual({
+      health: "down",
+      streak: 0,
+      reason: "x".repeat(200),
+      ejectedUntil: 5_000,
+      ejections: 1,
+      inflight: 0,
+    });
+  });
+
+  it("refuses unknown fields and wrong types before sending anything; junk in the hash is ignored", async () => {
+    const pool = freshPool("invalid");
+    const s = store();
+    await s.setBackend(pool, "x", { health: "up" });
+    for (const patch of [{ colour: "red" }, { streak: -1 }, { ejections: 0.5 }, { since: "now" }, { admin: "paused" }, { reason: 1 }]) {
+      const { requests } = await requestsOf(() =>
+        expect(s.setBackend(pool, "x", patch as BackendPatch)).rejects.toThrow(TypeError),
+      );
+      expect(requests).toBe(0);
+    }
+    // Values written around the adapter: invalid ones and unknown fields never reach the view.
+    await raw().hset(`${PREFIX}:${pool}:flags`, { "x|streak": "many", "x|admin": "paused", "x|colour": "red", "x|ejections": "2" });
+    expect((await s.sync(pool, undefined)).backends.x).toEqual({ health: "up", ejections: 2, inflight: 0 });
   });
 
   it("matches MemoryStore on the same sequence of calls", async () => {
@@ -334,6 +444,9 @@ describeWithRedis("UpstashStore (Upstash REST over a real redis-server)", () => 
     await measure("reserve (INCRBY)", () => s.reserve(pool, 64));
     await measure("setBackend one field (HSET)", () => s.setBackend(pool, "x", { health: "down" }));
     await measure("setBackend two fields (HSET)", () => s.setBackend(pool, "x", { health: "up", admin: "drained" }));
+    await measure("setBackend every field (HSET)", () => s.setBackend(pool, "x", FULL));
+    await measure("sync with every field set (EVALSHA)", () => s.sync(pool, undefined));
+    await measure("tryLock (SET NX PX)", () => s.tryLock(pool, "health", 5_000));
     console.log(
       "UpstashStore HTTP requests per call:\n" +
         Object.entries(measured)

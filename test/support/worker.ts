@@ -75,3 +75,28 @@ export async function startWorker(
     dispose: () => mf.dispose(),
   };
 }
+
+export const ADMIN_TOKEN = "test-admin-token-0123456789";
+
+export interface BackendStatus {
+  name: string;
+  url: string;
+  health: "up" | "down";
+  admin: string;
+  inflight: number;
+  ejected_until: number | null;
+  reason: string | null;
+}
+
+export interface Status {
+  pools: Array<{ store: { roundTrips: number; errors: number; degraded: boolean }; panic: boolean; backends: BackendStatus[] }>;
+}
+
+/** GET /_lb/status with the test admin token (start the Worker with ADMIN_TOKEN set). */
+export async function status(worker: WorkerInstance): Promise<Status> {
+  const response = await worker.fetch("/_lb/status", { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  if (response.status !== 200) throw new Error(`/_lb/status answered ${response.status}: ${await response.text()}`);
+  return response.json();
+}
+
+export const backendStatus = (s: Status, url: string): BackendStatus => s.pools[0]!.backends.find((b) => b.url === url)!;

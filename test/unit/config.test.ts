@@ -66,7 +66,7 @@ describe("configuration sources, later wins", () => {
     const pool = loadConfig({ env: { BACKENDS: ok } }).pools[0]!;
     expect(pool.algorithm).toBe("round-robin");
     expect(pool.timeout_ms).toBe(30_000);
-    expect(pool.retry).toEqual({ max_attempts: 3, max_body_bytes: 65_536 });
+    expect(pool.retry).toEqual({ max_attempts: 3, max_body_bytes: 65_536, budget_percent: 20, budget_reserve: 10 });
     expect(pool.hash_key).toEqual({ source: "ip" });
     expect(pool.preserve_host).toBe(false);
   });

@@ -1,0 +1,47 @@
+import type { Backend } from "../balancer/types.ts";
+import type { Defer, PoolState } from "../state/cache.ts";
+import { ejectionDuration, FailureStreaks, type OutlierPolicy } from "./outlier.ts";
+
+/**
+ * Passive health (Envoy outlier detection): consecutive failures seen by this instance eject
+ * the backend for base x times-ejected; the ejection is shared so every instance skips it.
+ * Whether too many are ejected at once is decided when reading (availability.ts), so racing
+ * instances cannot push past max_ejection_percent.
+ */
+export class PassiveHealth {
+  readonly #streaks: FailureStreaks;
+
+  constructor(
+    private readonly policy: OutlierPolicy,
+    private readonly state: PoolState,
+    private readonly log: (line: string) => void,
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.#streaks = new FailureStreaks(policy);
+  }
+
+  /** Whether a response with this status counts as the backend failing. */
+  failsOn(status: number): boolean {
+    return this.policy.failure_on_5xx && status >= 500;
+  }
+
+  record(backend: Backend, failure: string | undefined, defer: Defer): void {
+    const record = this.state.snapshot.backends[backend.name];
+    const now = this.clock();
+    if (failure === undefined) {
+      this.#streaks.record(backend.name, false);
+      // Serving again after an ejection ended: the next ejection starts from the base time.
+      if ((record?.ejections ?? 0) > 0 && (record?.ejectedUntil ?? 0) <= now) {
+        this.state.publish(backend.name, { ejections: 0 }, defer);
+      }
+      return;
+    }
+    if (!this.#streaks.record(backend.name, true)) return;
+    const times = (record?.ejections ?? 0) + 1;
+    const duration = ejectionDuration(this.policy, times);
+    const until = now + duration;
+    const reason = `ejected for ${duration} ms after ${this.policy.consecutive_failures} consecutive failures: ${failure}`;
+    this.state.publish(backend.name, { ejectedUntil: until, ejections: times, since: until, reason }, defer);
+    this.log(`${backend.url} [down] (${reason})`);
+  }
+}
