@@ -3,7 +3,7 @@ import type { Upstream } from "../../scripts/upstream.ts";
 import { describeWithRedis, startUpstashStack, type UpstashStack } from "../support/redis.ts";
 import { backendsOf, startUpstreams, tally } from "../support/upstreams.ts";
 import { ADMIN_TOKEN, startWorker, status, type Status, type WorkerInstance } from "../support/worker.ts";
-import { sendMany } from "../support/load.ts";
+import { keepTraffic, sendMany } from "../support/load.ts";
 
 const inflightOf = (s: Status, url: string) => s.pools[0]!.backends.find((b) => b.url === url)!.inflight;
 
@@ -144,5 +144,46 @@ describeWithRedis("instances sharing one Redis through the Upstash REST protocol
     await expect
       .poll(() => workers.some((w) => w.logs.some((l) => l.includes("reachable again"))), { timeout: 5_000 })
       .toBe(true);
+  });
+
+  it("health checks: one probe per interval for the group, and the other instance follows a down within one refresh", async () => {
+    const interval = 1000;
+    const workers = await startInstances(2, {
+      HEALTH_CHECK_PATH: "/healthz",
+      HEALTH_CHECK_INTERVAL_MS: String(interval),
+      HEALTH_CHECK_FALL: "2",
+      EJECT_AFTER: "0",
+    });
+    const stops = workers.map((w) => keepTraffic(w, 30));
+    try {
+      const b = upstreams[1]!;
+      const probes = () => b.received.filter((r) => r.target.startsWith("/healthz")).length;
+      // Both instances see traffic all along; count b's probes over five intervals.
+      await expect.poll(probes, { timeout: 5_000 }).toBeGreaterThan(0);
+      const from = probes();
+      const started = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 5 * interval));
+      const rounds = ((probes() - from) * interval) / (Date.now() - started);
+      console.log(`probes per interval with two instances: ${rounds.toFixed(2)}`);
+      expect(rounds).toBeGreaterThanOrEqual(0.6);
+      expect(rounds).toBeLessThanOrEqual(1.25);
+
+      b.healthMode = { kind: "status", status: 500 };
+      const downLogged = () => workers.findIndex((w) => w.logs.some((l) => l.includes(`${b.url} [down]`)));
+      await expect.poll(downLogged, { timeout: 10_000, interval: 20 }).toBeGreaterThanOrEqual(0);
+      const downAt = Date.now();
+      const other = workers[1 - downLogged()]!;
+      // The other instance's view refreshes about once a second while requests flow.
+      await expect
+        .poll(async () => tally(await sendMany([other], 9, { concurrency: 3 }))["b"] ?? 0, { timeout: 3_000, interval: 50 })
+        .toBe(0);
+      const followedAfter = Date.now() - downAt;
+      console.log(`the other instance stopped using b ${followedAfter} ms after the check marked it down`);
+      expect(followedAfter).toBeLessThanOrEqual(interval + 1_000);
+      expect(tally(await sendMany([other], 30, { concurrency: 3 }))["b"]).toBeUndefined();
+      b.healthMode = { kind: "ok" };
+    } finally {
+      await Promise.all(stops.map((stop) => stop()));
+    }
   });
 });
