@@ -32,6 +32,8 @@ export interface Balancer {
    * timers). Resolves to the number of pools this call checked.
    */
   runHealthChecks(defer: Defer): Promise<number>;
+  /** Publishes this instance's counters a last time (graceful shutdown). */
+  flush(): Promise<void>;
 }
 
 /** The whole balancer as one web-standard fetch handler; runtimes only adapt I/O around it. */
@@ -88,7 +90,10 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
     const ran = await Promise.all(pools.map((p) => p.checker?.runIfDue(defer) ?? false));
     return ran.filter(Boolean).length;
   };
-  return { app, pools, fetch: app.fetch, runHealthChecks };
+  const flush = async () => {
+    await Promise.all(pools.map((p) => p.state.flush()));
+  };
+  return { app, pools, fetch: app.fetch, runHealthChecks, flush };
 }
 
 function deferOf(c: Context): Defer {

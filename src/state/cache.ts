@@ -231,6 +231,11 @@ export class PoolState {
     }
   }
 
+  /** Final report on shutdown: publishes this instance's counters one last time. */
+  async flush(): Promise<void> {
+    await this.#syncOnce();
+  }
+
   /** A fresh view now (admin routes), awaiting the store. */
   async refresh(): Promise<PoolSnapshot> {
     await this.#syncOnce();
