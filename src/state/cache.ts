@@ -1,5 +1,6 @@
 import { foldLatency } from "../balancer/least-response-time.ts";
 import type { LatencyEstimate, LoadView } from "../balancer/types.ts";
+import { SequenceBlocks } from "./sequence.ts";
 import type { BackendPatch, InstanceReport, LatencySummary, PoolSnapshot, StateStore } from "./types.ts";
 
 export interface PoolStateOptions {
@@ -31,9 +32,6 @@ export interface StoreStats {
 }
 
 const EMPTY_SNAPSHOT: PoolSnapshot = { takenAt: 0, backends: {} };
-/** A block used up faster than this doubles the next one; slower than SLOW halves it. */
-const FAST_BLOCK_MS = 1_000;
-const SLOW_BLOCK_MS = 5_000;
 
 /**
  * The local view in front of a store: the hot path reads and writes only this object; the store
@@ -45,12 +43,7 @@ export class PoolState {
 
   #snapshot: PoolSnapshot = EMPTY_SNAPSHOT;
   #warm = false;
-  /** Reserved, not yet used sequence positions, oldest first. */
-  readonly #blocks: { next: number; end: number }[] = [];
-  #batch = 1;
-  #blockStartedAt = 0;
-  /** Fallback positions while the store is unreachable: local round robin from a random start. */
-  #localSeq = Math.floor(Math.random() * 1_000_000);
+  readonly #sequence: SequenceBlocks;
 
   readonly #inflight = new Map<string, number>();
   #totalInflight = 0;
@@ -70,6 +63,11 @@ export class PoolState {
   ) {
     this.#clock = options.clock ?? Date.now;
     this.#log = options.log ?? ((message) => console.warn(message));
+    this.#sequence = new SequenceBlocks(
+      (size) => this.#call(() => this.store.reserve(this.options.pool, size)),
+      options.maxBatch,
+      this.#clock,
+    );
     const self = this;
     this.load = {
       inflight(name) {
@@ -124,46 +122,13 @@ export class PoolState {
       this.#maybeSync(defer);
       return this.#snapshot;
     }
-    // Each cold request syncs on its own: see #reserveOwn for why none awaits another's I/O.
+    // Each cold request syncs on its own: on Workers no request may continue another's I/O.
     return this.#syncOnce().then(() => this.#snapshot);
   }
 
   /** Next sequence position; synchronous while a reserved block lasts. */
   nextSeq(granule: number): number | Promise<number> {
-    return this.#blocks.length > 0 ? this.#takeQueued() : this.#reserveOwn(granule);
-  }
-
-  /**
-   * Reserves a block with this request's own store call; its positions join the queue for this
-   * and later requests. No request ever awaits another request's store call:
-   * on Workers that I/O belongs to the other request and may not be continued from this one.
-   */
-  async #reserveOwn(granule: number): Promise<number> {
-    const now = this.#clock();
-    const lasted = now - this.#blockStartedAt;
-    if (lasted < FAST_BLOCK_MS) this.#batch = Math.min(this.#batch * 2, this.options.maxBatch);
-    else if (lasted > SLOW_BLOCK_MS) this.#batch = Math.max(1, Math.floor(this.#batch / 2));
-    // Whole multiples of the rotation length keep every used block exactly balanced.
-    const size = this.#batch >= granule ? this.#batch - (this.#batch % granule) : this.#batch;
-    this.#blockStartedAt = now;
-    let first: number;
-    try {
-      first = await this.#call(() => this.store.reserve(this.options.pool, size));
-    } catch {
-      first = this.#localSeq;
-      this.#localSeq += size;
-    }
-    // Queue the block and take the oldest position, not this block's first: under a burst the
-    // blocks' first positions share a residue (sizes are whole turns) and would all pick one backend.
-    this.#blocks.push({ next: first, end: first + size });
-    return this.#takeQueued();
-  }
-
-  #takeQueued(): number {
-    const block = this.#blocks[0]!;
-    const seq = block.next++;
-    if (block.next >= block.end) this.#blocks.shift();
-    return seq;
+    return this.#sequence.next(granule);
   }
 
   /** Counts a request to `backend` as in flight; the returned function ends it. */
