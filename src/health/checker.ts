@@ -1,9 +1,8 @@
 import type { Backend } from "../balancer/types.ts";
 import type { HealthCheckConfig } from "../config/schema.ts";
 import type { Defer, PoolState } from "../state/cache.ts";
-import type { BackendPatch } from "../state/types.ts";
-import { applyCheck } from "./hysteresis.ts";
 import { probe } from "./probe.ts";
+import { judgeRound } from "./round.ts";
 
 const LOCK = "health";
 
@@ -14,6 +13,7 @@ const LOCK = "health";
  */
 export class HealthChecker {
   #nextAttemptAt = 0;
+  #handedOver = false;
 
   constructor(
     private readonly spec: HealthCheckConfig,
@@ -35,6 +35,11 @@ export class HealthChecker {
 
   /** Runs a round if no instance has run one within the interval. True when this one ran it. */
   async runIfDue(defer: Defer): Promise<boolean> {
+    // Once per instance: a store that can probe between requests (a Durable Object) is told to.
+    if (!this.#handedOver) {
+      this.#handedOver = true;
+      this.state.watchHealth({ backends: this.backends, check: this.spec }, defer);
+    }
     if (!(await this.state.tryLock(LOCK, this.spec.interval_ms))) return false;
     this.#nextAttemptAt = this.clock() + this.spec.interval_ms;
     await this.runRound(defer);
@@ -47,24 +52,9 @@ export class HealthChecker {
       this.state.refresh(),
       Promise.all(this.backends.map((backend) => probe(backend, this.spec, this.fetcher))),
     ]);
-    this.backends.forEach((backend, index) => {
-      const result = results[index]!;
-      const before = view.backends[backend.name];
-      const previous = { health: before?.health ?? "up", streak: before?.streak ?? 0 } as const;
-      const next = applyCheck(previous, result.passed, this.spec);
-      if (next.health === previous.health && next.streak === previous.streak) return;
-      const patch: BackendPatch = { health: next.health, streak: next.streak };
-      if (next.health !== previous.health) {
-        if (next.health === "up") {
-          this.state.publish(backend.name, { ...patch, since: this.clock(), reason: "" }, defer);
-          this.log(`${backend.url} [up]`);
-        } else {
-          this.state.publish(backend.name, { ...patch, reason: result.reason }, defer);
-          this.log(`${backend.url} [down] (${result.reason})`);
-        }
-        return;
-      }
-      this.state.publish(backend.name, patch, defer);
-    });
+    for (const change of judgeRound(this.backends, results, (name) => view.backends[name], this.spec, this.clock())) {
+      this.state.publish(change.backend.name, change.patch, defer);
+      if (change.line) this.log(change.line);
+    }
   }
 }

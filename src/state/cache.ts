@@ -1,7 +1,7 @@
 import { foldLatency } from "../balancer/least-response-time.ts";
 import type { LatencyEstimate, LoadView } from "../balancer/types.ts";
 import { SequenceBlocks } from "./sequence.ts";
-import type { BackendPatch, InstanceReport, LatencySummary, PoolSnapshot, StateStore } from "./types.ts";
+import type { BackendPatch, HealthWatch, InstanceReport, LatencySummary, PoolSnapshot, StateStore } from "./types.ts";
 
 export interface PoolStateOptions {
   readonly pool: string;
@@ -105,6 +105,13 @@ export class PoolState {
       backends: { ...this.#snapshot.backends, [backend]: { ...previous, ...patch, inflight: previous?.inflight ?? 0 } },
     };
     defer(this.#call(() => this.store.setBackend(this.options.pool, backend, patch)).catch(() => undefined));
+  }
+
+  /** Hands the pool's active checks to the store when it can run them itself; false otherwise. */
+  watchHealth(watch: HealthWatch, defer: Defer): boolean {
+    if (!this.store.watchHealth) return false;
+    defer(this.#call(() => this.store.watchHealth!(this.options.pool, watch)).catch(() => undefined));
+    return true;
   }
 
   /** One instance per interval wins this; a store outage means no one does (checks pause). */

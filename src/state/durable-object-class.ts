@@ -1,11 +1,14 @@
 import { DurableObject } from "cloudflare:workers";
 import type { LatencyEstimate } from "../balancer/types.ts";
 import type { PoolObjectNamespace } from "./durable-object.ts";
+import { probe } from "../health/probe.ts";
+import { judgeRound } from "../health/round.ts";
 import { checkLock, readPatch, sanitizePatch } from "./patch.ts";
 import {
   foldSharedLatency,
   type BackendPatch,
   type BackendSnapshot,
+  type HealthWatch,
   type InstanceReport,
   type PoolSnapshot,
 } from "./types.ts";
@@ -14,6 +17,8 @@ import {
 const SEQUENCE_KEY = "seq";
 const FLAGS_PREFIX = "flags/";
 const LATENCY_PREFIX = "latency/";
+const HEALTH_WATCH_KEY = "health-watch";
+const HEALTH_LOCK = "health";
 
 /**
  * One pool's shared state (the store calls `idFromName(pool)`), served to DurableObjectStore
@@ -35,8 +40,10 @@ const LATENCY_PREFIX = "latency/";
  * the view is briefly short of in-flight counts and then whole again. Persisting them would
  * cost a write per report for nothing. Likewise the tryLock locks: see tryLock.
  *
- * Sub-minute health checks will use this object's alarm (`ctx.storage.setAlarm` + `alarm()`):
- * the object already owns the pool's flags, so the alarm handler can call #patch directly.
+ * Health checks between requests: once an instance hands over the pool's check (watchHealth),
+ * the object's alarm probes every interval, even when no request arrives and below the Cron
+ * Trigger's one minute. It takes the same "health" lock as the instances' lazy checks, so the
+ * group still runs one round per interval, and applies the same rules (judgeRound).
  */
 export class PoolStateObject extends DurableObject<unknown> {
   #sequence: number;
@@ -47,10 +54,13 @@ export class PoolStateObject extends DurableObject<unknown> {
   /** lock name -> when it frees itself (epoch ms); memory only, see tryLock. */
   readonly #locks = new Map<string, number>();
 
+  #watch: HealthWatch | undefined;
+
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env);
     // The synchronous API needs no blockConcurrencyWhile: nothing can interleave a constructor.
     const kv = ctx.storage.kv;
+    this.#watch = kv.get<HealthWatch>(HEALTH_WATCH_KEY);
     this.#sequence = kv.get<number>(SEQUENCE_KEY) ?? 0;
     for (const [key, stored] of kv.list<unknown>({ prefix: FLAGS_PREFIX })) {
       // Valid fields only: a record written by an older version keeps what still makes sense.
@@ -133,6 +143,31 @@ export class PoolStateObject extends DurableObject<unknown> {
     if (until !== undefined && until > now) return false;
     this.#locks.set(name, now + ttl);
     return true;
+  }
+
+  /** Takes over the pool's active checks: stored durably, run on the alarm from now on. */
+  async watchHealth(watch: HealthWatch): Promise<void> {
+    this.#watch = watch;
+    this.ctx.storage.kv.put(HEALTH_WATCH_KEY, watch);
+    if ((await this.ctx.storage.getAlarm()) === null) {
+      await this.ctx.storage.setAlarm(Date.now() + watch.check.interval_ms);
+    }
+  }
+
+  override async alarm(): Promise<void> {
+    const watch = this.#watch;
+    if (!watch) return;
+    const interval = watch.check.interval_ms;
+    if (this.tryLock(HEALTH_LOCK, interval)) {
+      const results = await Promise.all(watch.backends.map((backend) => probe(backend, watch.check)));
+      // Applied after the probes, against the records as they are now: one synchronous step.
+      const now = Date.now();
+      for (const change of judgeRound(watch.backends, results, (name) => this.#flags.get(name), watch.check, now)) {
+        this.#patch(change.backend.name, change.patch);
+        if (change.line) console.log(change.line);
+      }
+    }
+    await this.ctx.storage.setAlarm(Date.now() + interval);
   }
 
   #patch(backend: string, patch: BackendPatch): void {

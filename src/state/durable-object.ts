@@ -1,5 +1,5 @@
 import { checkLock, sanitizePatch } from "./patch.ts";
-import type { BackendPatch, InstanceReport, PoolSnapshot, StateStore } from "./types.ts";
+import type { BackendPatch, HealthWatch, InstanceReport, PoolSnapshot, StateStore } from "./types.ts";
 
 /**
  * What the adapter needs from one pool's Durable Object stub: the RPC methods of
@@ -11,6 +11,7 @@ export interface PoolObjectStub {
   sync(report: InstanceReport | undefined): Promise<PoolSnapshot>;
   setBackend(backend: string, patch: BackendPatch): Promise<void>;
   tryLock(name: string, ttlMs: number): Promise<boolean>;
+  watchHealth(watch: HealthWatch): Promise<void>;
 }
 
 /**
@@ -57,6 +58,11 @@ export class DurableObjectStore implements StateStore {
   /** Taken in the pool's object (see PoolStateObject.tryLock for why memory is enough). */
   async tryLock(pool: string, name: string, ttlMs: number): Promise<boolean> {
     return this.#stub(pool).tryLock(name, checkLock(name, ttlMs));
+  }
+
+  /** The pool's object probes on its alarm between requests (sub-minute, unlike Cron Triggers). */
+  async watchHealth(pool: string, watch: HealthWatch): Promise<void> {
+    return this.#stub(pool).watchHealth(watch);
   }
 
   #stub(pool: string): PoolObjectStub {

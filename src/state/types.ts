@@ -1,4 +1,11 @@
-import type { LatencyEstimate } from "../balancer/types.ts";
+import type { Backend, LatencyEstimate } from "../balancer/types.ts";
+import type { HealthCheckConfig } from "../config/schema.ts";
+
+/** What a store needs to run a pool's active checks on its own. */
+export interface HealthWatch {
+  readonly backends: readonly Backend[];
+  readonly check: HealthCheckConfig;
+}
 
 /**
  * The shared-state contract. Every method is one atomic operation in the store (a Lua script or
@@ -24,6 +31,11 @@ export interface StateStore {
    * it. Lets one instance among many run a pool's health checks per interval.
    */
   tryLock(pool: string, name: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Stores that can run a pool's active checks themselves, between requests, take them over
+   * here (the Durable Object's alarm). Others leave it undefined.
+   */
+  watchHealth?(pool: string, watch: HealthWatch): Promise<void>;
   close?(): Promise<void>;
 }
 

@@ -256,3 +256,39 @@ describe("slow start", () => {
     expect(after).toBeCloseTo(1 / 3, 1);
   });
 });
+
+describe("health checks on the Durable Object's alarm, with no requests", () => {
+  let upstreams: Upstream[];
+  let worker: WorkerInstance;
+
+  beforeAll(async () => {
+    upstreams = await startUpstreams(["a", "b"]);
+    worker = await startWorker(
+      {
+        BACKENDS: backendsOf(upstreams),
+        ADMIN_TOKEN,
+        STATE: "durable-object",
+        HEALTH_CHECK_PATH: "/healthz",
+        HEALTH_CHECK_INTERVAL_MS: "500",
+        HEALTH_CHECK_FALL: "2",
+      },
+      { durableObjects: { LB_STATE: "PoolStateObject" } },
+    );
+  });
+  afterAll(async () => {
+    await worker?.dispose();
+    await Promise.all(upstreams.map((u) => u.close()));
+  });
+
+  it("keeps probing every interval while idle and marks a failing backend down", async () => {
+    const b = upstreams[1]!;
+    // One request hands the checks to the pool's object; after it, no request reaches the pool.
+    await (await worker.fetch("/")).arrayBuffer();
+    const handedAt = probesOf(b);
+    await expect.poll(() => probesOf(b) - handedAt, { timeout: 5_000, interval: 50 }).toBeGreaterThanOrEqual(3);
+    b.healthMode = { kind: "status", status: 500 };
+    await expect.poll(async () => backendStatus(await status(worker), b.url).health, { timeout: 5_000, interval: 100 }).toBe("down");
+    await expect.poll(() => worker.logs.some((l) => l.includes(`${b.url} [down] (status 500`))).toBe(true);
+    expect(backendStatus(await status(worker), upstreams[0]!.url).health).toBe("up");
+  });
+});
