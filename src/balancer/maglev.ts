@@ -1,4 +1,5 @@
 import { murmur3 } from "./hash.ts";
+import { distinctWalk } from "./walk.ts";
 import type { Backend, Selector } from "./types.ts";
 import { checkBackends } from "./validate.ts";
 
@@ -92,25 +93,7 @@ export function buildMaglev(backends: readonly Backend[], options: MaglevOptions
   return {
     *candidates({ key }) {
       if (n === 0) return;
-      const first = table[murmur3(key) % size]!;
-      yield list[first]!;
-      if (n === 1) return;
-
-      const seen = new Uint8Array(n);
-      seen[first] = 1;
-      let remaining = n - 1;
-      for (let probe = 1; probe <= maxProbes && remaining > 0; probe++) {
-        const index = table[murmur3(key, probe) % size]!;
-        if (seen[index]) continue;
-        seen[index] = 1;
-        remaining--;
-        yield list[index]!;
-      }
-      for (let index = 0; index < n && remaining > 0; index++) {
-        if (seen[index]) continue;
-        remaining--;
-        yield list[index]!;
-      }
+      yield* distinctWalk(list, table[murmur3(key) % size]!, (probe) => table[murmur3(key, probe) % size]!, maxProbes);
     },
   };
 }

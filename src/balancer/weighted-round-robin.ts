@@ -1,4 +1,5 @@
 import { positionOf } from "./round-robin.ts";
+import { distinctWalk } from "./walk.ts";
 import type { Backend, Selector } from "./types.ts";
 import { checkBackends } from "./validate.ts";
 
@@ -64,25 +65,7 @@ export function buildWeightedRoundRobin(backends: readonly Backend[]): Selector 
     *candidates({ seq }) {
       if (n === 0) return;
       const start = positionOf(seq, period);
-      const first = schedule[start]!;
-      yield list[first]!;
-      if (n === 1) return;
-
-      const seen = new Uint8Array(n);
-      seen[first] = 1;
-      let remaining = n - 1;
-      for (let step = 1; step <= walk && remaining > 0; step++) {
-        const index = schedule[(start + step) % period]!;
-        if (seen[index]) continue;
-        seen[index] = 1;
-        remaining--;
-        yield list[index]!;
-      }
-      for (let index = 0; index < n && remaining > 0; index++) {
-        if (seen[index]) continue;
-        remaining--;
-        yield list[index]!;
-      }
+      yield* distinctWalk(list, schedule[start]!, (step) => schedule[(start + step) % period]!, walk);
     },
   };
 }

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Redis } from "@upstash/redis";
 import { build } from "esbuild";
+import { WORKER_BUILD_OPTIONS } from "../../scripts/build-worker.ts";
 import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { UpstashRequestEvent } from "../../scripts/upstash-local.ts";
@@ -482,18 +483,10 @@ export default {
 };
 `,
       );
-      // The same options as scripts/build-worker.ts.
       const result = await build({
+        ...WORKER_BUILD_OPTIONS,
         entryPoints: [entry],
         outfile: join(dir, "worker.js"),
-        bundle: true,
-        format: "esm",
-        platform: "neutral",
-        target: "es2022",
-        conditions: ["workerd", "worker", "browser"],
-        mainFields: ["module", "main"],
-        external: ["cloudflare:*", "node:*"],
-        logLevel: "warning",
         metafile: true,
       });
       inputs = Object.keys(result.metafile.inputs);
