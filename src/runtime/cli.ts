@@ -6,6 +6,8 @@ const RUNTIME_FLAGS = {
   port: { type: "string" },
   host: { type: "string" },
   config: { type: "string" },
+  "trust-proxy": { type: "string" },
+  "shutdown-timeout-ms": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -14,6 +16,10 @@ export interface CliArgs {
   readonly port: number;
   readonly host: string;
   readonly configPath: string | undefined;
+  /** --trust-proxy as written (validated by the server set-up, which also reads TRUST_PROXY). */
+  readonly trustProxy: string | undefined;
+  /** --shutdown-timeout-ms as written (validated with SHUTDOWN_TIMEOUT_MS). */
+  readonly shutdownTimeoutMs: string | undefined;
   readonly help: boolean;
 }
 
@@ -44,6 +50,8 @@ export function parseCli(argv: readonly string[]): CliArgs {
     port,
     host: typeof values["host"] === "string" ? values["host"] : "0.0.0.0",
     configPath: typeof values["config"] === "string" ? values["config"] : undefined,
+    trustProxy: typeof values["trust-proxy"] === "string" ? values["trust-proxy"] : undefined,
+    shutdownTimeoutMs: typeof values["shutdown-timeout-ms"] === "string" ? values["shutdown-timeout-ms"] : undefined,
     help: values["help"] === true,
   };
 }
@@ -55,6 +63,8 @@ export function usage(): string {
     "  --port=N            port to serve (default 3000; 0 picks a free one)",
     "  --host=ADDR         address to bind (default 0.0.0.0)",
     "  --config=FILE       JSON config (same shape as LB_CONFIG)",
+    "  --trust-proxy=CIDR,...  peers whose X-Forwarded-For is believed (default none) [TRUST_PROXY]",
+    "  --shutdown-timeout-ms=N  on SIGTERM/SIGINT, time in-flight requests get (default 30000) [SHUTDOWN_TIMEOUT_MS]",
   ];
   for (const setting of SETTINGS) {
     if (setting.flag) lines.push(`  --${`${setting.flag}=...`.padEnd(18)}${setting.help} [${setting.env}]`);

@@ -1,0 +1,180 @@
+/**
+ * The client's address on a server runtime (Node, Bun, Deno): the socket peer, unless that peer
+ * is a trusted proxy, in which case X-Forwarded-For is read from the right, skipping trusted
+ * addresses, as nginx's `real_ip_recursive on` does. Pure: no I/O, no runtime APIs.
+ *
+ * Every address is held as a 128-bit number; an IPv4 address is held as its IPv4-mapped IPv6
+ * form (::ffff:a.b.c.d), so "10.0.0.0/8" also matches a dual-stack socket's "::ffff:10.1.2.3".
+ */
+
+export interface Cidr {
+  /** The network as written, for messages. */
+  readonly text: string;
+  readonly base: bigint;
+  /** Prefix length in the 128-bit space (an IPv4 /n is 96 + n). */
+  readonly bits: number;
+}
+
+const MAPPED_PREFIX = 0xffffn << 32n;
+const ALL_ONES = (1n << 128n) - 1n;
+
+function parseIpv4(text: string): bigint | undefined {
+  const parts = text.split(".");
+  if (parts.length !== 4) return undefined;
+  let value = 0n;
+  for (const part of parts) {
+    // Decimal only, no leading zeros (010 is octal to some parsers: ambiguous, so refused).
+    if (!/^(0|[1-9]\d{0,2})$/.test(part)) return undefined;
+    const octet = Number(part);
+    if (octet > 255) return undefined;
+    value = (value << 8n) | BigInt(octet);
+  }
+  return value;
+}
+
+function parseIpv6(text: string): bigint | undefined {
+  let rest = text;
+  const zone = rest.indexOf("%");
+  if (zone !== -1) rest = rest.slice(0, zone); // fe80::1%eth0: the zone names an interface, not an address
+  const groups: number[] = [];
+  let tail: number[] = [];
+  const halves = rest.split("::");
+  if (halves.length > 2) return undefined;
+  const parseGroups = (part: string, allowIpv4: boolean): number[] | undefined => {
+    if (part === "") return [];
+    const out: number[] = [];
+    const items = part.split(":");
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      if (allowIpv4 && i === items.length - 1 && item.includes(".")) {
+        const v4 = parseIpv4(item);
+        if (v4 === undefined) return undefined;
+        out.push(Number(v4 >> 16n), Number(v4 & 0xffffn));
+      } else if (/^[0-9a-fA-F]{1,4}$/.test(item)) {
+        out.push(parseInt(item, 16));
+      } else {
+        return undefined;
+      }
+    }
+    return out;
+  };
+  if (halves.length === 1) {
+    const all = parseGroups(halves[0]!, true);
+    if (!all || all.length !== 8) return undefined;
+    groups.push(...all);
+  } else {
+    const head = parseGroups(halves[0]!, false);
+    const after = parseGroups(halves[1]!, true);
+    if (!head || !after || head.length + after.length > 7) return undefined;
+    groups.push(...head);
+    tail = after;
+    while (groups.length + tail.length < 8) groups.push(0);
+    groups.push(...tail);
+  }
+  let value = 0n;
+  for (const group of groups) value = (value << 16n) | BigInt(group);
+  return value;
+}
+
+/** An IPv4 or IPv6 address as a 128-bit number (IPv4 as ::ffff:a.b.c.d), or undefined. */
+export function parseIp(text: string): bigint | undefined {
+  const trimmed = text.trim();
+  if (trimmed.includes(":")) return parseIpv6(trimmed);
+  const v4 = parseIpv4(trimmed);
+  return v4 === undefined ? undefined : MAPPED_PREFIX | v4;
+}
+
+/**
+ * One X-Forwarded-For element as proxies write it: an address, "[v6]", "[v6]:port" or
+ * "v4:port". Returns the bare address text and its value, or undefined when it is not one.
+ */
+export function parseForwardedElement(element: string): { text: string; value: bigint } | undefined {
+  let text = element.trim();
+  const bracketed = /^\[([^\]]+)\](?::\d{1,5})?$/.exec(text);
+  if (bracketed) text = bracketed[1]!;
+  else if (/^[\d.]+:\d{1,5}$/.test(text)) text = text.slice(0, text.indexOf(":"));
+  const value = parseIp(text);
+  return value === undefined ? undefined : { text, value };
+}
+
+/** "10.0.0.0/8", "2001:db8::/32", or a single address ("127.0.0.1" = /32, "::1" = /128). */
+export function parseCidr(text: string): Cidr | undefined {
+  const trimmed = text.trim();
+  const slash = trimmed.indexOf("/");
+  const addressText = slash === -1 ? trimmed : trimmed.slice(0, slash);
+  const isV6 = addressText.includes(":");
+  const address = parseIp(addressText);
+  if (address === undefined) return undefined;
+  const max = isV6 ? 128 : 32;
+  let prefix = max;
+  if (slash !== -1) {
+    const prefixText = trimmed.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(prefixText)) return undefined;
+    prefix = Number(prefixText);
+    if (prefix > max) return undefined;
+  }
+  const bits = isV6 ? prefix : 96 + prefix;
+  return { text: trimmed, base: address & maskOf(bits), bits };
+}
+
+function maskOf(bits: number): bigint {
+  return bits === 0 ? 0n : (ALL_ONES << BigInt(128 - bits)) & ALL_ONES;
+}
+
+export function cidrContains(cidr: Cidr, address: bigint): boolean {
+  return (address & maskOf(cidr.bits)) === cidr.base;
+}
+
+export type TrustProxyParse = { ok: true; cidrs: readonly Cidr[] } | { ok: false; bad: string };
+
+/** TRUST_PROXY / --trust-proxy: a comma list of CIDRs or addresses; empty means trust none. */
+export function parseTrustProxy(value: string): TrustProxyParse {
+  const cidrs: Cidr[] = [];
+  for (const item of value.split(",").map((s) => s.trim())) {
+    if (item === "") continue;
+    const cidr = parseCidr(item);
+    if (!cidr) return { ok: false, bad: item };
+    cidrs.push(cidr);
+  }
+  return { ok: true, cidrs };
+}
+
+export const TRUST_PROXY_EXPECTED =
+  "a comma list of IPv4/IPv6 networks or addresses, e.g. 10.0.0.0/8,192.168.1.7,fd00::/8,::1";
+
+/** True when `address` (text, any form) lies inside one of `trusted`. */
+export function isTrusted(address: string | undefined, trusted: readonly Cidr[]): boolean {
+  if (address === undefined || trusted.length === 0) return false;
+  const value = parseForwardedElement(address)?.value;
+  return value !== undefined && trusted.some((cidr) => cidrContains(cidr, value));
+}
+
+/**
+ * The client address for a request whose socket peer is `peer` and whose X-Forwarded-For
+ * header (all fields joined with commas) is `forwardedFor`.
+ *
+ * - An untrusted (or unknown) peer is the client: its X-Forwarded-For is not believed.
+ * - A trusted peer vouches for the element it appended, the right-most one. Walking leftwards,
+ *   each trusted address vouches for the next; the first untrusted address is the client. If
+ *   every element is trusted, the left-most is the client (nginx does the same).
+ * - A malformed element stops the walk: the last address reached is the answer, because nothing
+ *   trusted vouched for what stands left of the garbage.
+ */
+export function resolveClientIp(
+  peer: string | undefined,
+  forwardedFor: string | null | undefined,
+  trusted: readonly Cidr[],
+): string | undefined {
+  if (!isTrusted(peer, trusted) || !forwardedFor) return peer;
+  const elements = forwardedFor.split(",");
+  let client = peer;
+  for (let i = elements.length - 1; i >= 0; i--) {
+    const element = elements[i]!.trim();
+    if (element === "") continue;
+    const parsed = parseForwardedElement(element);
+    if (!parsed) return client;
+    client = parsed.text;
+    if (!trusted.some((cidr) => cidrContains(cidr, parsed.value))) return client;
+  }
+  return client;
+}

@@ -1,0 +1,68 @@
+// Deno entry point: `npm run lb:deno -- --backends=URL,URL --port=3000`, the same flags and
+// start-up lines as the Node CLI. Run with --allow-net --allow-env --allow-read (the lb:deno
+// script does); npm packages resolve from the project's node_modules (package.json beside it).
+// Deno Deploy: this file is the entry point; use STATE=upstash to share state between isolates.
+import { goLog } from "./cli.ts";
+import { fail, prepareServer } from "./server.ts";
+import { installShutdown } from "./shutdown.ts";
+
+/** The little of Deno's API used here (this project type-checks with tsc, not deno check). */
+interface DenoServeHandlerInfo {
+  readonly remoteAddr: { readonly transport: string; readonly hostname: string; readonly port: number };
+}
+interface DenoHttpServer {
+  /** Stops listening and resolves once requests in flight have been answered. */
+  shutdown(): Promise<void>;
+  readonly finished: Promise<void>;
+}
+declare const Deno: {
+  readonly args: readonly string[];
+  serve(
+    options: {
+      port: number;
+      hostname: string;
+      onListen?: (address: { hostname: string; port: number }) => void;
+    },
+    handler: (request: Request, info: DenoServeHandlerInfo) => Response | Promise<Response>,
+  ): DenoHttpServer;
+  addSignalListener(signal: "SIGTERM" | "SIGINT", handler: () => void): void;
+  exit(code: number): never;
+};
+
+function main(): void {
+  const { settings, balancer, announce, stopBackground } = prepareServer(Deno.args, {
+    // Hono hands the handler's second argument (Deno's ServeHandlerInfo) to handlers as c.env.
+    peerAddress: (c) => (c.env as DenoServeHandlerInfo).remoteAddr.hostname,
+  });
+  const { port, host } = settings;
+  let server: DenoHttpServer;
+  try {
+    server = Deno.serve(
+      { port, hostname: host, onListen: (address) => announce(address.port) },
+      (request, info) => balancer.fetch(request, info),
+    );
+  } catch (error) {
+    fail(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
+  }
+
+  installShutdown({
+    onSignal: (signal, handler) => {
+      try {
+        Deno.addSignalListener(signal, handler);
+      } catch {
+        // Deno Deploy has no signals to listen for: the platform drains isolates itself.
+      }
+    },
+    // shutdown(): stop accepting, finish requests in flight, close idle connections.
+    drain: () => server.shutdown(),
+    // Deno has no forced close; exiting drops whatever is still open.
+    forceClose: () => undefined,
+    flush: () => balancer.flush(),
+    stopBackground,
+    timeoutMs: settings.shutdownTimeoutMs,
+    log: goLog,
+    exit: (code) => Deno.exit(code),
+  });
+}
+
+main();

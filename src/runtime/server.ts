@@ -1,0 +1,161 @@
+// What the server runtimes (Node, Bun, Deno) share: the seed's command line, the config, the
+// store, the client address (socket peer, or X-Forwarded-For from a trusted proxy), the active
+// health timer and the start-up lines. Each entry point adds only its listener, its way of
+// reading the socket peer, and its way of stopping. Only node: built-ins that all three
+// runtimes provide are used here.
+import { readFileSync } from "node:fs";
+import process from "node:process";
+import type { Context } from "hono";
+import { createBalancer, type Balancer } from "../app.ts";
+import { ConfigError, loadConfig, type Config, type ConfigProblem } from "../config.ts";
+import type { Defer } from "../state/cache.ts";
+import { CliError, goLog, parseCli, usage } from "./cli.ts";
+import { parseTrustProxy, resolveClientIp, TRUST_PROXY_EXPECTED, type Cidr } from "./client-ip.ts";
+import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from "./shutdown.ts";
+import { createStore } from "./stores.ts";
+
+export const SEED_NO_BACKENDS = "Please provide one or more backends to load balance";
+
+export interface ServerSettings {
+  readonly config: Config;
+  readonly port: number;
+  readonly host: string;
+  /** Peers whose X-Forwarded-For is believed; empty: none. */
+  readonly trustedProxies: readonly Cidr[];
+  readonly shutdownTimeoutMs: number;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Prints `message` to stderr and exits 1: the balancer refuses to start. */
+export function fail(message: string): never {
+  console.error(message);
+  process.exit(1);
+}
+
+/**
+ * Reads flags and environment into validated settings. Prints usage and exits 0 for --help,
+ * exits 1 with the seed's message when no backends are configured anywhere; throws CliError or
+ * ConfigError (every problem named) otherwise.
+ */
+export function readSettings(argv: readonly string[], env: Env): ServerSettings {
+  const cli = parseCli(argv);
+  if (cli.help) {
+    console.log(usage());
+    process.exit(0);
+  }
+  let json: { text: string; label: string } | undefined;
+  if (cli.configPath) {
+    try {
+      json = { text: readFileSync(cli.configPath, "utf8"), label: `--config ${cli.configPath}` };
+    } catch (error) {
+      fail(`--config: cannot read ${cli.configPath}: ${(error as Error).message}`);
+    }
+  }
+  const hasBackends = cli.flags["backends"] !== undefined || !!env["BACKENDS"] || !!env["LB_CONFIG"] || !!json;
+  if (!hasBackends) fail(SEED_NO_BACKENDS);
+
+  const problems: ConfigProblem[] = [];
+  const trustText = cli.trustProxy ?? env["TRUST_PROXY"];
+  const trustLabel = cli.trustProxy !== undefined ? "--trust-proxy" : "TRUST_PROXY";
+  let trustedProxies: readonly Cidr[] = [];
+  if (trustText !== undefined) {
+    const parsed = parseTrustProxy(trustText);
+    if (parsed.ok) trustedProxies = parsed.cidrs;
+    else problems.push({ field: trustLabel, value: trustText, expected: `${TRUST_PROXY_EXPECTED}; "${parsed.bad}" is not one` });
+  }
+
+  const timeoutText = (cli.shutdownTimeoutMs ?? env["SHUTDOWN_TIMEOUT_MS"])?.trim();
+  const timeoutLabel = cli.shutdownTimeoutMs !== undefined ? "--shutdown-timeout-ms" : "SHUTDOWN_TIMEOUT_MS";
+  let shutdownTimeoutMs = DEFAULT_SHUTDOWN_TIMEOUT_MS;
+  if (timeoutText !== undefined && timeoutText !== "") {
+    if (/^\d{1,9}$/.test(timeoutText)) shutdownTimeoutMs = Number(timeoutText);
+    else problems.push({ field: timeoutLabel, value: timeoutText, expected: "a whole number of milliseconds (0 or more)" });
+  }
+
+  let config: Config | undefined;
+  try {
+    config = loadConfig({ env, json, flags: cli.flags });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...error.problems);
+  }
+  if (problems.length > 0 || !config) throw new ConfigError(problems);
+  return { config, port: cli.port, host: cli.host, trustedProxies, shutdownTimeoutMs };
+}
+
+export interface ServerBalancer {
+  readonly settings: ServerSettings;
+  readonly balancer: Balancer;
+  /** Prints the seed's "Load Balancer started at :PORT" and the list of backends. */
+  announce(port: number): void;
+  /** Stops the active health timer (shutdown). */
+  stopBackground(): void;
+}
+
+export interface ServerOptions {
+  /** The socket peer's address as the runtime reports it. */
+  readonly peerAddress: (c: Context) => string | undefined;
+  /**
+   * A runtime-specific client for upstream calls, chosen once the config is known (e.g. one that
+   * can send the Host header for preserve_host); undefined keeps the global fetch.
+   */
+  readonly fetchFor?: (config: Config) => typeof fetch | undefined;
+}
+
+/**
+ * The whole start-up before listening: settings (or a refusal naming every bad field), the
+ * store, the balancer, the seed's "Added backend" lines and the health timer.
+ */
+export function prepareServer(argv: readonly string[], options: ServerOptions): ServerBalancer {
+  const env = process.env as Env;
+  let settings: ServerSettings;
+  let balancer: Balancer;
+  try {
+    settings = readSettings(argv, env);
+    const trusted = settings.trustedProxies;
+    const upstreamFetch = options.fetchFor?.(settings.config);
+    balancer = createBalancer(settings.config, {
+      store: createStore(settings.config, env),
+      clientIp:
+        trusted.length === 0
+          ? options.peerAddress
+          : (c) => resolveClientIp(options.peerAddress(c), c.req.header("x-forwarded-for"), trusted),
+      log: goLog,
+      ...(upstreamFetch ? { fetch: upstreamFetch } : {}),
+    });
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof CliError) fail(error.message);
+    throw error;
+  }
+  const backends = settings.config.pools.flatMap((pool) => pool.backends);
+  for (const backend of backends) goLog(`Added backend: ${backend.url}`);
+  if (settings.trustedProxies.length > 0) {
+    goLog(`Trusting X-Forwarded-For from: ${settings.trustedProxies.map((c) => c.text).join(", ")}`);
+  }
+  const stopHealth = startHealthTimer(settings.config, balancer);
+  return {
+    settings,
+    balancer,
+    announce(port) {
+      goLog(`Load Balancer started at :${port}`);
+      goLog(`Load balancing to servers: [${backends.map((b) => b.url).join(" ")}]`);
+    },
+    stopBackground: stopHealth,
+  };
+}
+
+/** Active checks on a timer; the store lock still keeps it to one round per interval per group. */
+function startHealthTimer(config: Config, balancer: Balancer): () => void {
+  const intervals = config.pools.flatMap((pool) => (pool.health_check ? [pool.health_check.interval_ms] : []));
+  if (intervals.length === 0) return () => undefined;
+  const background: Defer = (work) => void work.catch(() => undefined);
+  const tick = () => void balancer.runHealthChecks(background).catch(() => undefined);
+  tick();
+  const timer = setInterval(tick, Math.max(100, Math.min(...intervals) / 4));
+  // Node and Bun: the timer alone does not keep the process alive. (Deno's timer is a number.)
+  (timer as { unref?: () => void }).unref?.();
+  return () => clearInterval(timer);
+}
+
+export { goLog };
