@@ -17,6 +17,8 @@ export interface BalancerOptions {
   readonly clientIp: (c: Context) => string | undefined;
   /** Names this instance in shared state; random by default. */
   readonly instance?: string;
+  /** Workers: background work goes to ctx.waitUntil so it outlives the response. */
+  readonly waitUntil?: boolean;
   /** Replaces the global fetch for upstream calls (tests, custom agents). */
   readonly fetch?: typeof fetch;
   /** Where request and state lines go; console.log by default. */
@@ -72,6 +74,8 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
   });
   const pool = pools[0]!;
 
+  // Asking Hono for an execution context that is not there throws: decide once, not per request.
+  const deferOf = options.waitUntil ? waitUntilOf : () => runOn;
   const app = new Hono();
   app.get("/_lb/healthz", (c) => c.json({ ok: true }));
   app.use("/_lb/*", requireAdminToken(config.admin_token));
@@ -96,14 +100,10 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
   return { app, pools, fetch: app.fetch, runHealthChecks, flush };
 }
 
-function deferOf(c: Context): Defer {
-  let ctx: { waitUntil(promise: Promise<unknown>): void } | undefined;
-  try {
-    ctx = c.executionCtx;
-  } catch {
-    ctx = undefined; // Node, Bun, Deno: background work simply runs on.
-  }
-  return ctx
-    ? (work) => ctx!.waitUntil(work.catch(() => undefined))
-    : (work) => void work.catch(() => undefined);
+/** Node, Bun, Deno: background work simply runs on. */
+const runOn: Defer = (work) => void work.catch(() => undefined);
+
+function waitUntilOf(c: Context): Defer {
+  const ctx = c.executionCtx;
+  return (work) => ctx.waitUntil(work.catch(() => undefined));
 }

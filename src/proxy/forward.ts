@@ -44,7 +44,11 @@ export async function forward(options: ForwardOptions): Promise<ForwardResult> {
     timedOut = true;
     controller.abort(new Error("upstream timeout"));
   }, options.timeoutMs);
-  const signal = AbortSignal.any([request.signal, controller.signal]);
+  // A client that goes away cancels the upstream exchange too (a listener is much cheaper than
+  // AbortSignal.any on Node).
+  if (request.signal.aborted) controller.abort(request.signal.reason);
+  else request.signal.addEventListener("abort", () => controller.abort(request.signal.reason), { once: true });
+  const signal = controller.signal;
   const started = performance.now();
   try {
     const upstreamFetch = options.fetch ?? fetch;
@@ -78,6 +82,9 @@ function addForwardingHeaders(upstream: Request, client: Request, options: Forwa
   }
   headers.set("x-forwarded-proto", client.url.startsWith("https:") ? "https" : "http");
   headers.set("x-forwarded-host", host);
+  // The balancer answers Expect: 100-continue itself (the client's body arrives either way);
+  // Node's fetch refuses to send it.
+  headers.delete("expect");
   if (options.preserveHost) headers.set("host", host);
   else headers.delete("host");
   return upstream;

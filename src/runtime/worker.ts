@@ -28,6 +28,7 @@ function balancerFor(env: WorkerEnv): Balancer | ConfigError {
         balancer: createBalancer(config, {
           store: createStore(config, env),
           clientIp: (c) => c.req.header("cf-connecting-ip"),
+          waitUntil: true,
         }),
       };
     } catch (error) {
