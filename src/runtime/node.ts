@@ -5,11 +5,17 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fail, prepareServer } from "./server.ts";
 import { goLog } from "./cli.ts";
+import { hostPreservingFetch } from "./node-fetch.ts";
 import { installShutdown } from "./shutdown.ts";
 
 function main(): void {
   const { settings, balancer, announce, stopBackground } = prepareServer(process.argv.slice(2), {
     peerAddress: (c) => getConnInfo(c).remote.address,
+    // Node's fetch will not send a Host header of ours; preserve_host needs a client that does.
+    fetchFor: (config) =>
+      config.pools.some((pool) => pool.preserve_host)
+        ? hostPreservingFetch((request) => request.headers.get("x-forwarded-host") ?? undefined)
+        : undefined,
   });
   const { port, host } = settings;
   const server = serve({ fetch: balancer.fetch, port, hostname: host }, (info: AddressInfo) => announce(info.port)) as Server;

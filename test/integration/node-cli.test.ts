@@ -74,3 +74,48 @@ describe("the Node CLI refuses to start on bad input", () => {
     expect(port.stderr).toContain("--port");
   });
 });
+
+describe("the Node CLI with --preserve-host", () => {
+  let upstreams: Upstream[];
+  let lb: RunningLb;
+
+  beforeAll(async () => {
+    upstreams = await startUpstreams(["a", "b"]);
+    lb = await startNodeLb([`--backends=${backendsOf(upstreams)}`, "--preserve-host=true"]);
+  });
+  afterAll(async () => {
+    await lb?.stop();
+    await Promise.all(upstreams.map((u) => u.close()));
+  });
+
+  const headerOf = (rawHeaders: string[], name: string) =>
+    rawHeaders.flatMap((value, i) => (i % 2 === 1 && rawHeaders[i - 1]!.toLowerCase() === name ? [value] : []));
+
+  it("sends the client's Host upstream, streams bodies both ways, and keeps every Set-Cookie", async () => {
+    const { request } = await import("node:http");
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = request(`${lb.url}/echo`, { method: "POST", headers: { host: "shop.example:8443", "content-type": "text/plain" } }, (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => (text += chunk));
+        res.on("end", () => resolve(text));
+      });
+      req.on("error", reject);
+      req.end("payload");
+    });
+    const echo = JSON.parse(body) as { rawHeaders: string[]; bodyLength: number };
+    expect(headerOf(echo.rawHeaders, "host")).toEqual(["shop.example:8443"]);
+    expect(headerOf(echo.rawHeaders, "x-forwarded-host")).toEqual(["shop.example:8443"]);
+    expect(echo.bodyLength).toBe("payload".length);
+    const cookies = await fetch(`${lb.url}/cookies`);
+    expect(cookies.headers.getSetCookie()).toEqual(["a=1; Path=/", "b=2; Path=/"]);
+  });
+
+  it("still fails over when a backend's port is closed", async () => {
+    await upstreams[0]!.close();
+    const statuses = [];
+    for (let i = 0; i < 10; i++) statuses.push((await fetch(`${lb.url}/x/${i}`)).status);
+    expect(statuses).toEqual(Array(10).fill(200));
+    await upstreams[0]!.reopen();
+  });
+});
