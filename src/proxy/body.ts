@@ -13,7 +13,8 @@ export interface PreparedBody {
 const NO_BODY: PreparedBody = { replayable: null, stream: null };
 
 export async function prepareBody(request: Request, maxReplayBytes: number): Promise<PreparedBody> {
-  if (request.body === null || request.method === "GET" || request.method === "HEAD") return NO_BODY;
+  // The method first: on Node, touching request.body makes the adapter build a full Request.
+  if (request.method === "GET" || request.method === "HEAD" || request.body === null) return NO_BODY;
   const declared = request.headers.get("content-length");
   const length = declared === null ? NaN : Number(declared);
   if (Number.isFinite(length)) {
