@@ -1,0 +1,172 @@
+// Load generators: wrk (Debian's package) when installed, otherwise a bounded keep-alive load
+// generator on node:http. Both keep a fixed number of connections busy (closed loop) against a
+// 127.0.0.1 URL, for a bounded time or a bounded number of requests, and report req/s and the
+// 50th and 99th latency percentiles.
+import { Agent, request } from "node:http";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { runCommand } from "./processes.ts";
+
+export interface LoadResult {
+  /** Completed requests (2xx/3xx and errors alike). */
+  readonly requests: number;
+  /** Non-2xx/3xx answers plus socket errors and timeouts. */
+  readonly errors: number;
+  readonly durationS: number;
+  readonly rps: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+export interface LoadSpec {
+  readonly connections: number;
+  /** Seconds of load (wrk: whole seconds). */
+  readonly durationS?: number;
+  /** Stop after this many requests (Node generator only). */
+  readonly requests?: number;
+}
+
+export interface LoadGenerator {
+  /** e.g. "wrk 4.1.0" or "node:http keep-alive load generator (Node v20.x)". */
+  readonly name: string;
+  run(url: string, spec: LoadSpec): Promise<LoadResult>;
+}
+
+function assertLoopback(url: string): void {
+  const host = new URL(url).hostname;
+  if (host !== "127.0.0.1" && host !== "localhost" && host !== "[::1]") {
+    throw new Error(`bench load goes to loopback addresses only, not ${host}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// wrk
+
+const WRK_SCRIPT = `-- Written by scripts/bench/load.ts: one JSON line with the figures the bench needs.
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRKJSON {"requests":%d,"duration_us":%d,"status":%d,"connect":%d,"read":%d,"write":%d,"timeout":%d,"p50_us":%.1f,"p99_us":%.1f}\\n',
+    summary.requests, summary.duration, e.status, e.connect, e.read, e.write, e.timeout,
+    latency:percentile(50.0), latency:percentile(99.0)))
+end
+`;
+
+/** wrk when it is on PATH (its version string), else undefined. */
+export async function wrkVersion(): Promise<string | undefined> {
+  const result = await runCommand("wrk", ["-v"], 5_000);
+  const match = /wrk\s+(\S+)/.exec(result.stdout + result.stderr);
+  return match ? match[1]!.replace(/^debian\//, "") : undefined;
+}
+
+export function wrkGenerator(version: string, workDir: string): LoadGenerator {
+  const script = join(workDir, "bench-report.lua");
+  writeFileSync(script, WRK_SCRIPT);
+  return {
+    name: `wrk ${version}`,
+    async run(url, spec) {
+      assertLoopback(url);
+      if (spec.durationS === undefined) throw new Error("wrk runs for a duration, not a request count");
+      const seconds = Math.max(1, Math.round(spec.durationS));
+      const result = await runCommand(
+        "wrk",
+        ["-t1", `-c${spec.connections}`, `-d${seconds}s`, "--timeout", "5s", "-s", script, url],
+        (seconds + 30) * 1000,
+      );
+      const line = result.stdout.split("\n").find((l) => l.startsWith("WRKJSON "));
+      if (!line) throw new Error(`wrk gave no result (exit ${result.code}):\n${result.stdout}${result.stderr}`);
+      const raw = JSON.parse(line.slice("WRKJSON ".length)) as Record<string, number>;
+      const durationS = raw["duration_us"]! / 1e6;
+      const requests = raw["requests"]!;
+      return {
+        requests,
+        errors: raw["status"]! + raw["connect"]! + raw["read"]! + raw["write"]! + raw["timeout"]!,
+        durationS,
+        rps: requests / durationS,
+        p50Ms: raw["p50_us"]! / 1000,
+        p99Ms: raw["p99_us"]! / 1000,
+      };
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// node:http
+
+/** The q-th quantile (0..1) of sorted values, nearest rank. */
+export function quantile(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+/**
+ * A closed-loop keep-alive generator: `connections` loops, each sending the next GET as soon as
+ * the previous answer was read. Stops at `requests` requests or `durationS`, whichever first.
+ */
+export function nodeGenerator(): LoadGenerator {
+  return {
+    name: `node:http keep-alive load generator (Node ${process.version})`,
+    async run(url, spec) {
+      assertLoopback(url);
+      if (spec.durationS === undefined && spec.requests === undefined) {
+        throw new Error("a load run needs a duration or a request count");
+      }
+      const target = new URL(url);
+      const agent = new Agent({ keepAlive: true, maxSockets: spec.connections, maxFreeSockets: spec.connections });
+      const limit = spec.requests ?? Number.POSITIVE_INFINITY;
+      const deadline = performance.now() + (spec.durationS ?? 600) * 1000;
+      let latencies = new Float64Array(Math.min(Number.isFinite(limit) ? limit : 65_536, 1 << 20));
+      let done = 0;
+      let issued = 0;
+      let errors = 0;
+
+      const once = () =>
+        new Promise<boolean>((resolve) => {
+          const req = request(
+            { agent, host: target.hostname, port: target.port, path: target.pathname + target.search, method: "GET" },
+            (res) => {
+              const ok = (res.statusCode ?? 0) < 400;
+              res.on("data", () => undefined);
+              res.on("end", () => resolve(ok));
+              res.on("error", () => resolve(false));
+            },
+          );
+          req.setTimeout(5_000, () => req.destroy(new Error("timeout")));
+          req.on("error", () => resolve(false));
+          req.end();
+        });
+
+      const started = performance.now();
+      await Promise.all(
+        Array.from({ length: spec.connections }, async () => {
+          while (issued < limit && performance.now() < deadline) {
+            issued++;
+            const t0 = performance.now();
+            const ok = await once();
+            const elapsed = performance.now() - t0;
+            if (!ok) errors++;
+            if (done === latencies.length) {
+              const grown = new Float64Array(latencies.length * 2);
+              grown.set(latencies);
+              latencies = grown;
+            }
+            latencies[done++] = elapsed;
+          }
+        }),
+      );
+      const durationS = (performance.now() - started) / 1000;
+      agent.destroy();
+      const sorted = latencies.slice(0, done).sort();
+      return {
+        requests: done,
+        errors,
+        durationS,
+        rps: done / durationS,
+        p50Ms: quantile(sorted, 0.5),
+        p99Ms: quantile(sorted, 0.99),
+      };
+    },
+  };
+}

@@ -1,0 +1,305 @@
+// The bench's results: one JSON document and the Markdown made from it (tables for the rows and
+// the pick costs, the targets, notes), and a parser that reads the tables back (the test checks
+// that the two agree).
+import { cpus, release, totalmem } from "node:os";
+import { readFileSync } from "node:fs";
+import type { PickResult } from "./picks.ts";
+import { growthOf, PICK_SIZES } from "./picks.ts";
+import { ALGORITHMS } from "../../src/balancer/types.ts";
+
+export interface RowResult {
+  readonly id: string;
+  readonly runtime: string;
+  readonly what: string;
+  readonly algorithm: string | null;
+  readonly store: string | null;
+  /** Measured requests (after the warm-up) and how many of them failed. */
+  readonly requests: number;
+  readonly errors: number;
+  readonly durationS: number;
+  readonly rps: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  /** p99 of this row minus p99 of the bare proxy in the same runtime (edge-lb rows). */
+  readonly p99OverBareMs: number | null;
+  /** Store round trips during the measured window ÷ requests (edge-lb rows). */
+  readonly storeRoundTripsPerRequest: number | null;
+  /** CPU time (user + system) of the server's process tree during the measured window ÷ requests, µs. */
+  readonly cpuUsPerRequest: number | null;
+  /** Peak RSS (VmHWM) of the server's process tree, MiB; null for the direct row. */
+  readonly peakRssMiB: number | null;
+  /** req/s ÷ req/s of the bare proxy in the same runtime (edge-lb rows). */
+  readonly vsBare: number | null;
+  /** req/s ÷ req/s of nginx (every proxy row, when nginx ran). */
+  readonly vsNginx: number | null;
+  /** Set when the row could not be measured; the numbers are then 0. */
+  readonly failed?: string;
+}
+
+export interface Machine {
+  readonly cpu: string;
+  readonly cores: number;
+  readonly memoryGiB: number;
+  readonly os: string;
+  readonly node: string;
+  readonly versions: Record<string, string>;
+}
+
+export interface TargetCheck {
+  readonly target: string;
+  readonly value: string;
+  readonly met: boolean;
+}
+
+export interface BenchResults {
+  readonly version: 1;
+  readonly mode: "full" | "quick" | "tiny";
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly machine: Machine;
+  readonly load: {
+    readonly tool: string;
+    readonly connections: number;
+    /** Per row: either a duration (s) or a request count. */
+    readonly durationS: number | null;
+    readonly requests: number | null;
+    readonly warmup: string;
+    readonly upstreams: string;
+  };
+  /**
+   * CPU used on this machine by processes other than the bench's own during the run, in % of
+   * all cores (other tests, builds): above a few percent, req/s and latencies are disturbed.
+   */
+  readonly otherCpuPercent: number;
+  readonly rows: readonly RowResult[];
+  readonly picks: readonly PickResult[];
+  readonly targets: readonly TargetCheck[];
+  readonly notes: readonly string[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Machine
+
+export function machineInfo(versions: Record<string, string>): Machine {
+  let cpu = cpus()[0]?.model?.trim() ?? "unknown";
+  try {
+    const match = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"));
+    if (match) cpu = match[1]!.trim();
+  } catch {
+    // not Linux
+  }
+  return {
+    cpu,
+    cores: cpus().length,
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    os: `${process.platform} ${release()}`,
+    node: process.version,
+    versions,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cell formats: the Markdown shows exactly these, the parser reads them back.
+
+const DASH = "—";
+export const fmt = {
+  int: (n: number) => String(Math.round(n)),
+  ms: (n: number) => n.toFixed(2),
+  signedMs: (n: number | null) => (n === null ? DASH : `${n >= 0 ? "+" : "−"}${Math.abs(n).toFixed(2)}`),
+  trips: (n: number | null) => (n === null ? DASH : n.toFixed(4)),
+  mib: (n: number | null) => (n === null ? DASH : n.toFixed(1)),
+  us: (n: number | null) => (n === null ? DASH : String(Math.round(n))),
+  ratio: (n: number | null) => (n === null ? DASH : n.toFixed(2)),
+  mpicks: (n: number) => (n / 1e6).toFixed(2),
+};
+
+/** Inverse of the formats above: a number, or null for the dash. */
+export function parseCell(cell: string): number | null {
+  const text = cell.trim();
+  if (text === DASH) return null;
+  const value = Number(text.replace(/^\+/, "").replace(/^−/, "-"));
+  if (Number.isNaN(value)) throw new Error(`not a number: "${cell}"`);
+  return value;
+}
+
+export const ROW_COLUMNS = [
+  "row",
+  "runtime",
+  "what",
+  "store",
+  "req/s",
+  "p50 ms",
+  "p99 ms",
+  "p99 over bare ms",
+  "store trips/req",
+  "CPU µs/req",
+  "peak RSS MiB",
+  "÷ bare",
+  "÷ nginx",
+] as const;
+
+export function rowCells(row: RowResult): string[] {
+  if (row.failed) {
+    return [row.id, row.runtime, row.what, row.store ?? DASH, `failed: ${row.failed.replace(/\|/g, "/").split("\n")[0]!.slice(0, 120)}`, DASH, DASH, DASH, DASH, DASH, DASH, DASH, DASH];
+  }
+  return [
+    row.id,
+    row.runtime,
+    row.what,
+    row.store ?? DASH,
+    fmt.int(row.rps),
+    fmt.ms(row.p50Ms),
+    fmt.ms(row.p99Ms),
+    fmt.signedMs(row.p99OverBareMs),
+    fmt.trips(row.storeRoundTripsPerRequest),
+    fmt.us(row.cpuUsPerRequest),
+    fmt.mib(row.peakRssMiB),
+    fmt.ratio(row.vsBare),
+    fmt.ratio(row.vsNginx),
+  ];
+}
+
+export const PICK_COLUMNS = ["algorithm", ...PICK_SIZES.map((n) => `${n} backends (M picks/s)`), "3 → 300 slowdown", "growth"] as const;
+
+export function pickRows(picks: readonly PickResult[]): string[][] {
+  const rows: string[][] = [];
+  for (const algorithm of ALGORITHMS) {
+    const mine = picks.filter((p) => p.algorithm === algorithm);
+    if (mine.length === 0) continue;
+    const { slowdown, verdict } = growthOf(picks, algorithm);
+    rows.push([
+      algorithm,
+      ...PICK_SIZES.map((n) => {
+        const hit = mine.find((p) => p.backends === n);
+        return hit ? fmt.mpicks(hit.picksPerSecond) : DASH;
+      }),
+      `${slowdown.toFixed(2)}×`,
+      verdict,
+    ]);
+  }
+  return rows;
+}
+
+function table(columns: readonly string[], rows: readonly string[][], rightFrom: number, rightTo = columns.length): string {
+  const header = `| ${columns.join(" | ")} |`;
+  const rule = `| ${columns.map((_, i) => (i >= rightFrom && i < rightTo ? "---:" : "---")).join(" | ")} |`;
+  return [header, rule, ...rows.map((cells) => `| ${cells.join(" | ")} |`)].join("\n");
+}
+
+export const ROWS_HEADING = "## Throughput and latency";
+export const PICKS_HEADING = "## Pick cost";
+
+/** The whole report as Markdown. */
+export function toMarkdown(results: BenchResults): string {
+  const m = results.machine;
+  const versions = Object.entries(m.versions)
+    .map(([name, version]) => `${name} ${version}`)
+    .join(", ");
+  const per =
+    results.load.durationS !== null
+      ? `${results.load.durationS} s per row after a ${results.load.warmup} warm-up`
+      : `${results.load.requests} requests per row after a ${results.load.warmup} warm-up`;
+  const lines = [
+    `# edge-lb bench (${results.mode} run, ${results.startedAt.replace("T", " ").replace(/\.\d+Z$/, " UTC")})`,
+    "",
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}; ${versions}.`,
+    `Other processes used ${results.otherCpuPercent.toFixed(0)}% of the machine's CPU during the run` +
+      (results.otherCpuPercent > 5 ? " (a busy machine: req/s and latencies are disturbed; CPU µs/req less so)." : "."),
+    "",
+    `Load: ${results.load.tool}, ${results.load.connections} connections, ${per}, loopback (127.0.0.1) only; ` +
+      `upstreams: ${results.load.upstreams}.`,
+    "",
+    ROWS_HEADING,
+    "",
+    table(ROW_COLUMNS, results.rows.map(rowCells), 4),
+    "",
+    "req/s, p50 and p99 from the load generator; p99 over bare = p99 minus the bare proxy's p99 in the same runtime; " +
+      "store trips/req = the balancer's store round trips (GET /_lb/status, pools[].store.roundTrips) during the measured window ÷ requests; " +
+      "CPU µs/req = user + system CPU time of the server's process tree during the measured window ÷ requests (less sensitive than req/s to other load on the machine); " +
+      "peak RSS = VmHWM of the server's process tree; ÷ bare and ÷ nginx are req/s ratios.",
+    "",
+    PICKS_HEADING,
+    "",
+    "Picks per second of `pick(buildSelector(algorithm, backends), input, none excluded)` on one core (median of three runs).",
+    "",
+    table(PICK_COLUMNS, pickRows(results.picks), 1, PICK_COLUMNS.length - 1),
+    "",
+    "## Targets",
+    "",
+    ...results.targets.map((t) => `- ${t.met ? "met" : "**missed**"}: ${t.target}: ${t.value}`),
+    "",
+  ];
+  if (results.notes.length) lines.push("## Notes", "", ...results.notes.map((n) => `- ${n}`), "");
+  return lines.join("\n");
+}
+
+/** Reads the Markdown table under `heading` back as cells (header row first). */
+export function parseTable(markdown: string, heading: string): string[][] {
+  const lines = markdown.split("\n");
+  const start = lines.indexOf(heading);
+  if (start === -1) throw new Error(`no "${heading}" section`);
+  const rows: string[][] = [];
+  for (let i = start + 1; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (line.startsWith("## ")) break;
+    if (!line.startsWith("|")) {
+      if (rows.length) break;
+      continue;
+    }
+    const cells = line.slice(1, -1).split("|").map((c) => c.trim());
+    if (cells.every((c) => /^-+:?$/.test(c))) continue;
+    rows.push(cells);
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Targets (reported, not asserted)
+
+export function checkTargets(rows: readonly RowResult[], picks: readonly PickResult[]): TargetCheck[] {
+  const ok = rows.filter((r) => !r.failed);
+  const checks: TargetCheck[] = [];
+  for (const [store, min] of [["memory", 0.95], ["upstash", 0.9]] as const) {
+    for (const row of ok.filter((r) => r.algorithm === "round-robin" && r.store === store && r.vsBare !== null)) {
+      checks.push({
+        target: `${row.runtime}: round robin on ${store} ≥ ${min.toFixed(2)} × bare proxy`,
+        value: `${row.vsBare!.toFixed(2)} ×`,
+        met: row.vsBare! >= min,
+      });
+    }
+  }
+  const sequenced = ok.filter(
+    (r) => (r.algorithm === "round-robin" || r.algorithm === "weighted-round-robin" || r.algorithm === "ip-hash") && r.storeRoundTripsPerRequest !== null,
+  );
+  if (sequenced.length) {
+    const worst = sequenced.reduce((a, b) => (b.storeRoundTripsPerRequest! > a.storeRoundTripsPerRequest! ? b : a));
+    checks.push({
+      target: "≤ 0.02 store round trips per request (round robin, IP hash)",
+      value: `worst ${fmt.trips(worst.storeRoundTripsPerRequest)} (${worst.id}); ${sequenced
+        .map((r) => `${r.id} ${fmt.trips(r.storeRoundTripsPerRequest)}`)
+        .join(", ")}`,
+      met: worst.storeRoundTripsPerRequest! <= 0.02,
+    });
+  }
+  const added = ok.filter((r) => r.p99OverBareMs !== null);
+  if (added.length) {
+    const over = added.filter((r) => r.p99OverBareMs! > 1);
+    checks.push({
+      target: "p99 added over the bare proxy ≤ 1 ms",
+      value: over.length
+        ? `over on ${over.map((r) => `${r.id} ${fmt.signedMs(r.p99OverBareMs)} ms`).join(", ")}`
+        : `every edge-lb row (largest ${fmt.signedMs(Math.max(...added.map((r) => r.p99OverBareMs!)))} ms)`,
+      met: over.length === 0,
+    });
+  }
+  for (const algorithm of ALGORITHMS) {
+    if (!picks.some((p) => p.algorithm === algorithm)) continue;
+    const { slowdown, verdict } = growthOf(picks, algorithm);
+    checks.push({
+      target: `pick cost flat or logarithmic in backends: ${algorithm}`,
+      value: `3 → 300 backends: ${slowdown.toFixed(2)}× the time per pick (${verdict})`,
+      met: verdict !== "grows faster than logarithmic",
+    });
+  }
+  return checks;
+}

@@ -1,0 +1,447 @@
+// `npm run bench`: the balancer's cost per request, side by side with the runtime's own limit
+// (a bare fetch proxy), nginx and HAProxy, on this machine, in one run.
+//
+//   npm run bench                 full run: 3 s warm-up + 10 s of load per row (a few minutes)
+//   npm run bench -- --quick      1 s warm-up + 2 s per row (under a minute)
+//   npm run bench -- --tiny       a few hundred requests per row (the test uses it; BENCH_TINY=1 too)
+//
+// Options: --out=DIR (default bench/results), --load=wrk|node (default: wrk when installed),
+// --connections=N (default 32), --runtimes=workerd,node,bun,deno (default: all available),
+// --no-proxies (skip nginx and HAProxy), --no-picks.
+//
+// Writes DIR/latest.{md,json} (full runs; latest-quick / latest-tiny for the others) and a
+// timestamped copy of both, and prints the Markdown. Every server it starts runs on a free
+// 127.0.0.1 port and is stopped at the end, on error, and on Ctrl-C.
+import { build } from "esbuild";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { buildWorker } from "../build-worker.ts";
+import { REDIS_INSTALL_HINT, redisServerAvailable } from "../redis-local.ts";
+import { nodeGenerator, wrkGenerator, wrkVersion, type LoadGenerator, type LoadResult, type LoadSpec } from "./load.ts";
+import { runPicks, type PickResult } from "./picks.ts";
+import {
+  installCleanupHooks,
+  cpuSnapshot,
+  cpuTicks,
+  peakRssMiB,
+  runCommand,
+  TICKS_PER_SECOND,
+  sleep,
+  startProcess,
+  stopAll,
+  type Proc,
+} from "./processes.ts";
+import { checkTargets, machineInfo, toMarkdown, type BenchResults, type RowResult } from "./report.ts";
+import {
+  balancerCommandFor,
+  DIRECT_ROW,
+  findBinary,
+  HAPROXY_ROW,
+  NGINX_ROW,
+  PROXY_INSTALL_HINT,
+  runtimeRows,
+  startRow,
+  type BenchEnv,
+  type Runtime,
+  type RowSpec,
+  type Running,
+} from "./targets.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+export type Mode = "full" | "quick" | "tiny";
+
+export interface BenchOptions {
+  readonly mode: Mode;
+  readonly outDir: string;
+  readonly load?: "wrk" | "node";
+  readonly connections?: number;
+  readonly runtimes?: readonly Runtime[];
+  readonly proxies?: boolean;
+  readonly picks?: boolean;
+  /** Progress lines (default: stdout). */
+  readonly log?: (line: string) => void;
+}
+
+interface ModeSettings {
+  readonly warmup: LoadSpec;
+  /** The warm-up's generator: the main one, or the Node one (sub-second, wrk cannot). */
+  readonly warmupWith: "main" | "node";
+  readonly measure: LoadSpec;
+  readonly pickRunMs: number;
+}
+
+function modeSettings(mode: Mode, connections: number, generator: "wrk" | "node"): ModeSettings {
+  switch (mode) {
+    case "full":
+      return { warmup: { connections, durationS: 3 }, warmupWith: "main", measure: { connections, durationS: 10 }, pickRunMs: 300 };
+    case "quick":
+      // 24 rows with Bun and Deno: about 1.8 s each, so the whole run stays under a minute.
+      return { warmup: { connections, durationS: 0.5 }, warmupWith: "node", measure: { connections, durationS: 1 }, pickRunMs: 25 };
+    case "tiny":
+      // A few hundred requests per row: counted, so only the Node generator can do it.
+      if (generator === "wrk") throw new Error("--tiny counts requests; use the node load generator");
+      return { warmup: { connections, requests: 100 }, warmupWith: "node", measure: { connections, requests: 300 }, pickRunMs: 10 };
+  }
+}
+
+async function versionOf(command: string, args: string[], pattern: RegExp): Promise<string | undefined> {
+  const result = await runCommand(command, args, 15_000);
+  if (result.code !== 0) return undefined;
+  return pattern.exec(result.stdout + result.stderr)?.[1];
+}
+
+/** Bundles a Node entry (and its dependencies) into one ES module file. */
+async function bundleNode(entry: string, outfile: string): Promise<string> {
+  await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    logLevel: "warning",
+    // CommonJS dependencies bundled into ESM still call require() for Node built-ins.
+    banner: { js: "import { createRequire as __benchRequire } from 'node:module'; const require = __benchRequire(import.meta.url);" },
+  });
+  return outfile;
+}
+
+async function waitForOutput(proc: Proc, pattern: RegExp, timeoutMs = 30_000): Promise<RegExpExecArray> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const match = pattern.exec(proc.output());
+    if (match) return match;
+    if (!proc.running) throw new Error(`${proc.name} exited:\n${proc.output().trim()}`);
+    if (Date.now() > deadline) throw new Error(`${proc.name} did not start in time:\n${proc.output().trim()}`);
+    await sleep(20);
+  }
+}
+
+async function storeRoundTrips(statusUrl: string, token: string): Promise<number> {
+  const response = await fetch(statusUrl, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(10_000) });
+  if (response.status !== 200) throw new Error(`${statusUrl} answered ${response.status}: ${await response.text()}`);
+  const status = (await response.json()) as { pools: Array<{ store: { roundTrips: number } }> };
+  return status.pools.reduce((sum, pool) => sum + pool.store.roundTrips, 0);
+}
+
+export async function runBench(options: BenchOptions): Promise<{ results: BenchResults; markdown: string; files: string[] }> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const startedAt = new Date().toISOString();
+  const connections = options.connections ?? (options.mode === "tiny" ? 8 : 32);
+  const notes: string[] = [];
+  const versions: Record<string, string> = {};
+  const workDir = mkdtempSync(join(tmpdir(), "edge-lb-bench-"));
+  const cpuAtStart = cpuSnapshot();
+  installCleanupHooks(async () => {
+    await stopAll();
+    rmSync(workDir, { recursive: true, force: true });
+  });
+
+  try {
+    // --- What is installed -------------------------------------------------------------------
+    const workerdBin = join(ROOT, "node_modules", ".bin", "workerd");
+    const workerd = await versionOf(workerdBin, ["--version"], /workerd\s+(\S+)/);
+    if (!workerd) throw new Error(`workerd does not run (${workerdBin}); run npm install`);
+    versions["workerd"] = workerd;
+
+    const wrk = await wrkVersion();
+    let generator: LoadGenerator;
+    const wanted = options.load ?? (options.mode === "tiny" ? "node" : wrk ? "wrk" : "node");
+    if (wanted === "wrk" && wrk) {
+      generator = wrkGenerator(wrk, workDir);
+    } else {
+      if (wanted === "wrk") notes.push(`wrk is not installed (${PROXY_INSTALL_HINT}): the Node load generator was used instead`);
+      else if (!wrk && options.mode !== "tiny") notes.push(`wrk is not installed (${PROXY_INSTALL_HINT}): the Node load generator was used`);
+      generator = nodeGenerator();
+    }
+    if (wrk) versions["wrk"] = wrk;
+    const settings = modeSettings(options.mode, connections, generator.name.startsWith("wrk") ? "wrk" : "node");
+
+    const nginxBin = findBinary("nginx");
+    const haproxyBin = findBinary("haproxy");
+    const proxies = options.proxies ?? true;
+    if (proxies) {
+      if (nginxBin) versions["nginx"] = (await versionOf(nginxBin, ["-v"], /nginx\/(\S+)/)) ?? "?";
+      else notes.push(`nginx is not installed: its row is skipped (install: ${PROXY_INSTALL_HINT})`);
+      if (haproxyBin) versions["HAProxy"] = (await versionOf(haproxyBin, ["-v"], /HAProxy version (\S+)/)) ?? "?";
+      else notes.push(`HAProxy is not installed: its row is skipped (install: ${PROXY_INSTALL_HINT})`);
+    }
+
+    const redis = redisServerAvailable();
+    if (redis) {
+      versions["redis-server"] = (await versionOf("redis-server", ["--version"], /v=(\S+)/)) ?? "?";
+    } else {
+      notes.push(`redis-server is not installed: the upstash rows are skipped (install: ${REDIS_INSTALL_HINT})`);
+    }
+
+    const runtimes: Runtime[] = [];
+    const wantRuntime = (r: Runtime) => !options.runtimes || options.runtimes.includes(r);
+    if (wantRuntime("workerd")) runtimes.push("workerd");
+    if (wantRuntime("node")) runtimes.push("node");
+    const balancerCommand: BenchEnv["balancerCommand"] = {};
+    const bins: { bun?: string; deno?: string } = {};
+    for (const runtime of ["bun", "deno"] as const) {
+      if (!wantRuntime(runtime)) continue;
+      const binary = join(ROOT, "node_modules", ".bin", runtime);
+      const version = existsSync(binary)
+        ? await versionOf(binary, ["--version"], runtime === "bun" ? /^(\d\S*)/m : /deno (\S+)/)
+        : undefined;
+      const how = balancerCommandFor(runtime, ROOT, version ? binary : undefined);
+      if (how.command) {
+        versions[runtime === "bun" ? "Bun" : "Deno"] = version!;
+        balancerCommand[runtime] = how.command;
+        bins[runtime] = binary;
+        runtimes.push(runtime);
+      } else {
+        notes.push(`${runtime === "bun" ? "Bun" : "Deno"} rows skipped: ${how.missing}`);
+      }
+    }
+
+    // --- Pick micro-benchmark, on a quiet machine ------------------------------------------
+    let picks: PickResult[] = [];
+    if (options.picks ?? true) {
+      log(`pick micro-benchmark (${settings.pickRunMs} ms per timed run)...`);
+      picks = runPicks({ runMs: settings.pickRunMs });
+    }
+
+    // --- Upstreams, the Upstash stack and the bundles -----------------------------------------
+    log(`bundling the worker and the Node entry points; starting 3 upstreams${redis ? " and redis-server + upstash-local" : ""}...`);
+    const upstreamsProc = startProcess("upstreams", process.execPath, ["--import", "tsx", join(ROOT, "scripts", "bench", "upstreams.ts"), "3"], {
+      cwd: ROOT,
+    });
+    const upstashProc = redis
+      ? startProcess("upstash-local", process.execPath, ["--import", "tsx", join(ROOT, "scripts", "redis-local.ts")], { cwd: ROOT })
+      : undefined;
+    const [workerBundle, nodeBundle, nodeBareBundle] = await Promise.all([
+      buildWorker(join(workDir, "worker.js")),
+      bundleNode(join(ROOT, "src", "runtime", "node.ts"), join(workDir, "node-lb.mjs")),
+      bundleNode(join(ROOT, "scripts", "bench", "bare", "node.ts"), join(workDir, "node-bare.mjs")),
+    ]);
+    const upstreams = (JSON.parse((await waitForOutput(upstreamsProc, /^\{"urls".*\}$/m))[0]) as { urls: string[] }).urls;
+    let upstash: BenchEnv["upstash"];
+    if (upstashProc) {
+      const url = (await waitForOutput(upstashProc, /^UPSTASH_REDIS_REST_URL=(\S+)$/m))[1]!;
+      const token = (await waitForOutput(upstashProc, /^UPSTASH_REDIS_REST_TOKEN=(\S+)$/m))[1]!;
+      upstash = { url, token };
+    }
+
+    const env: BenchEnv = {
+      root: ROOT,
+      workDir,
+      upstreams,
+      adminToken: `bench-admin-${randomBytes(12).toString("hex")}`,
+      upstash,
+      workerBundle,
+      nodeBundle,
+      nodeBareBundle,
+      bins: {
+        workerd: workerdBin,
+        ...bins,
+        ...(proxies && nginxBin ? { nginx: nginxBin } : {}),
+        ...(proxies && haproxyBin ? { haproxy: haproxyBin } : {}),
+      },
+      balancerCommand,
+    };
+
+    const plan: RowSpec[] = [DIRECT_ROW];
+    for (const runtime of runtimes) plan.push(...runtimeRows(runtime, { upstash: upstash !== undefined }));
+    if (env.bins.nginx) plan.push(NGINX_ROW);
+    if (env.bins.haproxy) plan.push(HAPROXY_ROW);
+
+    // --- The rows ---------------------------------------------------------------------------
+    const per = settings.measure.durationS !== undefined ? `${settings.measure.durationS} s` : `${settings.measure.requests} requests`;
+    log(`${plan.length} rows, ${generator.name}, ${connections} connections, ${per} each:`);
+    const warmer = settings.warmupWith === "node" ? nodeGenerator() : generator;
+    const measured: Array<{ row: RowSpec; load?: LoadResult; trips?: number; rss?: number; cpuUs?: number; failed?: string }> = [];
+    for (const row of plan) {
+      let running: Running | undefined;
+      const rowStarted = Date.now();
+      try {
+        running = await startRow(row, env);
+        await warmer.run(running.url, settings.warmup);
+        const before = running.statusUrl ? await storeRoundTrips(running.statusUrl, env.adminToken) : undefined;
+        const ticksBefore = running.proc ? cpuTicks(running.proc.pid) : 0;
+        const load = await generator.run(running.url, settings.measure);
+        const cpuUs = running.proc ? ((cpuTicks(running.proc.pid) - ticksBefore) / TICKS_PER_SECOND / Math.max(1, load.requests)) * 1e6 : undefined;
+        let trips: number | undefined;
+        if (running.statusUrl && before !== undefined) {
+          const after = await storeRoundTrips(running.statusUrl, env.adminToken);
+          // The second status call refreshes the view first: one round trip of its own.
+          trips = Math.max(0, after - before - 1);
+        }
+        const rss = running.proc ? peakRssMiB(running.proc.pid) : undefined;
+        if (load.requests === 0) throw new Error("no request completed");
+        measured.push({ row, load, trips, rss, cpuUs });
+        log(
+          `  ${row.id.padEnd(22)} ${Math.round(load.rps).toString().padStart(7)} req/s  p50 ${load.p50Ms.toFixed(2)} ms  p99 ${load.p99Ms.toFixed(2)} ms` +
+            (trips !== undefined ? `  trips/req ${(trips / load.requests).toFixed(4)}` : "") +
+            (cpuUs !== undefined ? `  CPU ${Math.round(cpuUs)} µs/req` : "") +
+            (rss !== undefined ? `  RSS ${rss.toFixed(1)} MiB` : "") +
+            (load.errors ? `  errors ${load.errors}` : "") +
+            `  (${((Date.now() - rowStarted) / 1000).toFixed(1)} s)`,
+        );
+        if (load.errors > 0) notes.push(`${row.id}: ${load.errors} of ${load.requests} requests failed (non-2xx/3xx or socket errors)`);
+      } catch (error) {
+        const message = (error as Error).message;
+        measured.push({ row, failed: message });
+        log(`  ${row.id.padEnd(22)} FAILED: ${message.split("\n").slice(0, 6).join("\n    ")}`);
+        notes.push(`${row.id} failed: ${message.split("\n")[0]}`);
+      } finally {
+        await running?.stop();
+      }
+    }
+    await Promise.all([upstreamsProc.stop(), upstashProc?.stop()]);
+
+    // --- Ratios, targets, files --------------------------------------------------------------
+    const bareOf = new Map<string, LoadResult>();
+    for (const m of measured) if (m.row.kind === "bare" && m.load) bareOf.set(m.row.runtime, m.load);
+    const nginx = measured.find((m) => m.row.kind === "nginx")?.load;
+    const rows: RowResult[] = measured.map(({ row, load, trips, rss, cpuUs, failed }) => {
+      const bare = bareOf.get(row.runtime);
+      const base = { id: row.id, runtime: row.runtime, what: row.what, algorithm: row.algorithm ?? null, store: row.store ?? null };
+      if (!load) {
+        return {
+          ...base,
+          requests: 0,
+          errors: 0,
+          durationS: 0,
+          rps: 0,
+          p50Ms: 0,
+          p99Ms: 0,
+          p99OverBareMs: null,
+          storeRoundTripsPerRequest: null,
+          cpuUsPerRequest: null,
+          peakRssMiB: null,
+          vsBare: null,
+          vsNginx: null,
+          failed: failed ?? "not measured",
+        };
+      }
+      const balancer = row.kind === "balancer";
+      return {
+        ...base,
+        requests: load.requests,
+        errors: load.errors,
+        durationS: load.durationS,
+        rps: load.rps,
+        p50Ms: load.p50Ms,
+        p99Ms: load.p99Ms,
+        p99OverBareMs: balancer && bare ? load.p99Ms - bare.p99Ms : null,
+        storeRoundTripsPerRequest: trips !== undefined ? trips / load.requests : null,
+        cpuUsPerRequest: cpuUs ?? null,
+        peakRssMiB: rss ?? null,
+        vsBare: balancer && bare ? load.rps / bare.rps : null,
+        vsNginx: row.kind !== "direct" && nginx ? load.rps / nginx.rps : null,
+      };
+    });
+    notes.push(
+      "Node rows run esbuild bundles of src/runtime/node.ts and scripts/bench/bare/node.ts with plain node (no tsx loader in the measured process); " +
+        "workerd rows run the bundle of src/runtime/worker.ts (scripts/build-worker.ts) from a generated workerd config, the durable-object row with SQLite-backed objects on local disk.",
+      "nginx runs 1 worker process and HAProxy 1 thread, like the single-threaded runtimes; both keep idle connections to the upstreams. " +
+        "Every process (load generator, proxy, upstreams) shares this machine's cores, so compare rows within one run, not across machines.",
+      "All requests come from 127.0.0.1, so IP hash sends them all to one upstream; least connections sees one process's own in-flight counts (memory store).",
+    );
+    if (options.mode !== "full") notes.push(`${options.mode} run: short and noisy; \`npm run bench\` for numbers worth quoting.`);
+
+    const cpuAtEnd = cpuSnapshot();
+    const elapsedTicks = cpuAtEnd.total - cpuAtStart.total;
+    const otherTicks = cpuAtEnd.busy - cpuAtStart.busy - (cpuAtEnd.ours - cpuAtStart.ours);
+    const otherCpuPercent = elapsedTicks > 0 ? Math.max(0, Math.min(100, (100 * otherTicks) / elapsedTicks)) : 0;
+    if (otherCpuPercent > 5) {
+      notes.push(
+        `Other processes used ${otherCpuPercent.toFixed(0)}% of the CPU during this run: req/s, latencies and ratios are disturbed; run again on a quiet machine for numbers worth quoting.`,
+      );
+    }
+
+    const results: BenchResults = {
+      version: 1,
+      mode: options.mode,
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      machine: machineInfo(versions),
+      otherCpuPercent,
+      load: {
+        tool: generator.name,
+        connections,
+        durationS: settings.measure.durationS ?? null,
+        requests: settings.measure.requests ?? null,
+        warmup: settings.warmup.durationS !== undefined ? `${settings.warmup.durationS} s` : `${settings.warmup.requests}-request`,
+        upstreams: "3 node:http servers in one process, 20-byte text answers, keep-alive",
+      },
+      rows,
+      picks,
+      targets: checkTargets(rows, picks),
+      notes,
+    };
+    const markdown = toMarkdown(results);
+    mkdirSync(options.outDir, { recursive: true });
+    const latest = options.mode === "full" ? "latest" : `latest-${options.mode}`;
+    const stamp = startedAt.replace(/[:]/g, "-").replace(/\.\d+Z$/, "Z");
+    const files: string[] = [];
+    for (const name of [latest, `${stamp}-${options.mode}`]) {
+      const md = join(options.outDir, `${name}.md`);
+      const json = join(options.outDir, `${name}.json`);
+      writeFileSync(md, markdown);
+      writeFileSync(json, `${JSON.stringify(results, null, 2)}\n`);
+      files.push(md, json);
+    }
+    return { results, markdown, files };
+  } finally {
+    await stopAll();
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+function parseArgs(argv: readonly string[]): BenchOptions {
+  const value = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const known = /^--(quick|tiny|no-proxies|no-picks|out=.+|load=(wrk|node)|connections=\d+|runtimes=[a-z,]+)$/;
+  for (const arg of argv) {
+    if (!known.test(arg)) {
+      throw new Error(
+        `unknown argument ${arg}\nusage: npm run bench [-- --quick | --tiny] [--out=DIR] [--load=wrk|node] [--connections=N] [--runtimes=workerd,node,bun,deno] [--no-proxies] [--no-picks]`,
+      );
+    }
+  }
+  const tiny = argv.includes("--tiny") || process.env["BENCH_TINY"] === "1";
+  const runtimes = value("runtimes")?.split(",").filter(Boolean) as Runtime[] | undefined;
+  for (const r of runtimes ?? []) {
+    if (!["workerd", "node", "bun", "deno"].includes(r)) throw new Error(`--runtimes: unknown runtime ${r}`);
+  }
+  const connections = value("connections");
+  const load = value("load") as "wrk" | "node" | undefined;
+  return {
+    mode: tiny ? "tiny" : argv.includes("--quick") ? "quick" : "full",
+    outDir: resolve(value("out") ?? join(ROOT, "bench", "results")),
+    ...(load ? { load } : {}),
+    ...(connections ? { connections: Number(connections) } : {}),
+    ...(runtimes ? { runtimes } : {}),
+    proxies: !argv.includes("--no-proxies"),
+    picks: !argv.includes("--no-picks"),
+  };
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  const started = Date.now();
+  const { results, markdown, files } = await runBench(options);
+  console.log(`\n${markdown}`);
+  console.log(`wrote ${files.map((f) => f.replace(ROOT, "")).join(", ")} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const failed = results.rows.filter((r) => r.failed);
+  if (failed.length) {
+    console.error(`${failed.length} row(s) failed: ${failed.map((r) => r.id).join(", ")}`);
+    process.exitCode = 1;
+  }
+  // Nothing of the bench's may linger (keep-alive sockets, timers): it is done.
+  process.exit(process.exitCode ?? 0);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,391 @@
+// What the bench measures, row by row, and how each row's server is started: workerd from a
+// generated config (capnp text), Node from an esbuild bundle of src/runtime/node.ts, Bun and
+// Deno from their entry points, nginx and HAProxy from generated configs. Every server listens
+// on a free 127.0.0.1 port, runs in the foreground as the current user, and is polled until it
+// answers.
+import { accessSync, constants, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Algorithm } from "../../src/balancer/types.ts";
+import { freePort } from "../redis-local.ts";
+import { startProcess, waitForHttp, type Proc } from "./processes.ts";
+
+export type Runtime = "workerd" | "node" | "bun" | "deno";
+export type Store = "memory" | "upstash" | "durable-object";
+export type RowKind = "direct" | "bare" | "balancer" | "nginx" | "haproxy";
+
+export interface RowSpec {
+  /** Stable id, e.g. "node-rr-memory". */
+  readonly id: string;
+  /** "workerd", "node", "bun", "deno", "nginx", "haproxy" or "-" (direct). */
+  readonly runtime: string;
+  readonly kind: RowKind;
+  /** What runs, as the table shows it: "edge-lb round-robin", "bare fetch proxy", ... */
+  readonly what: string;
+  readonly algorithm?: Algorithm;
+  readonly store?: Store;
+}
+
+export interface Running {
+  /** Where the load goes. */
+  readonly url: string;
+  /** The server process whose tree's peak RSS is reported (none for the direct row). */
+  readonly proc?: Proc;
+  /** GET /_lb/status (edge-lb rows only). */
+  readonly statusUrl?: string;
+  stop(): Promise<void>;
+}
+
+export interface BenchEnv {
+  readonly root: string;
+  readonly workDir: string;
+  readonly upstreams: readonly string[];
+  readonly adminToken: string;
+  readonly upstash?: { readonly url: string; readonly token: string };
+  /** esbuild bundles made for this run. */
+  readonly workerBundle: string;
+  readonly nodeBundle: string;
+  readonly nodeBareBundle: string;
+  readonly bins: {
+    readonly workerd: string;
+    readonly bun?: string;
+    readonly deno?: string;
+    readonly nginx?: string;
+    readonly haproxy?: string;
+  };
+  /** How Bun and Deno start the balancer entry: argv before the flags. */
+  readonly balancerCommand: Partial<Record<"bun" | "deno", readonly string[]>>;
+}
+
+const ALGORITHM_SHORT: Record<string, string> = {
+  "round-robin": "rr",
+  "weighted-round-robin": "wrr",
+  "ip-hash": "iphash",
+  "least-connections": "lc",
+  "least-response-time": "lrt",
+};
+
+/** The rows for one runtime: bare proxy, three algorithms on memory, round robin on the shared stores. */
+export function runtimeRows(runtime: Runtime, options: { upstash: boolean }): RowSpec[] {
+  const rows: RowSpec[] = [{ id: `${runtime}-bare`, runtime, kind: "bare", what: "bare fetch proxy (1 upstream)" }];
+  for (const algorithm of ["round-robin", "ip-hash", "least-connections"] as const) {
+    rows.push(balancerRow(runtime, algorithm, "memory"));
+  }
+  if (options.upstash) rows.push(balancerRow(runtime, "round-robin", "upstash"));
+  if (runtime === "workerd") rows.push(balancerRow(runtime, "round-robin", "durable-object"));
+  return rows;
+}
+
+function balancerRow(runtime: Runtime, algorithm: Algorithm, store: Store): RowSpec {
+  return {
+    id: `${runtime}-${ALGORITHM_SHORT[algorithm]}-${store === "durable-object" ? "do" : store}`,
+    runtime,
+    kind: "balancer",
+    what: `edge-lb ${algorithm}`,
+    algorithm,
+    store,
+  };
+}
+
+export const DIRECT_ROW: RowSpec = { id: "direct", runtime: "-", kind: "direct", what: "direct to one upstream (no proxy)" };
+export const NGINX_ROW: RowSpec = { id: "nginx", runtime: "nginx", kind: "nginx", what: "nginx round robin, keepalive" };
+export const HAPROXY_ROW: RowSpec = { id: "haproxy", runtime: "haproxy", kind: "haproxy", what: "HAProxy roundrobin, http-reuse" };
+
+/** Starts the server for `row` and resolves once it answers; the caller stops it. */
+export async function startRow(row: RowSpec, env: BenchEnv): Promise<Running> {
+  switch (row.kind) {
+    case "direct":
+      return { url: `${env.upstreams[0]}/`, stop: async () => undefined };
+    case "bare":
+      return startBare(row, env);
+    case "balancer":
+      return startBalancer(row, env);
+    case "nginx":
+      return startNginx(env);
+    case "haproxy":
+      return startHaproxy(env);
+  }
+}
+
+async function ready(proc: Proc, url: string, readyUrl = url): Promise<Running> {
+  try {
+    await waitForHttp(readyUrl, proc, { expectStatus: 200 });
+  } catch (error) {
+    await proc.stop();
+    throw error;
+  }
+  return { url, proc, stop: () => proc.stop() };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bare proxies
+
+async function startBare(row: RowSpec, env: BenchEnv): Promise<Running> {
+  const port = await freePort();
+  const upstream = env.upstreams[0]!;
+  const url = `http://127.0.0.1:${port}/`;
+  const here = join(env.root, "scripts", "bench", "bare");
+  switch (row.runtime) {
+    case "workerd": {
+      const dir = rowDir(env, row.id);
+      copyFileSync(join(here, "workerd.js"), join(dir, "worker.js"));
+      const config = workerdConfig({ port, module: "worker.js", bindings: { UPSTREAM: upstream } });
+      return ready(startWorkerd(row.id, dir, config, env), url);
+    }
+    case "node":
+      return ready(startProcess(row.id, process.execPath, [env.nodeBareBundle, upstream, String(port)]), url);
+    case "bun":
+      return ready(startProcess(row.id, env.bins.bun!, [join(here, "bun.ts"), upstream, String(port)], { cwd: env.root }), url);
+    case "deno":
+      return ready(
+        startProcess(row.id, env.bins.deno!, ["run", "--allow-net", join(here, "deno.ts"), upstream, String(port)], {
+          cwd: env.root,
+        }),
+        url,
+      );
+    default:
+      throw new Error(`no bare proxy for ${row.runtime}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The balancer
+
+function balancerSettings(row: RowSpec, env: BenchEnv): Record<string, string> {
+  const settings: Record<string, string> = {
+    BACKENDS: env.upstreams.join(","),
+    ALGORITHM: row.algorithm!,
+    STATE: row.store!,
+    STATE_PREFIX: `bench-${row.id}-${Date.now()}`,
+    LOG_REQUESTS: "false",
+    ADMIN_TOKEN: env.adminToken,
+  };
+  if (row.store === "upstash") {
+    if (!env.upstash) throw new Error(`${row.id} needs the local Upstash server`);
+    settings["UPSTASH_REDIS_REST_URL"] = env.upstash.url;
+    settings["UPSTASH_REDIS_REST_TOKEN"] = env.upstash.token;
+  }
+  return settings;
+}
+
+async function startBalancer(row: RowSpec, env: BenchEnv): Promise<Running> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const settings = balancerSettings(row, env);
+  let running: Running;
+  if (row.runtime === "workerd") {
+    const dir = rowDir(env, row.id);
+    copyFileSync(env.workerBundle, join(dir, "worker.js"));
+    const durableObjects = row.store === "durable-object";
+    if (durableObjects) mkdirSync(join(dir, "do"), { recursive: true });
+    const config = workerdConfig({ port, module: "worker.js", bindings: settings, durableObjectsDir: durableObjects ? join(dir, "do") : undefined });
+    running = await ready(startWorkerd(row.id, dir, config, env), `${base}/`, `${base}/_lb/healthz`);
+  } else {
+    // The settings go as environment variables, as `npm run lb` reads them; nothing inherited.
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, LB_CONFIG: "", ...settings };
+    const flags = [`--port=${port}`, "--host=127.0.0.1"];
+    let command: string;
+    let args: string[];
+    if (row.runtime === "node") {
+      command = process.execPath;
+      args = [env.nodeBundle, ...flags];
+    } else {
+      const prefix = env.balancerCommand[row.runtime as "bun" | "deno"];
+      if (!prefix) throw new Error(`no command for the ${row.runtime} entry point`);
+      [command, ...args] = [...prefix, ...flags] as [string, ...string[]];
+    }
+    const proc = startProcess(row.id, command, args, { env: childEnv, cwd: env.root });
+    running = await ready(proc, `${base}/`, `${base}/_lb/healthz`);
+  }
+  return { ...running, statusUrl: `${base}/_lb/status` };
+}
+
+// ---------------------------------------------------------------------------------------------
+// workerd
+
+function rowDir(env: BenchEnv, id: string): string {
+  const dir = join(env.workDir, id);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** A capnp text literal (the JSON escapes are valid capnp escapes for these strings). */
+const capnpText = (value: string) => JSON.stringify(value);
+
+/**
+ * A workerd config: one Worker from one ES module, text bindings, served on 127.0.0.1:port,
+ * whose fetch() may reach loopback (the default "internet" service allows public addresses
+ * only). With durableObjectsDir, the balancer's PoolStateObject class as a SQLite-backed
+ * namespace bound as LB_STATE (its synchronous KV API needs SQLite, which workerd gives
+ * durable objects on local disk, not in memory).
+ */
+export function workerdConfig(options: {
+  port: number;
+  module: string;
+  bindings: Record<string, string>;
+  durableObjectsDir?: string | undefined;
+}): string {
+  const bindings = Object.entries(options.bindings).map(([name, value]) => `    (name = ${capnpText(name)}, text = ${capnpText(value)}),`);
+  const services = [
+    `    (name = "main", worker = .worker),`,
+    `    (name = "internet", network = (allow = ["public", "private", "local"])),`,
+  ];
+  let durable = "";
+  if (options.durableObjectsDir) {
+    services.push(`    (name = "do-disk", disk = (path = ${capnpText(options.durableObjectsDir)}, writable = true)),`);
+    bindings.push(`    (name = "LB_STATE", durableObjectNamespace = "PoolStateObject"),`);
+    durable = [
+      `  durableObjectNamespaces = [`,
+      `    (className = "PoolStateObject", uniqueKey = "edge-lb-bench-pool-state", enableSql = true),`,
+      `  ],`,
+      `  durableObjectStorage = (localDisk = "do-disk"),`,
+    ].join("\n");
+  }
+  return `# Generated by scripts/bench/targets.ts for one bench row.
+using Workerd = import "/workerd/workerd.capnp";
+
+const config :Workerd.Config = (
+  services = [
+${services.join("\n")}
+  ],
+  sockets = [
+    (name = "http", address = ${capnpText(`127.0.0.1:${options.port}`)}, http = (), service = "main"),
+  ],
+);
+
+const worker :Workerd.Worker = (
+  modules = [
+    (name = ${capnpText(options.module)}, esModule = embed ${capnpText(options.module)}),
+  ],
+  compatibilityDate = "2026-04-01",
+  compatibilityFlags = ["nodejs_compat"],
+  bindings = [
+${bindings.join("\n")}
+  ],
+${durable}
+);
+`;
+}
+
+function startWorkerd(id: string, dir: string, config: string, env: BenchEnv): Proc {
+  const file = join(dir, "config.capnp");
+  writeFileSync(file, config);
+  return startProcess(id, env.bins.workerd, ["serve", file], { cwd: dir });
+}
+
+// ---------------------------------------------------------------------------------------------
+// nginx and HAProxy
+
+export const PROXY_INSTALL_HINT = "apt-get install -y nginx haproxy wrk";
+
+/** An executable named `name` on PATH or in the sbin directories (root-only on some systems). */
+export function findBinary(name: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? "").split(":"), "/usr/sbin", "/usr/local/sbin", "/sbin"].filter(Boolean);
+  for (const dir of dirs) {
+    const file = join(dir, name);
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // next
+    }
+  }
+  return undefined;
+}
+
+async function startNginx(env: BenchEnv): Promise<Running> {
+  const port = await freePort();
+  const dir = rowDir(env, "nginx");
+  for (const sub of ["client_body", "proxy", "fastcgi", "uwsgi", "scgi", "logs"]) mkdirSync(join(dir, sub), { recursive: true });
+  // As root, nginx would switch its workers to "nobody", whose group Debian lacks: stay root.
+  const user = process.getuid?.() === 0 ? "user root;\n" : "";
+  const config = `# Generated by scripts/bench/targets.ts: one worker (as the single-threaded runtimes), keepalive upstreams.
+${user}daemon off;
+worker_processes 1;
+pid ${join(dir, "nginx.pid")};
+error_log ${join(dir, "logs", "error.log")} warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${join(dir, "client_body")};
+  proxy_temp_path ${join(dir, "proxy")};
+  fastcgi_temp_path ${join(dir, "fastcgi")};
+  uwsgi_temp_path ${join(dir, "uwsgi")};
+  scgi_temp_path ${join(dir, "scgi")};
+  upstream backends {
+${env.upstreams.map((u) => `    server ${new URL(u).host};`).join("\n")}
+    keepalive 64;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    keepalive_requests 1000000;
+    location / {
+      proxy_pass http://backends;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`;
+  const file = join(dir, "nginx.conf");
+  writeFileSync(file, config);
+  const proc = startProcess("nginx", env.bins.nginx!, ["-p", dir, "-c", file, "-e", join(dir, "logs", "error.log")], { cwd: dir });
+  return ready(proc, `http://127.0.0.1:${port}/`);
+}
+
+async function startHaproxy(env: BenchEnv): Promise<Running> {
+  const port = await freePort();
+  const dir = rowDir(env, "haproxy");
+  const config = `# Generated by scripts/bench/targets.ts: one thread (as the single-threaded runtimes), idle upstream connections reused.
+global
+  nbthread 1
+  maxconn 4096
+
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  option http-keep-alive
+  http-reuse always
+
+frontend bench
+  bind 127.0.0.1:${port}
+  default_backend upstreams
+
+backend upstreams
+  balance roundrobin
+${env.upstreams.map((u, i) => `  server s${i + 1} ${new URL(u).host}`).join("\n")}
+`;
+  const file = join(dir, "haproxy.cfg");
+  writeFileSync(file, config);
+  // -db: foreground, no daemon, no master process.
+  const proc = startProcess("haproxy", env.bins.haproxy!, ["-db", "-f", file], { cwd: dir });
+  return ready(proc, `http://127.0.0.1:${port}/`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bun and Deno entry points (issue 5 adds them; rows appear once they exist)
+
+/**
+ * How to start src/runtime/<runtime>.ts, or why not: the entry file must exist and the binary
+ * must run. `npm run lb:bun` / `lb:deno` in package.json, when present, give the arguments.
+ */
+export function balancerCommandFor(
+  runtime: "bun" | "deno",
+  root: string,
+  binary: string | undefined,
+): { command?: string[]; missing?: string } {
+  const entry = join("src", "runtime", `${runtime}.ts`);
+  if (!existsSync(join(root, entry))) return { missing: `${entry} does not exist yet` };
+  if (!binary) return { missing: `npx ${runtime} does not run here (npm install brings it as a devDependency)` };
+  const scripts = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts?: Record<string, string> }).scripts ?? {};
+  const script = scripts[`lb:${runtime}`];
+  if (script && /^\s*(npx\s+)?(bun|deno)\s/.test(script) && !/[;&|<>$`]/.test(script)) {
+    const words = script.trim().split(/\s+/);
+    if (words[0] === "npx") words.shift();
+    words[0] = binary;
+    return { command: words };
+  }
+  return { command: runtime === "bun" ? [binary, entry] : [binary, "run", "-A", entry] };
+}

@@ -1,0 +1,203 @@
+// `npm run bench` in its tiny mode (a few hundred requests per row): every row that this machine
+// can run produces numbers, the JSON and the Markdown table agree, and no server outlives it.
+// Rows that need something beyond `npm install` (nginx, HAProxy, redis-server) run only where
+// installed; the workerd and Node rows always run.
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { redisServerAvailable } from "../../scripts/redis-local.ts";
+import { PICK_SIZES } from "../../scripts/bench/picks.ts";
+import {
+  parseCell,
+  parseTable,
+  pickRows,
+  PICK_COLUMNS,
+  PICKS_HEADING,
+  ROW_COLUMNS,
+  rowCells,
+  ROWS_HEADING,
+  type BenchResults,
+} from "../../scripts/bench/report.ts";
+import { findBinary } from "../../scripts/bench/targets.ts";
+import { ALGORITHMS } from "../../src/balancer/types.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+interface Run {
+  code: number | null;
+  output: string;
+  elapsedMs: number;
+}
+
+function runTinyBench(outDir: string, pidLog: string): Promise<Run> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "scripts", "bench", "run.ts"), "--tiny", `--out=${outDir}`], {
+      cwd: ROOT,
+      env: { ...process.env, BENCH_PID_LOG: pidLog },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const killer = setTimeout(() => child.kill("SIGINT"), 50_000);
+    child.on("exit", (code) => {
+      clearTimeout(killer);
+      resolve({ code, output, elapsedMs: Date.now() - started });
+    });
+  });
+}
+
+/** Process ids whose process group is `pgid` (a started server or anything it left behind). */
+function groupMembers(pgid: number): number[] {
+  const members: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // fields[0] is the state, fields[2] the process group; a zombie is already gone.
+      if (Number(fields[2]) === pgid && fields[0] !== "Z") members.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return members;
+}
+
+describe("npm run bench -- --tiny", () => {
+  let dir: string;
+  let run: Run;
+  let results: BenchResults;
+  let markdown: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "edge-lb-bench-test-"));
+    run = await runTinyBench(join(dir, "results"), join(dir, "pids.log"));
+    if (run.code !== 0) throw new Error(`the bench exited with ${run.code}:\n${run.output}`);
+    results = JSON.parse(readFileSync(join(dir, "results", "latest-tiny.json"), "utf8")) as BenchResults;
+    markdown = readFileSync(join(dir, "results", "latest-tiny.md"), "utf8");
+  }, 60_000);
+
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("finishes quickly and writes the latest files and a timestamped copy of each", () => {
+    expect(run.elapsedMs).toBeLessThan(45_000);
+    const files = readdirSync(join(dir, "results"));
+    expect(files).toContain("latest-tiny.md");
+    expect(files).toContain("latest-tiny.json");
+    expect(files.filter((f) => /^\d{4}-\d\d-\d\dT.*-tiny\.(md|json)$/.test(f))).toHaveLength(2);
+    // The Markdown is also what the bench prints.
+    expect(run.output).toContain(ROWS_HEADING);
+  });
+
+  it("runs every row this machine supports: workerd and Node always", () => {
+    const ids = results.rows.map((r) => r.id);
+    const expected = [
+      "direct",
+      "workerd-bare",
+      "workerd-rr-memory",
+      "workerd-iphash-memory",
+      "workerd-lc-memory",
+      "workerd-rr-do",
+      "node-bare",
+      "node-rr-memory",
+      "node-iphash-memory",
+      "node-lc-memory",
+    ];
+    if (redisServerAvailable()) expected.push("workerd-rr-upstash", "node-rr-upstash");
+    if (findBinary("nginx")) expected.push("nginx");
+    if (findBinary("haproxy")) expected.push("haproxy");
+    for (const runtime of ["bun", "deno"] as const) {
+      const usable = existsSync(join(ROOT, "src", "runtime", `${runtime}.ts`)) && existsSync(join(ROOT, "node_modules", ".bin", runtime));
+      if (usable && results.machine.versions[runtime === "bun" ? "Bun" : "Deno"]) expected.push(`${runtime}-bare`, `${runtime}-rr-memory`);
+    }
+    expect(ids).toEqual(expect.arrayContaining(expected));
+    // Anything skipped says why.
+    if (!findBinary("nginx")) expect(results.notes.join("\n")).toMatch(/nginx is not installed.*apt-get install/);
+  });
+
+  it("gives every row numbers", () => {
+    expect(results.mode).toBe("tiny");
+    expect(results.load.requests).toBeGreaterThanOrEqual(100);
+    expect(results.load.requests).toBeLessThanOrEqual(1000);
+    for (const row of results.rows) {
+      const label = `${row.id}: ${JSON.stringify(row)}`;
+      expect(row.failed, label).toBeUndefined();
+      expect(row.requests, label).toBe(results.load.requests);
+      expect(row.errors, label).toBe(0);
+      expect(row.rps, label).toBeGreaterThan(0);
+      expect(Number.isFinite(row.p50Ms) && row.p50Ms > 0, label).toBe(true);
+      expect(Number.isFinite(row.p99Ms) && row.p99Ms >= row.p50Ms, label).toBe(true);
+      if (row.id === "direct") continue;
+      expect(row.peakRssMiB, label).toBeGreaterThan(0);
+      expect(row.cpuUsPerRequest, label).not.toBeNull();
+      expect(row.vsNginx === null || row.vsNginx > 0, label).toBe(true);
+      if (row.id.endsWith("-bare") || row.id === "nginx" || row.id === "haproxy") continue;
+      // edge-lb rows: store round trips, ratio and added latency against the same runtime's bare proxy.
+      expect(row.storeRoundTripsPerRequest, label).toBeGreaterThanOrEqual(0);
+      expect(row.storeRoundTripsPerRequest, label).toBeLessThan(1);
+      expect(row.vsBare, label).toBeGreaterThan(0);
+      expect(Number.isFinite(row.p99OverBareMs), label).toBe(true);
+    }
+    expect(results.picks).toHaveLength(ALGORITHMS.length * PICK_SIZES.length);
+    for (const pick of results.picks) expect(pick.picksPerSecond).toBeGreaterThan(0);
+    expect(results.machine.cores).toBeGreaterThan(0);
+    expect(results.machine.cpu).not.toBe("");
+    expect(results.targets.length).toBeGreaterThan(0);
+  });
+
+  it("writes a Markdown table that says what the JSON says", () => {
+    const table = parseTable(markdown, ROWS_HEADING);
+    expect(table[0]).toEqual([...ROW_COLUMNS]);
+    expect(table.slice(1)).toHaveLength(results.rows.length);
+    const column = (name: (typeof ROW_COLUMNS)[number]) => ROW_COLUMNS.indexOf(name);
+    results.rows.forEach((row, i) => {
+      const cells = table[i + 1]!;
+      expect(cells).toEqual(rowCells(row));
+      // And the numbers read back are the JSON's, to the table's precision.
+      expect(cells[column("row")]).toBe(row.id);
+      expect(Math.abs(parseCell(cells[column("req/s")]!)! - row.rps)).toBeLessThanOrEqual(0.5);
+      expect(Math.abs(parseCell(cells[column("p50 ms")]!)! - row.p50Ms)).toBeLessThanOrEqual(0.005 + 1e-9);
+      expect(Math.abs(parseCell(cells[column("p99 ms")]!)! - row.p99Ms)).toBeLessThanOrEqual(0.005 + 1e-9);
+      const pairs: Array<[(typeof ROW_COLUMNS)[number], number | null, number]> = [
+        ["p99 over bare ms", row.p99OverBareMs, 0.005],
+        ["store trips/req", row.storeRoundTripsPerRequest, 0.00005],
+        ["CPU µs/req", row.cpuUsPerRequest, 0.5],
+        ["peak RSS MiB", row.peakRssMiB, 0.05],
+        ["÷ bare", row.vsBare, 0.005],
+        ["÷ nginx", row.vsNginx, 0.005],
+      ];
+      for (const [name, value, precision] of pairs) {
+        const read = parseCell(cells[column(name)]!);
+        if (value === null) expect(read, `${row.id} ${name}`).toBeNull();
+        else expect(Math.abs(read! - value), `${row.id} ${name}`).toBeLessThanOrEqual(precision + 1e-9);
+      }
+    });
+
+    const picks = parseTable(markdown, PICKS_HEADING);
+    expect(picks[0]).toEqual([...PICK_COLUMNS]);
+    expect(picks.slice(1)).toEqual(pickRows(results.picks));
+    for (const [i, algorithm] of ALGORITHMS.entries()) {
+      PICK_SIZES.forEach((size, j) => {
+        const json = results.picks.find((p) => p.algorithm === algorithm && p.backends === size)!;
+        expect(Math.abs(parseCell(picks[i + 1]![j + 1]!)! * 1e6 - json.picksPerSecond)).toBeLessThanOrEqual(5_000);
+      });
+    }
+  });
+
+  it("leaves no process behind", () => {
+    const started = readFileSync(join(dir, "pids.log"), "utf8").trim().split("\n").filter(Boolean);
+    expect(started.length).toBeGreaterThan(5);
+    const left = started.flatMap((line) => {
+      const [pid, name] = line.split(" ");
+      return groupMembers(Number(pid)).map((member) => `${name} (group ${pid}): pid ${member}`);
+    });
+    expect(left).toEqual([]);
+  });
+});
