@@ -1,5 +1,5 @@
 import type { Backend } from "../balancer/types.ts";
-import { dropHopByHop } from "./headers.ts";
+import { carriesHopByHop, dropHopByHop } from "./headers.ts";
 
 export interface ForwardOptions {
   readonly backend: Backend;
@@ -68,11 +68,15 @@ export async function forward(options: ForwardOptions): Promise<ForwardResult> {
       // Node's fetch needs this to stream a request body.
       ...(options.body instanceof ReadableStream ? { duplex: "half" } : {}),
     } as RequestInit);
-    const response = new Response(upstream.body, {
-      status: upstream.status,
-      statusText: upstream.statusText,
-      headers: responseHeaders(upstream.headers),
-    });
+    // workerd already strips hop-by-hop headers from fetch's responses: pass those through as
+    // they are, without a copy (Node, Bun and Deno keep Connection and Keep-Alive, so they need one).
+    const response = carriesHopByHop(upstream.headers)
+      ? new Response(upstream.body, {
+          status: upstream.status,
+          statusText: upstream.statusText,
+          headers: responseHeaders(upstream.headers),
+        })
+      : upstream;
     return { kind: "response", response, latencyMs: performance.now() - started };
   } catch (error) {
     if (timedOut) return { kind: "timeout", reason: `no response from ${backend.url} within ${options.timeoutMs} ms` };

@@ -29,3 +29,9 @@ export function dropHopByHop(headers: Headers, strict: boolean): Headers {
   for (const name of HOP_BY_HOP) headers.delete(name);
   return headers;
 }
+
+/** Whether a response needs its headers rewritten before it may go to the client. */
+export function carriesHopByHop(headers: Headers): boolean {
+  for (const name of HOP_BY_HOP) if (headers.has(name)) return true;
+  return headers.has("content-encoding");
+}
