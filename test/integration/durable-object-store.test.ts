@@ -8,6 +8,7 @@ import { MemoryStore } from "../../src/state/memory.ts";
 import { PATCH_FIELDS, type BackendPatch, type InstanceReport, type PoolSnapshot, type StateStore } from "../../src/state/types.ts";
 import { backendsOf, startUpstreams, tally } from "../support/upstreams.ts";
 import { startWorker, type WorkerInstance } from "../support/worker.ts";
+import { FULL_PATCH } from "../support/patches.ts";
 
 const WITH_DO = { durableObjects: { LB_STATE: "PoolStateObject" } };
 
@@ -44,16 +45,7 @@ const report = (instance: string, inflight: Record<string, number>, extra: Parti
   ...extra,
 });
 
-/** Every field set, with values that would not survive a careless conversion. */
-const FULL: Required<BackendPatch> = {
-  health: "down",
-  admin: "drained",
-  streak: 3,
-  reason: "status 503, expected 200 — «überlastet» 🚑",
-  since: 1_767_225_600_123.5,
-  ejectedUntil: 1_767_225_630_000,
-  ejections: 4,
-};
+const FULL = FULL_PATCH;
 
 /** A snapshot without the clock readings, to compare two stores fed the same calls. */
 function timeless(snapshot: PoolSnapshot): unknown {

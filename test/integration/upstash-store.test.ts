@@ -22,6 +22,7 @@ import {
 } from "../../src/state/types.ts";
 import { UpstashStore } from "../../src/state/upstash.ts";
 import { describeWithRedis, startUpstashStack, type UpstashStack } from "../support/redis.ts";
+import { FULL_PATCH } from "../support/patches.ts";
 
 describeWithRedis("UpstashStore (Upstash REST over a real redis-server)", () => {
   let stack: UpstashStack;
@@ -195,16 +196,7 @@ describeWithRedis("UpstashStore (Upstash REST over a real redis-server)", () => 
     await expect(stores[0]!.setBackend(pool, "b1", { health: "sideways" as never })).rejects.toThrow(TypeError);
   });
 
-  /** Every field set, with values that would not survive a careless string conversion. */
-  const FULL: Required<BackendPatch> = {
-    health: "down",
-    admin: "drained",
-    streak: 3,
-    reason: "status 503, expected 200 | \"quoted\" — «überlastet» 🚑",
-    since: 1_767_225_600_123.5,
-    ejectedUntil: 1_767_225_630_000,
-    ejections: 4,
-  };
+  const FULL = FULL_PATCH;
 
   it("tryLock: of 20 concurrent callers on 3 clients exactly one wins, and after the ttl one caller wins again", async () => {
     const pool = freshPool("lock");

@@ -77,6 +77,7 @@ export function describeWithRedis(name: string, fn: () => void): void {
     skipNoticePrinted = true;
     console.warn(`[skipped] ${hint}`);
   }
+  // Skipped only without redis-server and outside CI (under CI=true the suite fails instead, above).
   describe.skip(`${name} (skipped: ${hint})`, fn);
 }
 

@@ -3,6 +3,7 @@ import { KvStore, type KvNamespaceLike } from "../../src/state/kv.ts";
 import { MemoryStore } from "../../src/state/memory.ts";
 import { MAX_REASON_LENGTH, readPatch, sanitizePatch } from "../../src/state/patch.ts";
 import { PATCH_FIELDS, type BackendPatch } from "../../src/state/types.ts";
+import { FULL_PATCH } from "../support/patches.ts";
 
 /** A clock the test moves by hand. */
 function manualClock(start = 1_700_000_000_000): { now: () => number; advance: (ms: number) => void } {
@@ -10,16 +11,7 @@ function manualClock(start = 1_700_000_000_000): { now: () => number; advance: (
   return { now: () => t, advance: (ms) => void (t += ms) };
 }
 
-/** Every field set, with values that would not survive a careless conversion. */
-const FULL: Required<BackendPatch> = {
-  health: "down",
-  admin: "drained",
-  streak: 3,
-  reason: "status 503, expected 200 — «überlastet» 🚑",
-  since: 1_767_225_600_123.5,
-  ejectedUntil: 1_767_225_630_000,
-  ejections: 4,
-};
+const FULL = FULL_PATCH;
 
 describe("MemoryStore.tryLock", () => {
   it("is exclusive until the ttl passes on the store's clock, then exactly one caller gets it again", async () => {
