@@ -119,3 +119,56 @@ describe("the Node CLI with --preserve-host", () => {
     await upstreams[0]!.reopen();
   });
 });
+
+describe("the Node CLI and hostile request targets", () => {
+  let upstreams: Upstream[];
+  let lb: RunningLb;
+
+  beforeAll(async () => {
+    upstreams = await startUpstreams(["only"]);
+    lb = await startNodeLb([`--backends=${backendsOf(upstreams)}`]);
+  });
+  afterAll(async () => {
+    await lb?.stop();
+    await Promise.all(upstreams.map((u) => u.close()));
+  });
+
+  /** Writes a raw HTTP/1.1 request and returns the status line and the x-upstream header. */
+  async function raw(requestLine: string, host = "127.0.0.1"): Promise<{ status: number; upstream: string | undefined }> {
+    const { connect } = await import("node:net");
+    const { port } = new URL(lb.url);
+    return new Promise((resolve, reject) => {
+      const socket = connect(Number(port), "127.0.0.1");
+      let text = "";
+      socket.setEncoding("latin1");
+      socket.on("data", (chunk: string) => (text += chunk));
+      socket.on("error", reject);
+      socket.on("close", () =>
+        resolve({
+          status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0),
+          upstream: /\r\nx-upstream: ([^\r]+)/i.exec(text)?.[1],
+        }),
+      );
+      // write, not end: a half-closed client gets no answer from Node's server.
+      socket.write(`${requestLine}\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+    });
+  }
+
+  it.each([
+    ["an absolute-form target naming another host", "GET http://evil.example:9999/x HTTP/1.1", "127.0.0.1"],
+    ["a target starting with //", "GET //evil.example/x HTTP/1.1", "127.0.0.1"],
+    ["a target with userinfo-like @", "GET @evil.example/x HTTP/1.1", "127.0.0.1"],
+    ["a Host header naming another host", "GET /x HTTP/1.1", "evil.example:9999"],
+    ["a Host header with a path", "GET /x HTTP/1.1", "evil.example/path"],
+  ])("%s reaches the configured backend or is refused, never another host", async (_name, line, host) => {
+    const before = upstreams[0]!.received.length;
+    const result = await raw(line, host);
+    expect([200, 400]).toContain(result.status);
+    if (result.status === 200) {
+      expect(result.upstream).toBe("only");
+      expect(upstreams[0]!.received.length).toBe(before + 1);
+    }
+    // The balancer is still serving.
+    expect((await fetch(`${lb.url}/after`)).status).toBe(200);
+  });
+});
