@@ -4,7 +4,7 @@ import type { Config } from "./config.ts";
 import { handleProxy, LOAD_AWARE, type PoolRuntime } from "./proxy/handler.ts";
 import { errorResponse } from "./proxy/errors.ts";
 import { requireAdminToken } from "./admin/auth.ts";
-import { statusOf } from "./admin/status.ts";
+import { adminRoutes } from "./admin/routes.ts";
 import { HealthChecker } from "./health/checker.ts";
 import { PassiveHealth } from "./health/passive.ts";
 import { RetryBudget } from "./proxy/retry.ts";
@@ -79,10 +79,9 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
   const app = new Hono();
   app.get("/_lb/healthz", (c) => c.json({ ok: true }));
   app.use("/_lb/*", requireAdminToken(config.admin_token));
-  app.get("/_lb/status", async (c) => {
-    await Promise.all(pools.map((p) => p.state.refresh()));
-    return c.json(statusOf(instance, pools));
-  });
+  app.route("/_lb", adminRoutes(instance, pools));
+  // The prefix is the balancer's own: an unknown admin path is not proxied to a backend.
+  app.all("/_lb/*", () => errorResponse(404, "not_found", "no such admin route"));
   app.all("*", (c) =>
     handleProxy(c.req.raw, pool, { clientIp: options.clientIp(c), defer: deferOf(c) }),
   );

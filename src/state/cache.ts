@@ -99,12 +99,22 @@ export class PoolState {
    * store in the background, seen by other instances at their next sync.
    */
   publish(backend: string, patch: BackendPatch, defer: Defer): void {
+    this.#applyLocally(backend, patch);
+    defer(this.#call(() => this.store.setBackend(this.options.pool, backend, patch)).catch(() => undefined));
+  }
+
+  /** The same, awaiting the store: an admin change is confirmed only once it is shared. */
+  async write(backend: string, patch: BackendPatch): Promise<void> {
+    await this.#call(() => this.store.setBackend(this.options.pool, backend, patch));
+    this.#applyLocally(backend, patch);
+  }
+
+  #applyLocally(backend: string, patch: BackendPatch): void {
     const previous = this.#snapshot.backends[backend];
     this.#snapshot = {
       takenAt: this.#snapshot.takenAt,
       backends: { ...this.#snapshot.backends, [backend]: { ...previous, ...patch, inflight: previous?.inflight ?? 0 } },
     };
-    defer(this.#call(() => this.store.setBackend(this.options.pool, backend, patch)).catch(() => undefined));
   }
 
   /** Hands the pool's active checks to the store when it can run them itself; false otherwise. */

@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Upstream } from "../../scripts/upstream.ts";
+import { sendMany } from "../support/load.ts";
+import { backendsOf, startUpstreams, tally } from "../support/upstreams.ts";
+import { ADMIN_TOKEN, backendStatus, startWorker, status, type WorkerInstance } from "../support/worker.ts";
+
+describe("the admin API: drain, disable, enable", () => {
+  let upstreams: Upstream[];
+  let worker: WorkerInstance;
+  const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+  const act = (name: string, action: string, headers: Record<string, string> = auth) =>
+    worker.fetch(`/_lb/backends/${encodeURIComponent(name)}/${action}`, { method: "POST", headers });
+
+  beforeAll(async () => {
+    upstreams = await startUpstreams(["a", "b", "c"]);
+    worker = await startWorker({ BACKENDS: backendsOf(upstreams), ADMIN_TOKEN });
+  });
+  afterAll(async () => {
+    await worker?.dispose();
+    await Promise.all(upstreams.map((u) => u.close()));
+  });
+
+  const nameOf = (u: Upstream) => new URL(u.url).host;
+
+  it("refuses without the token and does not proxy the admin prefix", async () => {
+    expect((await act(nameOf(upstreams[0]!), "drain", {})).status).toBe(401);
+    expect((await act(nameOf(upstreams[0]!), "drain", { authorization: "Bearer wrong-token-0123456789" })).status).toBe(401);
+    const unknown = await worker.fetch("/_lb/nothing-here", { headers: auth });
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get("x-upstream")).toBeNull();
+  });
+
+  it("drains a backend: it takes no new requests; enable brings it back", async () => {
+    const b = upstreams[1]!;
+    const drained = await act(nameOf(b), "drain");
+    expect(drained.status).toBe(200);
+    expect(await drained.json()).toEqual({ backend: nameOf(b), admin: "drained" });
+    expect(backendStatus(await status(worker), b.url).admin).toBe("drained");
+    expect(tally(await sendMany([worker], 60))).toEqual({ a: 30, c: 30 });
+
+    expect((await act(nameOf(b), "enable")).status).toBe(200);
+    expect(tally(await sendMany([worker], 60))).toEqual({ a: 20, b: 20, c: 20 });
+  });
+
+  it("answers 503 JSON when every backend is disabled, and names unknown backends and actions", async () => {
+    for (const u of upstreams) expect((await act(nameOf(u), "disable")).status).toBe(200);
+    const response = await worker.fetch("/");
+    expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({ error: "no_backend" });
+    for (const u of upstreams) await act(nameOf(u), "enable");
+    expect((await worker.fetch("/")).status).toBe(200);
+
+    const unknownBackend = await act("nobody:1", "drain");
+    expect(unknownBackend.status).toBe(404);
+    expect(((await unknownBackend.json()) as { reason: string }).reason).toContain("nobody:1");
+    expect((await act(nameOf(upstreams[0]!), "explode")).status).toBe(404);
+  });
+});
+
+describe("the admin API without ADMIN_TOKEN", () => {
+  let worker: WorkerInstance;
+  beforeAll(async () => {
+    worker = await startWorker({ BACKENDS: "http://127.0.0.1:9" });
+  });
+  afterAll(async () => {
+    await worker?.dispose();
+  });
+
+  it("does not exist (404), except /_lb/healthz", async () => {
+    expect((await worker.fetch("/_lb/status", { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status).toBe(404);
+    expect((await worker.fetch("/_lb/backends/x/drain", { method: "POST" })).status).toBe(404);
+    expect((await worker.fetch("/_lb/healthz")).status).toBe(200);
+  });
+});
