@@ -4,6 +4,7 @@ import type { Config } from "./config.ts";
 import { handleProxy, LOAD_AWARE, type PoolRuntime } from "./proxy/handler.ts";
 import { errorResponse } from "./proxy/errors.ts";
 import { requireAdminToken } from "./admin/auth.ts";
+import { PoolMetrics } from "./admin/metrics.ts";
 import { adminRoutes } from "./admin/routes.ts";
 import { HealthChecker } from "./health/checker.ts";
 import { PassiveHealth } from "./health/passive.ts";
@@ -68,6 +69,7 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
       checker: pool.health_check
         ? new HealthChecker(pool.health_check, pool.backends, state, log, upstreamFetch)
         : undefined,
+      metrics: new PoolMetrics(),
       logRequest: config.log_requests ? log : undefined,
       fetch: options.fetch,
     };

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import type { PoolRuntime } from "../proxy/handler.ts";
 import { errorResponse } from "../proxy/errors.ts";
 import type { AdminState } from "../state/types.ts";
+import { renderMetrics } from "./metrics.ts";
 import { statusOf } from "./status.ts";
 
 /** POST /_lb/backends/:name/<action>: the admin state each action sets. */
@@ -18,6 +19,9 @@ export function adminRoutes(instance: string, pools: readonly PoolRuntime[]): Ho
     await Promise.all(pools.map((p) => p.state.refresh()));
     return c.json(statusOf(instance, pools));
   });
+  admin.get("/metrics", (c) =>
+    c.body(renderMetrics(pools), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }),
+  );
   admin.post("/backends/:name/:action", async (c) => {
     const { name, action } = c.req.param();
     const state = ACTIONS[action];

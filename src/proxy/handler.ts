@@ -3,6 +3,7 @@ import type { Backend, SelectionInput } from "../balancer/types.ts";
 import type { PoolConfig } from "../config.ts";
 import type { HealthChecker } from "../health/checker.ts";
 import type { PassiveHealth } from "../health/passive.ts";
+import type { PoolMetrics } from "../admin/metrics.ts";
 import type { Defer, PoolState } from "../state/cache.ts";
 import { prepareBody } from "./body.ts";
 import { errorResponse } from "./errors.ts";
@@ -19,6 +20,7 @@ export interface PoolRuntime {
   readonly budget: RetryBudget;
   readonly passive: PassiveHealth;
   readonly checker: HealthChecker | undefined;
+  readonly metrics: PoolMetrics;
   /** Receives "Forwarding request to: <url>"; undefined when request logging is off. */
   readonly logRequest: ((line: string) => void) | undefined;
   readonly fetch?: typeof fetch;
@@ -47,6 +49,7 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
   const now = Date.now();
   const rotation = pool.rotation.current(snapshot, now);
   if (rotation.available === 0) {
+    pool.metrics.noBackend++;
     return errorResponse(503, "no_backend", `every backend of pool ${config.name} is disabled or drained`);
   }
   const algorithm = config.algorithm;
@@ -76,20 +79,26 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
       const status = result.response.status;
       pool.passive.record(backend, pool.passive.failsOn(status) ? `status ${status}` : undefined, ctx.defer);
       if (status < 500) pool.budget.earn();
+      pool.metrics.response(backend.name, status);
       return result.response;
     }
     failure = result.kind === "response" ? { kind: "status", response: result.response, reason: `status ${result.response.status}` } : result;
+    pool.metrics.failure(backend.name, failure.kind);
     pool.passive.record(backend, failure.kind === "status" && !pool.passive.failsOn(failure.response.status) ? undefined : failure.reason, ctx.defer);
 
     if (tried.size >= config.retry.max_attempts || body.replayable === undefined) break;
     const next = nextCandidate(candidates, rotation, tried, input.random);
     if (!next || !retryPermitted(failure, request, pool)) break;
     if (failure.kind === "status") await failure.response.body?.cancel();
+    pool.metrics.retries++;
     backend = next;
   }
 
   if (!failure) return errorResponse(503, "no_backend", `no backend of pool ${config.name} is available`);
-  if (failure.kind === "status") return failure.response;
+  if (failure.kind === "status") {
+    pool.metrics.response(backend!.name, failure.response.status);
+    return failure.response;
+  }
   if (failure.kind === "timeout") return errorResponse(504, "upstream_timeout", failure.reason);
   return errorResponse(502, failure.kind === "unreachable" ? "upstream_unreachable" : "upstream_connection_failed", failure.reason);
 }

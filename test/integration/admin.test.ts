@@ -57,6 +57,50 @@ describe("the admin API: drain, disable, enable", () => {
   });
 });
 
+describe("GET /_lb/metrics", () => {
+  let upstreams: Upstream[];
+  let worker: WorkerInstance;
+  const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+  beforeAll(async () => {
+    upstreams = await startUpstreams(["a", "b"]);
+    worker = await startWorker({ BACKENDS: backendsOf(upstreams), ADMIN_TOKEN, EJECT_AFTER: "0" });
+  });
+  afterAll(async () => {
+    await worker?.dispose();
+    await Promise.all(upstreams.map((u) => u.close()));
+  });
+
+  const metric = (text: string, line: RegExp) => Number(text.split("\n").find((l) => line.test(l))?.split(" ").at(-1) ?? NaN);
+
+  it("counts responses per backend and status class, failed attempts, retries and shared state", async () => {
+    const [a, b] = upstreams as [Upstream, Upstream];
+    const nameA = new URL(a.url).host;
+    const nameB = new URL(b.url).host;
+    await sendMany([worker], 20);
+    b.mode = { kind: "status", status: 503 };
+    await sendMany([worker], 20);
+    const response = await worker.fetch("/_lb/metrics", { headers: auth });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await response.text();
+    expect(text).toContain("# TYPE edge_lb_responses_total counter");
+    const okA = metric(text, new RegExp(`^edge_lb_responses_total\\{pool="default",backend="${nameA}",code="2xx"\\}`));
+    const okB = metric(text, new RegExp(`^edge_lb_responses_total\\{pool="default",backend="${nameB}",code="2xx"\\}`));
+    expect(okA + okB).toBe(40); // every 503 from b was retried on a
+    expect(okB).toBe(10);
+    expect(metric(text, new RegExp(`^edge_lb_attempt_failures_total\\{pool="default",backend="${nameB}",kind="status"\\}`))).toBe(10);
+    expect(metric(text, /^edge_lb_retries_total\{pool="default"\}/)).toBe(10);
+    expect(metric(text, new RegExp(`^edge_lb_backend_healthy\\{pool="default",backend="${nameA}"\\}`))).toBe(1);
+    expect(metric(text, /^edge_lb_store_degraded\{pool="default",store="memory"\}/)).toBe(0);
+    b.mode = { kind: "ok" };
+  });
+
+  it("needs the token", async () => {
+    expect((await worker.fetch("/_lb/metrics")).status).toBe(401);
+  });
+});
+
 describe("the admin API without ADMIN_TOKEN", () => {
   let worker: WorkerInstance;
   beforeAll(async () => {
