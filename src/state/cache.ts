@@ -32,6 +32,9 @@ export interface StoreStats {
 }
 
 const EMPTY_SNAPSHOT: PoolSnapshot = { takenAt: 0, backends: {} };
+/** One background reporter runs at most this long (Workers allow waitUntil work 30 s). */
+const REPORTER_RUN_MS = 20_000;
+const REPORTER_STUCK_MS = 35_000;
 
 /**
  * The local view in front of a store: the hot path reads and writes only this object; the store
@@ -53,6 +56,7 @@ export class PoolState {
   readonly #latency = new Map<string, LatencyEstimate>();
 
   #reporting = false;
+  #reportingSince = 0;
   #lastSyncAt = -Infinity;
   readonly #clock: () => number;
   readonly #log: (message: string) => void;
@@ -182,8 +186,11 @@ export class PoolState {
    * report gap, and re-reports at a third of the TTL so long requests never expire.
    */
   #maybeSync(defer: Defer): void {
-    if (this.#reporting) return;
-    const since = this.#clock() - this.#lastSyncAt;
+    const now = this.#clock();
+    // A reporter whose request the runtime cut off (Workers end waitUntil work after 30 s) never
+    // clears its flag: after that long, start another.
+    if (this.#reporting && now - this.#reportingSince < REPORTER_STUCK_MS) return;
+    const since = now - this.#lastSyncAt;
     if (since >= this.options.syncIntervalMs) {
       defer(this.#report(0));
     } else if (this.#inflightDirty) {
@@ -198,12 +205,15 @@ export class PoolState {
 
   async #report(initialWaitMs: number): Promise<void> {
     this.#reporting = true;
+    this.#reportingSince = this.#clock();
     try {
       if (initialWaitMs > 0) await sleep(initialWaitMs);
       await this.#syncOnce();
       const heartbeatMs = this.options.inflightTtlMs / 3;
-      // While the store is down, idle instances stop retrying here; the next request resumes.
-      while (this.#totalInflight > 0 || (this.#inflightDirty && !this.stats.degraded)) {
+      // Bounded, so it ends well inside a Worker's waitUntil allowance; the next request's
+      // maybeSync starts a fresh one. While the store is down, idle instances stop here too.
+      const until = this.#reportingSince + REPORTER_RUN_MS;
+      while ((this.#totalInflight > 0 || (this.#inflightDirty && !this.stats.degraded)) && this.#clock() < until) {
         await sleep(Math.min(this.#reportGap, heartbeatMs));
         const since = this.#clock() - this.#lastSyncAt;
         if (this.#inflightDirty || since >= heartbeatMs) await this.#syncOnce();
