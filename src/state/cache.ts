@@ -71,6 +71,8 @@ export class PoolState {
       (size) => this.#call(() => this.store.reserve(this.options.pool, size)),
       options.maxBatch,
       this.#clock,
+      // The background sync notices when the store is back; requests do not wait to find out.
+      () => this.stats.degraded,
     );
     const self = this;
     this.load = {

@@ -21,6 +21,8 @@ export class SequenceBlocks {
     private readonly reserve: (size: number) => Promise<number>,
     private readonly maxBatch: number,
     private readonly clock: () => number = Date.now,
+    /** While true the store is known to be down: take local positions without waiting for it. */
+    private readonly storeDown: () => boolean = () => false,
   ) {}
 
   /** Synchronous while a reserved block lasts. */
@@ -42,8 +44,10 @@ export class SequenceBlocks {
     this.#lastReserveAt = now;
     let first: number;
     try {
+      if (this.storeDown()) throw new Error("store down");
       first = await this.reserve(size);
     } catch {
+      // A hung store would otherwise hold this request for the whole store timeout, every block.
       first = this.#local;
       this.#local += size;
     }

@@ -64,3 +64,17 @@ describe("SequenceBlocks", () => {
     expect(new Set(seen).size).toBe(20);
   });
 });
+
+describe("SequenceBlocks while the store is known to be down", () => {
+  it("does not call the store at all, so no request waits for it", async () => {
+    const store = counter();
+    let down = true;
+    const blocks = new SequenceBlocks(store.reserve, 8, () => 0, () => down);
+    const seen = await Promise.all(Array.from({ length: 20 }, () => blocks.next(1)));
+    expect(store.sizes).toEqual([]);
+    expect(new Set(seen).size).toBe(20);
+    down = false;
+    for (let i = 0; i < 20; i++) await blocks.next(1);
+    expect(store.sizes.length).toBeGreaterThan(0);
+  });
+});
