@@ -154,6 +154,31 @@ describeWithRedis("instances sharing one Redis through the Upstash REST protocol
       .toBe(true);
   });
 
+  it("a hung store (redis-server stopped with SIGSTOP) never holds a request for long", async () => {
+    const workers = await startInstances(2, {});
+    await spread(workers, 100, 8, 9);
+    stack.redis.pause();
+    try {
+      const slowest: number[] = [];
+      const responses = await sendMany(workers, 300, {
+        concurrency: 8,
+        seed: 10,
+        path: (i) => `/hung/${i}`,
+      });
+      for (let i = 0; i < 20; i++) {
+        const started = performance.now();
+        await (await workers[i % 2]!.fetch(`/timed/${i}`)).arrayBuffer();
+        slowest.push(performance.now() - started);
+      }
+      expect(responses.filter((r) => r.status !== 200)).toEqual([]);
+      // The store deadline is 200 ms; a request waiting on the hung store would wait for ever.
+      expect(Math.max(...slowest)).toBeLessThan(2_000);
+      await expect.poll(() => workers.some((w) => w.logs.some((l) => l.includes("timed out")))).toBe(true);
+    } finally {
+      stack.redis.resume();
+    }
+  });
+
   it("health checks: one probe per interval for the group, and the other instance follows a down within one refresh", async () => {
     const interval = 1000;
     const workers = await startInstances(2, {
