@@ -5,6 +5,7 @@ import { handleProxy, LOAD_AWARE, type PoolRuntime } from "./proxy/handler.ts";
 import { errorResponse } from "./proxy/errors.ts";
 import { requireAdminToken } from "./admin/auth.ts";
 import { PoolMetrics } from "./admin/metrics.ts";
+import { DASHBOARD_PAGE, loginRoutes } from "./admin/dashboard.ts";
 import { adminRoutes } from "./admin/routes.ts";
 import { HealthChecker } from "./health/checker.ts";
 import { PassiveHealth } from "./health/passive.ts";
@@ -80,8 +81,11 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
   const deferOf = options.waitUntil ? waitUntilOf : () => runOn;
   const app = new Hono();
   app.get("/_lb/healthz", (c) => c.json({ ok: true }));
+  app.route("/_lb", loginRoutes(config.admin_token));
   app.use("/_lb/*", requireAdminToken(config.admin_token));
   app.route("/_lb", adminRoutes(instance, pools));
+  // Hono's strict routing treats "/_lb/" apart from "/_lb"; the dashboard answers both.
+  app.get("/_lb/", (c) => c.html(DASHBOARD_PAGE));
   // The prefix is the balancer's own: an unknown admin path is not proxied to a backend.
   app.all("/_lb/*", () => errorResponse(404, "not_found", "no such admin route"));
   app.all("*", (c) =>

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import type { PoolRuntime } from "../proxy/handler.ts";
 import { errorResponse } from "../proxy/errors.ts";
 import type { AdminState } from "../state/types.ts";
+import { DASHBOARD_PAGE } from "./dashboard.ts";
 import { renderMetrics } from "./metrics.ts";
 import { statusOf } from "./status.ts";
 
@@ -15,6 +16,7 @@ const ACTIONS: Readonly<Record<string, AdminState>> = { drain: "drained", disabl
  */
 export function adminRoutes(instance: string, pools: readonly PoolRuntime[]): Hono {
   const admin = new Hono();
+  admin.get("/", (c) => c.html(DASHBOARD_PAGE));
   admin.get("/status", async (c) => {
     await Promise.all(pools.map((p) => p.state.refresh()));
     return c.json(statusOf(instance, pools));

@@ -101,6 +101,44 @@ describe("GET /_lb/metrics", () => {
   });
 });
 
+describe("the dashboard", () => {
+  let worker: WorkerInstance;
+  beforeAll(async () => {
+    worker = await startWorker({ BACKENDS: "http://127.0.0.1:9", ADMIN_TOKEN });
+  });
+  afterAll(async () => {
+    await worker?.dispose();
+  });
+
+  const login = (token: string) =>
+    worker.fetch("/_lb/login", { method: "POST", body: new URLSearchParams({ token }), redirect: "manual" });
+
+  it("needs a sign-in; the right token sets a strict, HttpOnly cookie the admin routes accept", async () => {
+    expect((await worker.fetch("/_lb/")).status).toBe(401);
+    const form = await worker.fetch("/_lb/login");
+    expect(form.status).toBe(200);
+    expect(await form.text()).toContain('name="token"');
+
+    expect((await login("not-the-token-0000000")).status).toBe(401);
+    const signedIn = await login(ADMIN_TOKEN);
+    expect(signedIn.status).toBe(303);
+    expect(signedIn.headers.get("location")).toBe("/_lb/");
+    const cookie = signedIn.headers.getSetCookie()[0]!;
+    expect(cookie).toMatch(/^edge_lb_admin=/);
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/SameSite=Strict/);
+    expect(cookie).toMatch(/Path=\/_lb/);
+
+    const session = { cookie: cookie.split(";")[0]! };
+    const page = await worker.fetch("/_lb/", { headers: session });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain("fetch(\"/_lb/status\")");
+    expect((await worker.fetch("/_lb/status", { headers: session })).status).toBe(200);
+    expect((await worker.fetch("/_lb/status", { headers: { cookie: "edge_lb_admin=wrong" } })).status).toBe(401);
+  });
+});
+
 describe("the admin API without ADMIN_TOKEN", () => {
   let worker: WorkerInstance;
   beforeAll(async () => {
@@ -114,5 +152,7 @@ describe("the admin API without ADMIN_TOKEN", () => {
     expect((await worker.fetch("/_lb/status", { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status).toBe(404);
     expect((await worker.fetch("/_lb/backends/x/drain", { method: "POST" })).status).toBe(404);
     expect((await worker.fetch("/_lb/healthz")).status).toBe(200);
+    expect((await worker.fetch("/_lb/login")).status).toBe(404);
+    expect((await worker.fetch("/_lb/")).status).toBe(404);
   });
 });
