@@ -11,7 +11,7 @@ import { createServer, connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { startUpstashLocal, type UpstashLocalOptions } from "./upstash-local.ts";
+import { flag, startUpstashLocal, type UpstashLocalOptions } from "./upstash-local.ts";
 
 export const REDIS_INSTALL_HINT = "apt-get install redis-server";
 
@@ -242,14 +242,6 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       child?.kill("SIGCONT");
     },
   };
-}
-
-function flag(args: readonly string[], name: string): string | undefined {
-  const prefix = `--${name}=`;
-  const hit = args.find((a) => a.startsWith(prefix));
-  if (hit) return hit.slice(prefix.length);
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
 }
 
 async function main(): Promise<void> {

@@ -254,7 +254,8 @@ export async function startUpstashLocal(options: UpstashLocalOptions): Promise<U
 // ---------------------------------------------------------------------------------------------
 // CLI
 
-function flag(args: readonly string[], name: string): string | undefined {
+/** `--name=value` or `--name value` from a command line. */
+export function flag(args: readonly string[], name: string): string | undefined {
   const prefix = `--${name}=`;
   const hit = args.find((a) => a.startsWith(prefix));
   if (hit) return hit.slice(prefix.length);

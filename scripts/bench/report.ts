@@ -3,23 +3,18 @@
 // that the two agree).
 import { cpus, release, totalmem } from "node:os";
 import { readFileSync } from "node:fs";
+import type { LoadResult } from "./load.ts";
 import type { PickResult } from "./picks.ts";
 import { growthOf, PICK_SIZES } from "./picks.ts";
 import { ALGORITHMS } from "../../src/balancer/types.ts";
 
-export interface RowResult {
+/** One row: what ran, the load generator's measurement of the warmed-up window, and more. */
+export interface RowResult extends LoadResult {
   readonly id: string;
   readonly runtime: string;
   readonly what: string;
   readonly algorithm: string | null;
   readonly store: string | null;
-  /** Measured requests (after the warm-up) and how many of them failed. */
-  readonly requests: number;
-  readonly errors: number;
-  readonly durationS: number;
-  readonly rps: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
   /** p99 of this row minus p99 of the bare proxy in the same runtime (edge-lb rows). */
   readonly p99OverBareMs: number | null;
   /** Store round trips during the measured window ÷ requests (edge-lb rows). */
