@@ -89,7 +89,12 @@ const outlierSchema = z
     base_ejection_ms: z.number().int().min(100).max(3_600_000).default(30_000),
     max_ejection_ms: z.number().int().min(100).max(86_400_000).default(300_000),
     max_ejection_percent: z.number().min(0).max(100).default(50),
-    failure_on_5xx: z.boolean().default(true),
+    /**
+     * Count every 5xx as a failure. Off by default: 502/503/504, timeouts and refused
+     * connections always count (Envoy's consecutive_gateway_failure), but a 500 is usually the
+     * application's answer to one request, and any client could provoke it on purpose.
+     */
+    failure_on_5xx: z.boolean().default(false),
   })
   .strict();
 
@@ -187,6 +192,25 @@ export const configSchema = z
     log_requests: z.boolean().default(true),
     /** Bearer token for /_lb admin routes; without it they answer 404. */
     admin_token: z.string().min(16, "expected at least 16 characters").optional(),
+    /** Lifetime of a dashboard sign-in (the signed session cookie). */
+    admin_session_ttl_s: z.number().int().min(60).max(30 * 86_400).default(12 * 3_600),
+    /** The session cookie is Secure unless turned off for plain-HTTP development. */
+    admin_cookie_secure: z.boolean().default(true),
+    /** Longest request target (path and query) in bytes: 414 above it. */
+    max_url_bytes: z.number().int().min(256).max(1_048_576).default(8_192),
+    /** Most bytes of request header names and values together: 431 above it. */
+    max_header_bytes: z.number().int().min(1_024).max(1_048_576).default(32_768),
+    /** Largest request body in bytes: 413 above it; 0 = unlimited (streamed, never buffered). */
+    max_request_body_bytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+    /** Node, Bun, Deno: time a client gets to send the request headers. */
+    header_timeout_ms: z.number().int().min(100).max(600_000).default(10_000),
+    /**
+     * Node, Bun, Deno: an idle keep-alive connection, or an upload that sends nothing, is
+     * closed after this long. Waiting on the upstream is bounded by timeout_ms instead.
+     */
+    idle_timeout_ms: z.number().int().min(100).max(3_600_000).default(60_000),
+    /** Node: most client connections open at once; more are refused. 0 = no cap. */
+    max_connections: z.number().int().min(0).max(10_000_000).default(10_000),
   })
   .strict();
 

@@ -6,7 +6,7 @@ export interface OutlierPolicy {
   readonly max_ejection_ms: number;
   /** At most this share of a pool is ejected at once (at least one backend may be). */
   readonly max_ejection_percent: number;
-  /** Count 5xx answers as failures too, as Envoy's consecutive_5xx does by default (connection errors and timeouts always count). */
+  /** Count every 5xx as a failure (Envoy's consecutive_5xx); 502/503/504, connection errors and timeouts always count. */
   readonly failure_on_5xx: boolean;
 }
 

@@ -20,8 +20,12 @@ export class PassiveHealth {
     this.#streaks = new FailureStreaks(policy);
   }
 
-  /** Whether a response with this status counts as the backend failing. */
+  /**
+   * Whether a response with this status counts as the backend failing: 502, 503 and 504 always
+   * (the backend, or what stands behind it, could not serve); other 5xx only when configured.
+   */
   failsOn(status: number): boolean {
+    if (status === 502 || status === 503 || status === 504) return true;
     return this.policy.failure_on_5xx && status >= 500;
   }
 

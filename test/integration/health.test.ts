@@ -137,7 +137,7 @@ describe("passive ejection, its cap, and panic mode", () => {
   });
 
   it("never ejects more than max_ejection_percent of the pool", async () => {
-    worker = await startWorker({ BACKENDS: backendsOf(upstreams), ADMIN_TOKEN, MAX_EJECTION_PERCENT: "50", EJECT_BASE_MS: "30000" });
+    worker = await startWorker({ BACKENDS: backendsOf(upstreams), ADMIN_TOKEN, MAX_EJECTION_PERCENT: "50", EJECT_BASE_MS: "30000", EJECT_ON_5XX: "true" });
     for (const u of upstreams.slice(0, 3)) u.mode = { kind: "status", status: 500 };
     await sendMany([worker], 120, { concurrency: 4 });
     const view = await status(worker);
@@ -152,7 +152,7 @@ describe("passive ejection, its cap, and panic mode", () => {
   });
 
   it("uses every backend (panic) when all of them are failing", async () => {
-    worker = await startWorker({ BACKENDS: backendsOf(upstreams), ADMIN_TOKEN, MAX_EJECTION_PERCENT: "100", EJECT_BASE_MS: "30000" });
+    worker = await startWorker({ BACKENDS: backendsOf(upstreams), ADMIN_TOKEN, MAX_EJECTION_PERCENT: "100", EJECT_BASE_MS: "30000", EJECT_ON_5XX: "true" });
     for (const u of upstreams) u.mode = { kind: "status", status: 500 };
     await sendMany([worker], 60, { concurrency: 4 });
     const view = await status(worker);
