@@ -3,6 +3,7 @@ import { RotationCache } from "./balancer/rotation.ts";
 import type { Config } from "./config.ts";
 import { handleProxy, LOAD_AWARE, type PoolRuntime } from "./proxy/handler.ts";
 import { errorResponse } from "./proxy/errors.ts";
+import { ALLOWED_METHODS, checkTarget } from "./proxy/request-target.ts";
 import { requireAdminToken } from "./admin/auth.ts";
 import { PoolMetrics } from "./admin/metrics.ts";
 import { DASHBOARD_PAGE, loginRoutes } from "./admin/dashboard.ts";
@@ -17,6 +18,13 @@ export interface BalancerOptions {
   readonly store: StateStore;
   /** The client's address as the runtime knows it (socket, CF-Connecting-IP). */
   readonly clientIp: (c: Context) => string | undefined;
+  /**
+   * The scheme the client used. Default: the request URL's, which is right on Workers (the edge
+   * terminated the client's connection); server runtimes pass the socket's (or a trusted proxy's).
+   */
+  readonly clientProto?: (c: Context) => "http" | "https";
+  /** Whether the peer is a configured trusted proxy (its Forwarded / X-Real-IP are kept). */
+  readonly trustsPeer?: (c: Context) => boolean;
   /** Names this instance in shared state; random by default. */
   readonly instance?: string;
   /** Workers: background work goes to ctx.waitUntil so it outlives the response. */
@@ -72,6 +80,7 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
         : undefined,
       metrics: new PoolMetrics(),
       logRequest: config.log_requests ? log : undefined,
+      log,
       fetch: options.fetch,
     };
   });
@@ -88,12 +97,27 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
   app.get("/_lb/", (c) => c.html(DASHBOARD_PAGE));
   // The prefix is the balancer's own: an unknown admin path is not proxied to a backend.
   app.all("/_lb/*", () => errorResponse(404, "not_found", "no such admin route"));
-  app.all("*", (c) =>
-    handleProxy(c.req.raw, pool, { clientIp: options.clientIp(c), defer: deferOf(c) }),
-  );
+  const limits = { maxUrlBytes: config.max_url_bytes, maxHeaderBytes: config.max_header_bytes };
+  const clientProto = options.clientProto ?? urlProto;
+  const trustsPeer = options.trustsPeer ?? (() => false);
+  app.all("*", (c) => {
+    const checked = checkTarget(c.req.raw, limits);
+    if (!checked.ok) {
+      const refused = errorResponse(checked.status, checked.error, checked.reason);
+      if (checked.status === 405) refused.headers.set("allow", ALLOWED_METHODS);
+      return refused;
+    }
+    return handleProxy(c.req.raw, pool, {
+      client: { ip: options.clientIp(c), proto: clientProto(c), trustedPeer: trustsPeer(c) },
+      target: checked.target,
+      maxBodyBytes: config.max_request_body_bytes,
+      defer: deferOf(c),
+    });
+  });
   app.onError((error) => {
+    // The detail is for the operator; a client learns only that something broke.
     console.error("edge-lb: unexpected error", error);
-    return errorResponse(500, "internal_error", (error as Error).message);
+    return errorResponse(500, "internal_error", "the balancer failed to handle the request");
   });
   const runHealthChecks = async (defer: Defer) => {
     const ran = await Promise.all(pools.map((p) => p.checker?.runIfDue(defer) ?? false));
@@ -103,6 +127,10 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
     await Promise.all(pools.map((p) => p.state.flush()));
   };
   return { app, pools, fetch: app.fetch, runHealthChecks, flush };
+}
+
+function urlProto(c: Context): "http" | "https" {
+  return c.req.url.startsWith("https:") ? "https" : "http";
 }
 
 /** Node, Bun, Deno: background work simply runs on. */

@@ -10,6 +10,8 @@ export class PoolMetrics {
   readonly responses = new Map<string, number>();
   /** backend \u0000 failure kind -> attempts that failed */
   readonly failures = new Map<string, number>();
+  /** backend -> the last failed attempt as this instance saw it (for /_lb/status, not clients) */
+  readonly lastFailure = new Map<string, { readonly kind: string; readonly reason: string; readonly at: number }>();
   retries = 0;
   noBackend = 0;
 
@@ -17,8 +19,9 @@ export class PoolMetrics {
     bump(this.responses, `${backend}\u0000${Math.floor(status / 100)}xx`);
   }
 
-  failure(backend: string, kind: string): void {
+  failure(backend: string, kind: string, reason: string): void {
     bump(this.failures, `${backend}\u0000${kind}`);
+    this.lastFailure.set(backend, { kind, reason, at: Date.now() });
   }
 }
 

@@ -4,7 +4,7 @@ import type { PoolRuntime } from "../proxy/handler.ts";
 export function statusOf(instance: string, pools: readonly PoolRuntime[]) {
   return {
     instance,
-    pools: pools.map(({ config, state, rotation }) => ({
+    pools: pools.map(({ config, state, rotation, metrics }) => ({
       name: config.name,
       algorithm: config.algorithm,
       panic: rotation.current(state.snapshot, Date.now()).panic,
@@ -25,8 +25,14 @@ export function statusOf(instance: string, pools: readonly PoolRuntime[]) {
           ejections: shared?.ejections ?? 0,
           reason: shared?.reason || null,
           latency_ewma_ms: latency ? Math.round(latency.ewmaMs * 100) / 100 : null,
+          last_failure: lastFailureOf(metrics.lastFailure.get(backend.name)),
         };
       }),
     })),
   };
+}
+
+/** The detail clients are not given: what the last failed attempt on this instance said. */
+function lastFailureOf(failure: { kind: string; reason: string; at: number } | undefined) {
+  return failure ? { kind: failure.kind, reason: failure.reason, at: new Date(failure.at).toISOString() } : null;
 }

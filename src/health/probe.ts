@@ -22,7 +22,7 @@ export async function probe(backend: Backend, spec: ProbeSpec, fetcher: typeof f
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), spec.timeout_ms);
   try {
-    const response = await fetcher(upstreamUrl(backend, `http://probe${spec.path}`), {
+    const response = await fetcher(upstreamUrl(backend, spec.path), {
       method: spec.method,
       headers: { "user-agent": "edge-lb-health-check", ...spec.headers },
       signal: controller.signal,

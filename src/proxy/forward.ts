@@ -1,16 +1,30 @@
 import type { Backend } from "../balancer/types.ts";
+import type { BodyProgress } from "./body.ts";
 import { carriesHopByHop, dropHopByHop } from "./headers.ts";
 
 export interface ForwardOptions {
   readonly backend: Backend;
-  /** The client's request: method, URL, headers and signal are read from it. */
+  /** The client's request: method, headers and signal are read from it. */
   readonly request: Request;
+  /** The canonical path and query (request-target.ts), appended to the backend's URL. */
+  readonly target: string;
   /** Replayable buffered body, the client's stream (one attempt only), or none. */
   readonly body: ArrayBuffer | ReadableStream<Uint8Array> | null;
-  readonly clientIp: string | undefined;
+  /** A streamed body's progress: each chunk restarts the timeout (an upload is not idleness). */
+  readonly progress?: BodyProgress;
+  readonly client: ClientConnection;
   readonly timeoutMs: number;
   readonly preserveHost: boolean;
   readonly fetch?: typeof fetch;
+}
+
+/** What the runtime knows of the client's connection. */
+export interface ClientConnection {
+  readonly ip: string | undefined;
+  /** The scheme the client used: the socket's, or a trusted proxy's X-Forwarded-Proto. */
+  readonly proto: "http" | "https";
+  /** The peer is a configured trusted proxy: its Forwarded and X-Real-IP are kept. */
+  readonly trustedPeer: boolean;
 }
 
 export type ForwardResult =
@@ -26,12 +40,12 @@ export type ForwardResult =
   | { readonly kind: "failed"; readonly reason: string };
 
 /**
- * The upstream URL is the backend's URL plus the request's path and query as raw text: nothing
- * in the client's request can change which host is contacted (DESIGN: what a request can never do).
+ * The upstream URL is the backend's URL (origin and base path) plus the canonical path and query:
+ * nothing in the client's request can change which host is contacted or leave the base path
+ * (README, Security).
  */
-export function upstreamUrl(backend: Backend, requestUrl: string): string {
-  const pathStart = requestUrl.indexOf("/", requestUrl.indexOf("://") + 3);
-  return backend.url + (pathStart === -1 ? "/" : requestUrl.slice(pathStart));
+export function upstreamUrl(backend: Backend, target: string): string {
+  return backend.url + target;
 }
 
 /**
@@ -41,15 +55,22 @@ export function upstreamUrl(backend: Backend, requestUrl: string): string {
  */
 export async function forward(options: ForwardOptions): Promise<ForwardResult> {
   const { backend, request } = options;
-  const target = upstreamUrl(backend, request.url);
+  const target = upstreamUrl(backend, options.target);
   // Outside the try: a malformed Connection header is the client's error (400), not the backend's.
   const headers = forwardingHeaders(request, options);
   const controller = new AbortController();
   let timedOut = false;
-  const timer = setTimeout(() => {
+  const expire = () => {
     timedOut = true;
     controller.abort(new Error("upstream timeout"));
-  }, options.timeoutMs);
+  };
+  let timer = setTimeout(expire, options.timeoutMs);
+  if (options.progress) {
+    options.progress.onChunk = () => {
+      clearTimeout(timer);
+      timer = setTimeout(expire, options.timeoutMs);
+    };
+  }
   // A client that goes away cancels the upstream exchange too (a listener is much cheaper than
   // AbortSignal.any on Node).
   const onClientAbort = () => controller.abort(request.signal.reason);
@@ -79,11 +100,12 @@ export async function forward(options: ForwardOptions): Promise<ForwardResult> {
       : upstream;
     return { kind: "response", response, latencyMs: performance.now() - started };
   } catch (error) {
-    if (timedOut) return { kind: "timeout", reason: `no response from ${backend.url} within ${options.timeoutMs} ms` };
-    if (isUnreachable(error)) return { kind: "unreachable", reason: `${backend.url}: ${describe(error)}` };
-    return { kind: "failed", reason: `${backend.url}: ${describe(error)}` };
+    if (timedOut) return { kind: "timeout", reason: `no response within ${options.timeoutMs} ms` };
+    if (isUnreachable(error)) return { kind: "unreachable", reason: describe(error) };
+    return { kind: "failed", reason: describe(error) };
   } finally {
     clearTimeout(timer);
+    if (options.progress) options.progress.onChunk = undefined;
     // Left attached, the listener keeps every request alive through the signal's registry
     // (measured on Node: about 12 KB per request, never freed). After the headers, a client
     // that goes away cancels the body stream, and that cancels the upstream body.
@@ -91,7 +113,10 @@ export async function forward(options: ForwardOptions): Promise<ForwardResult> {
   }
 }
 
-/** The client's headers minus hop-by-hop ones, plus the X-Forwarded-* set. */
+/**
+ * The client's headers minus hop-by-hop ones, plus the X-Forwarded-* set. Forwarded and
+ * X-Real-IP name the client too: only a trusted proxy may set them, so from anyone else they go.
+ */
 function forwardingHeaders(client: Request, options: ForwardOptions): Headers {
   const headers = dropHopByHop(new Headers(client.headers), true);
   // The runtime negotiates and decodes compression itself (as hono/proxy does).
@@ -99,11 +124,16 @@ function forwardingHeaders(client: Request, options: ForwardOptions): Headers {
   // The URL's host, not the Host header: on Workers they can differ and the URL is what the
   // client addressed; on Node the URL is built from the Host header anyway.
   const host = hostOf(client.url);
-  if (options.clientIp) {
+  const { ip, proto, trustedPeer } = options.client;
+  if (ip) {
     const prior = client.headers.get("x-forwarded-for");
-    headers.set("x-forwarded-for", prior ? `${prior}, ${options.clientIp}` : options.clientIp);
+    headers.set("x-forwarded-for", prior ? `${prior}, ${ip}` : ip);
   }
-  headers.set("x-forwarded-proto", client.url.startsWith("https:") ? "https" : "http");
+  if (!trustedPeer) {
+    headers.delete("forwarded");
+    headers.delete("x-real-ip");
+  }
+  headers.set("x-forwarded-proto", proto);
   headers.set("x-forwarded-host", host);
   // The balancer answers Expect: 100-continue itself (the client's body arrives either way);
   // Node's fetch refuses to send it.

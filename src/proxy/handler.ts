@@ -5,9 +5,9 @@ import type { HealthChecker } from "../health/checker.ts";
 import type { PassiveHealth } from "../health/passive.ts";
 import type { PoolMetrics } from "../admin/metrics.ts";
 import type { Defer, PoolState } from "../state/cache.ts";
-import { prepareBody } from "./body.ts";
+import { BodyTooLarge, prepareBody, type BodyProgress } from "./body.ts";
 import { errorResponse } from "./errors.ts";
-import { forward, type ForwardResult } from "./forward.ts";
+import { forward, type ClientConnection, type ForwardResult } from "./forward.ts";
 import { hashKeyOf } from "./hash-key.ts";
 import { BadConnectionHeader } from "./headers.ts";
 import { isRetryableStatus, mayRepeat, type RetryBudget } from "./retry.ts";
@@ -23,11 +23,17 @@ export interface PoolRuntime {
   readonly metrics: PoolMetrics;
   /** Receives "Forwarding request to: <url>"; undefined when request logging is off. */
   readonly logRequest: ((line: string) => void) | undefined;
+  /** Failed attempts in full (backend URL, system error): the log has what clients are not told. */
+  readonly log: (line: string) => void;
   readonly fetch?: typeof fetch;
 }
 
 export interface RequestContext {
-  readonly clientIp: string | undefined;
+  readonly client: ClientConnection;
+  /** Canonical path and query (request-target.ts). */
+  readonly target: string;
+  /** MAX_REQUEST_BODY_BYTES; 0 = unlimited. */
+  readonly maxBodyBytes: number;
   readonly defer: Defer;
 }
 
@@ -55,7 +61,7 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
   const algorithm = config.algorithm;
   const input: SelectionInput = {
     seq: USES_SEQUENCE.has(algorithm) ? await state.nextSeq(rotation.granule) : 0,
-    key: algorithm === "ip-hash" ? hashKeyOf(request, config.hash_key, ctx.clientIp) : "",
+    key: algorithm === "ip-hash" ? hashKeyOf(request, config.hash_key, ctx.client.ip) : "",
     load: state.load,
     random: Math.random,
     now,
@@ -63,9 +69,10 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
 
   let body;
   try {
-    body = await prepareBody(request, config.retry.max_body_bytes);
+    body = await prepareBody(request, config.retry.max_body_bytes, ctx.maxBodyBytes);
   } catch (error) {
-    return errorResponse(400, "bad_request", `could not read the request body: ${(error as Error).message}`);
+    if (error instanceof BodyTooLarge) return tooLarge(ctx.maxBodyBytes);
+    return errorResponse(400, "bad_request", "the request body could not be read");
   }
 
   const tried = new Set<string>();
@@ -74,7 +81,7 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
   let failure: Failure | undefined;
   while (backend) {
     tried.add(backend.name);
-    const result = await attempt(backend, request, body.replayable ?? body.stream, pool, ctx);
+    const result = await attempt(backend, request, body.replayable ?? body.stream, body.progress, pool, ctx);
     if (result.kind === "response" && !isRetryableStatus(result.response.status)) {
       const status = result.response.status;
       pool.passive.record(backend, pool.passive.failsOn(status) ? `status ${status}` : undefined, ctx.defer);
@@ -83,7 +90,10 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
       return result.response;
     }
     failure = result.kind === "response" ? { kind: "status", response: result.response, reason: `status ${result.response.status}` } : result;
-    pool.metrics.failure(backend.name, failure.kind);
+    const clientFault = result.kind !== "response" && clientBroke(request, body.progress);
+    if (clientFault) return clientFault;
+    pool.log(`${backend.url}: attempt failed (${failure.kind}): ${failure.reason}`);
+    pool.metrics.failure(backend.name, failure.kind, failure.reason);
     pool.passive.record(backend, failure.kind === "status" && !pool.passive.failsOn(failure.response.status) ? undefined : failure.reason, ctx.defer);
 
     if (tried.size >= config.retry.max_attempts || body.replayable === undefined) break;
@@ -94,13 +104,32 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
     backend = next;
   }
 
-  if (!failure) return errorResponse(503, "no_backend", `no backend of pool ${config.name} is available`);
+  if (!failure) return errorResponse(503, "no_backend", "no backend is available");
   if (failure.kind === "status") {
     pool.metrics.response(backend!.name, failure.response.status);
     return failure.response;
   }
-  if (failure.kind === "timeout") return errorResponse(504, "upstream_timeout", failure.reason);
-  return errorResponse(502, failure.kind === "unreachable" ? "upstream_unreachable" : "upstream_connection_failed", failure.reason);
+  // What happened, never where: backend URLs and system errors are in the log and /_lb/status.
+  if (failure.kind === "timeout") return errorResponse(504, "upstream_timeout", "the backend did not answer in time");
+  if (failure.kind === "unreachable") return errorResponse(502, "upstream_unreachable", "no backend could be reached");
+  return errorResponse(502, "upstream_connection_failed", "the backend connection failed before an answer");
+}
+
+/**
+ * A failed attempt whose streamed body did not arrive whole is the client's doing (an aborted
+ * or stalled upload, a body over the limit): no backend is blamed, nothing is retried.
+ */
+function clientBroke(request: Request, progress: BodyProgress | undefined): Response | undefined {
+  if (progress?.tooLarge) return tooLarge(undefined);
+  const gone = request.signal.aborted || progress?.broken;
+  if (gone) return errorResponse(400, "bad_request", "the client broke off the request");
+  // Still uploading when the attempt timed out: the client stalled, not the backend.
+  if (progress && !progress.complete) return errorResponse(408, "request_timeout", "the request body stopped arriving");
+  return undefined;
+}
+
+function tooLarge(limit: number | undefined): Response {
+  return errorResponse(413, "payload_too_large", limit ? `the request body is larger than ${limit} bytes` : "the request body is too large");
 }
 
 /**
@@ -120,6 +149,7 @@ async function attempt(
   backend: Backend,
   request: Request,
   body: ArrayBuffer | ReadableStream<Uint8Array> | null,
+  progress: BodyProgress | undefined,
   pool: PoolRuntime,
   ctx: RequestContext,
 ): Promise<ForwardResult> {
@@ -130,8 +160,10 @@ async function attempt(
     result = await forward({
       backend,
       request,
+      target: ctx.target,
       body,
-      clientIp: ctx.clientIp,
+      ...(progress ? { progress } : {}),
+      client: ctx.client,
       timeoutMs: pool.config.timeout_ms,
       preserveHost: pool.config.preserve_host,
       fetch: pool.fetch,

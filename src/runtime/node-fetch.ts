@@ -19,6 +19,14 @@ export function hostPreservingFetch(hostFrom: (request: Request) => string | und
     request.headers.forEach((value, name) => (headers[name] = value));
     const host = hostFrom(request);
     if (host) headers["host"] = host;
+    // Frame the body ourselves. node:http sends a GET, DELETE or OPTIONS body with neither
+    // Content-Length nor chunked encoding unless told, and on a kept-alive connection the
+    // upstream then reads those bytes as a second request (request smuggling).
+    delete headers["transfer-encoding"];
+    const bytes = init?.body instanceof ArrayBuffer ? init.body.byteLength : undefined;
+    if (bytes !== undefined) headers["content-length"] = String(bytes);
+    else if (request.body && headers["content-length"] === undefined) headers["transfer-encoding"] = "chunked";
+    else if (!request.body) delete headers["content-length"];
     const secure = url.protocol === "https:";
     const send = secure ? httpsRequest : httpRequest;
     return new Promise<Response>((resolve, reject) => {

@@ -10,7 +10,7 @@ import { createBalancer, type Balancer } from "../app.ts";
 import { ConfigError, loadConfig, type Config, type ConfigProblem } from "../config.ts";
 import type { Defer } from "../state/cache.ts";
 import { CliError, goLog, parseCli, usage } from "./cli.ts";
-import { parseTrustProxy, resolveClientIp, TRUST_PROXY_EXPECTED, type Cidr } from "./client-ip.ts";
+import { isTrusted, parseTrustProxy, resolveClientIp, TRUST_PROXY_EXPECTED, type Cidr } from "./client-ip.ts";
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from "./shutdown.ts";
 import { createStore } from "./stores.ts";
 
@@ -121,6 +121,10 @@ export function prepareServer(argv: readonly string[], options: ServerOptions): 
         trusted.length === 0
           ? options.peerAddress
           : (c) => resolveClientIp(options.peerAddress(c), c.req.header("x-forwarded-for"), trusted),
+      // These servers speak plain HTTP: the client's scheme is http unless a trusted proxy in
+      // front (a TLS terminator) says otherwise. Never the request target's scheme.
+      clientProto: trusted.length === 0 ? () => "http" : (c) => (isTrusted(options.peerAddress(c), trusted) ? forwardedProto(c) : "http"),
+      trustsPeer: trusted.length === 0 ? () => false : (c) => isTrusted(options.peerAddress(c), trusted),
       log: goLog,
       ...(upstreamFetch ? { fetch: upstreamFetch } : {}),
     });
@@ -143,6 +147,12 @@ export function prepareServer(argv: readonly string[], options: ServerOptions): 
     },
     stopBackground: stopHealth,
   };
+}
+
+/** A trusted proxy's X-Forwarded-Proto (its own, right-most value), if it is http or https. */
+function forwardedProto(c: Context): "http" | "https" {
+  const value = c.req.header("x-forwarded-proto")?.split(",").pop()?.trim().toLowerCase();
+  return value === "https" ? "https" : "http";
 }
 
 /** Active checks on a timer; the store lock still keeps it to one round per interval per group. */
