@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import { configSchema, type ParsedConfig } from "./config/schema.ts";
 import { SETTINGS, type Setting } from "./config/settings.ts";
+import { isSecretName, jsonSyntaxSummary, REDACTED, redact, scrubCredentials } from "./config/redact.ts";
 
 export type Config = ParsedConfig;
 export type PoolConfig = Config["pools"][number];
@@ -12,16 +13,32 @@ export interface ConfigProblem {
   readonly expected: string;
 }
 
+/**
+ * Every problem is redacted on the way in (see config/redact.ts), so neither the message nor
+ * `problems` can carry a secret to whoever logs or serves them.
+ */
 export class ConfigError extends Error {
-  constructor(readonly problems: readonly ConfigProblem[]) {
-    super(
-      "invalid configuration:\n" +
-        problems
-          .map((p) => `  ${p.field}: ${p.expected} (got ${/token/i.test(p.field) ? "a hidden value" : describeValue(p.value)})`)
-          .join("\n"),
-    );
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(problems: readonly ConfigProblem[]) {
+    const safe = problems.map(redactProblem);
+    super("invalid configuration:\n" + safe.map((p) => `  ${p.field}: ${p.expected} (got ${describeValue(p.value)})`).join("\n"));
     this.name = "ConfigError";
+    this.problems = safe;
   }
+
+  /** Where the bad settings came from (BACKENDS, LB_CONFIG, --algorithm, ...), once each. */
+  get sources(): string[] {
+    return [...new Set(this.problems.map((p) => p.field.split(" (")[0]!))];
+  }
+}
+
+function redactProblem(problem: ConfigProblem): ConfigProblem {
+  return {
+    field: scrubCredentials(problem.field),
+    value: redact(problem.value, isSecretName(problem.field)),
+    expected: scrubCredentials(problem.expected),
+  };
 }
 
 export interface ConfigSources {
@@ -89,7 +106,8 @@ function mergeJson(
   try {
     doc = JSON.parse(text);
   } catch (error) {
-    problems.push({ field: label, value: text, expected: `valid JSON (${(error as Error).message})` });
+    // The text is never printed: a secret sits beside whatever broke the syntax.
+    problems.push({ field: label, value: REDACTED, expected: `valid JSON (JSON.parse: ${jsonSyntaxSummary(error, text)})` });
     return;
   }
   if (!isPlainObject(doc)) {
@@ -165,6 +183,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 function describeValue(value: unknown): string {
   if (value === undefined) return "nothing";
+  if (value === REDACTED) return REDACTED;
   const text = typeof value === "string" ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
   return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }

@@ -15,7 +15,8 @@ export interface WorkerEnv {
 /**
  * One balancer per isolate, built on the first request from the Worker's vars (env is only
  * handed to handlers). A bad config cannot stop a Worker from deploying, so every request gets
- * a 503 naming the problem instead, and the log says it once.
+ * a 503 instead, and the log says it once. The 503 goes to any client, so it names only where
+ * the bad settings came from; the (redacted) values and reasons are for the operator's log.
  */
 let built: { env: WorkerEnv; balancer: Balancer } | { env: WorkerEnv; error: ConfigError } | undefined;
 
@@ -44,7 +45,11 @@ export default {
   fetch(request: Request, env: WorkerEnv, ctx: ExecutionContext): Response | Promise<Response> {
     const balancer = balancerFor(env);
     if (balancer instanceof ConfigError) {
-      return errorResponse(503, "bad_config", balancer.message);
+      return errorResponse(
+        503,
+        "bad_config",
+        `invalid configuration in ${balancer.sources.join(", ")}; the Worker's log has the details`,
+      );
     }
     return balancer.fetch(request, env, ctx);
   },

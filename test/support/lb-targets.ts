@@ -17,7 +17,7 @@ export interface LbTarget {
 export interface Refusal {
   /** The runtime's refusal happened: a non-zero exit, or (Workers) 503 bad_config answers. */
   readonly refused: boolean;
-  /** What it said: stderr, or the 503's reason. */
+  /** What it said: stderr, or (Workers) the 503's reason and the Worker's log. */
   readonly text: string;
 }
 
@@ -95,9 +95,14 @@ const workerdAdapter: RuntimeAdapter = {
           return { status: response.status, json: /application\/json/.test(response.headers.get("content-type") ?? ""), body };
         }),
       );
+      // The 503 names only the sources; the operator reads values and reasons in the log.
+      const deadline = Date.now() + 5_000;
+      while (!worker.logs.some((line) => line.includes("invalid configuration:")) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       return {
         refused: answers.every((a) => a.status === 503 && a.json && a.body.error === "bad_config"),
-        text: answers.map((a) => a.body.reason ?? "").join("\n"),
+        text: [...answers.map((a) => a.body.reason ?? ""), ...worker.logs].join("\n"),
       };
     } finally {
       await worker.dispose();

@@ -97,3 +97,99 @@ describe("configuration sources, later wins", () => {
     }
   });
 });
+
+describe("config errors never print a secret", () => {
+  const TOKEN = "adm1n-t0ken-SHOULD-NOT-LEAK-0123456789";
+  const PASSWORD = "s3cretpass";
+  const UPSTASH = "AYQgASQgODk3ZS00ZDYzLWI4NjAtSECRET-upstash-token";
+
+  function refusal(sources: ConfigSources): ConfigError {
+    try {
+      loadConfig(sources);
+    } catch (error) {
+      if (error instanceof ConfigError) return error;
+      throw error;
+    }
+    throw new Error("the configuration was accepted");
+  }
+
+  /** Neither the message nor the structured problems carry `secrets`; the message names `field`. */
+  function expectSafe(error: ConfigError, field: string, secrets: readonly string[]) {
+    expect(error.message).toContain(field);
+    for (const secret of secrets) {
+      expect(error.message).not.toContain(secret);
+      expect(JSON.stringify(error.problems)).not.toContain(secret);
+    }
+  }
+
+  it("an admin_token inside an invalid LB_CONFIG: the bad field is named, the token is not printed", () => {
+    const error = refusal({
+      env: { LB_CONFIG: JSON.stringify({ admin_token: TOKEN, pools: [{ backends: [{ url: ok }], algorithm: "fastest" }] }) },
+    });
+    expectSafe(error, "LB_CONFIG (pools[0].algorithm)", [TOKEN]);
+    expect(error.message).toContain('"fastest"');
+    expect(error.message).toMatch(/round-robin/);
+  });
+
+  it("an admin_token that is itself invalid prints <redacted>", () => {
+    const error = refusal({ env: { BACKENDS: ok, LB_CONFIG: JSON.stringify({ admin_token: "short-s3cret" }) } });
+    expectSafe(error, "LB_CONFIG (admin_token)", ["short-s3cret"]);
+    expect(error.message).toContain("at least 16 characters (got <redacted>)");
+  });
+
+  it("a credentialed backend URL is named with its credentials replaced", () => {
+    const error = refusal({ env: { BACKENDS: `http://user:${PASSWORD}@a.example:8080/base` } });
+    expectSafe(error, "BACKENDS (pools[0].backends[0].url)", [PASSWORD]);
+    expect(error.message).toContain('"http://<redacted>@a.example:8080/base"');
+    expect(error.problems[0]!.value).toBe("http://<redacted>@a.example:8080/base");
+  });
+
+  it("credentials echoed by a BACKENDS parse error, and a user@ without password, are replaced too", () => {
+    const error = refusal({ env: { BACKENDS: `http://user:${PASSWORD}@a.example|heavy,https://deploy@b.example` } });
+    expectSafe(error, "BACKENDS", [PASSWORD, "deploy@"]);
+    expect(error.message).toContain("https://<redacted>@b.example");
+    expect(error.message).toContain("http://<redacted>@a.example");
+  });
+
+  it("an Upstash-like token in a secret-named variable or nested in a JSON value is redacted", () => {
+    const direct = new ConfigError([{ field: "UPSTASH_REDIS_REST_TOKEN", value: UPSTASH, expected: "the Upstash REST token" }]);
+    expectSafe(direct, "UPSTASH_REDIS_REST_TOKEN", [UPSTASH]);
+    expect(direct.message).toContain("(got <redacted>)");
+
+    // `pools` must be an array, so zod reports the whole object: a secret key inside it is hidden.
+    const nested = refusal({
+      env: {
+        LB_CONFIG: JSON.stringify({
+          pools: { backends: [{ url: `https://default:${UPSTASH}@eu1.upstash.io` }], upstash: { rest_token: UPSTASH } },
+        }),
+      },
+    });
+    expectSafe(nested, "LB_CONFIG (pools)", [UPSTASH]);
+    expect(nested.message).toContain('"rest_token":"<redacted>"');
+    expect(nested.problems.find((p) => p.field === "LB_CONFIG (pools)")!.value).toEqual({
+      backends: [{ url: "https://<redacted>@eu1.upstash.io" }],
+      upstash: { rest_token: "<redacted>" },
+    });
+  });
+
+  it("a JSON syntax error names the source and the position, never the text", () => {
+    const text = `{"admin_token": "${TOKEN}", "backends" oops}`;
+    const at = text.indexOf("oops");
+    for (const error of [refusal({ env: { LB_CONFIG: text } }), refusal({ json: { label: "--config lb.json", text } })]) {
+      const field = error.problems[0]!.field;
+      expect(["LB_CONFIG", "--config lb.json"]).toContain(field);
+      expectSafe(error, field, [TOKEN, "oops", "backends"]);
+      expect(error.message).toContain(`valid JSON (JSON.parse: Unexpected token at position ${at} (line 1 column ${at + 1}))`);
+      expect(error.problems[0]!.value).toBe("<redacted>");
+    }
+    // V8 quotes a snippet of short input ("[1,]" is not valid JSON): that goes as well.
+    const short = refusal({ env: { LB_CONFIG: `["${PASSWORD}",]` } });
+    expectSafe(short, "LB_CONFIG", [PASSWORD]);
+  });
+
+  it("redacting twice changes nothing (server.ts rewraps problems)", () => {
+    const first = refusal({ env: { BACKENDS: `http://u:${PASSWORD}@a.example`, ADMIN_TOKEN: "short" } });
+    expect(new ConfigError(first.problems).message).toBe(first.message);
+    expect(first.sources).toEqual(["BACKENDS", "ADMIN_TOKEN"]);
+  });
+});
