@@ -28,6 +28,8 @@ export interface Upstream {
   port: number;
   /** Requests answered (or failed) so far, in order. */
   readonly received: ReceivedRequest[];
+  /** Requests whose headers arrived, whether or not their body ever did. */
+  started: number;
   mode: UpstreamMode;
   /** How requests to /healthz are answered (active health checks), independently of `mode`. */
   healthMode: UpstreamMode;
@@ -49,6 +51,7 @@ export async function startUpstream(options: { name: string; port?: number; host
     url: "",
     port: options.port ?? 0,
     received: [],
+    started: 0,
     mode: { kind: "ok" },
     healthMode: { kind: "ok" },
     close: () => closeServer(),
@@ -56,6 +59,7 @@ export async function startUpstream(options: { name: string; port?: number; host
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    upstream.started++;
     const hash = createHash("sha256");
     let length = 0;
     for await (const chunk of req as AsyncIterable<Buffer>) {
