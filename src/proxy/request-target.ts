@@ -85,7 +85,8 @@ function needsParsing(path: string): boolean {
 
 /** scheme://host[:port] with nothing a parser could read as user info or a second path. */
 function plainAuthority(prefix: string): boolean {
-  return /^https?:\/\/[^/?#@\\\s]*$/i.test(prefix);
+  const authority = prefix.slice(prefix.indexOf("://") + 3);
+  return /^https?:\/\//i.test(prefix) && HOST.test(authority);
 }
 
 function headerBytes(headers: Headers): number {
