@@ -1,5 +1,5 @@
 /** Methods whose repetition has the same effect as one request (RFC 9110 9.2.2). */
-const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
 /** Answers that mean "this backend could not handle it now", worth another backend's try. */
 const RETRYABLE_STATUS = new Set([502, 503, 504]);
 
