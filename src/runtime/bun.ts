@@ -4,17 +4,26 @@ import process from "node:process";
 import { goLog } from "./cli.ts";
 import { fail, prepareServer } from "./server.ts";
 import { installShutdown } from "./shutdown.ts";
+import { BUN_HEADER_DEADLINE_MS, bunTimeouts } from "./slow-clients.ts";
 
 /** The little of Bun's API used here (no @types/bun in this project). */
 interface BunServer {
   readonly port: number;
   requestIP(request: Request): { address: string; family: string; port: number } | null;
+  /**
+   * This request's connection gets `seconds` of silence (no byte either way) instead of
+   * idleTimeout, until it is set again; 0 turns the limit off.
+   */
+  timeout(request: Request, seconds: number): void;
   stop(closeActiveConnections?: boolean): Promise<void>;
 }
 interface BunServeOptions {
   port: number;
   hostname: string;
-  /** Seconds a connection may sit without traffic; 0 turns the limit off. */
+  /**
+   * Seconds a connection may sit without traffic, 1-255; 0 turns the limit off. It also runs
+   * while a request waits for its handler: Bun closes a connection whose response is pending.
+   */
   idleTimeout: number;
   fetch(request: Request, server: BunServer): Response | Promise<Response>;
 }
@@ -23,23 +32,26 @@ declare const Bun: { serve(options: BunServeOptions): BunServer };
 function main(): void {
   const { settings, balancer, announce, stopBackground } = prepareServer(process.argv.slice(2), {
     // Hono hands the runtime's second fetch argument (the Bun server) to handlers as c.env.
-    peerAddress: (c) => (c.env as BunServer).requestIP(c.req.raw)?.address,
+    // Bun knows only the Request it created, not the one whose body is watched (see below).
+    peerAddress: (c) => (c.env as BunServer).requestIP(originals.get(c.req.raw) ?? c.req.raw)?.address,
   });
   const { port, host } = settings;
+  const { idleSeconds, upstreamSeconds } = bunTimeouts(settings.config);
   let server: BunServer;
   try {
     server = Bun.serve({
       port,
       hostname: host,
-      // Bun's default (10 s) would cut a client off while a slow upstream is still answering;
-      // the balancer's own per-try timeout (TIMEOUT_MS) bounds a request instead.
-      idleTimeout: 0,
-      fetch: (request, bunServer) => balancer.fetch(request, bunServer),
+      idleTimeout: idleSeconds,
+      fetch: (request, bunServer) => fetchWithinLimits(request, bunServer, balancer.fetch, idleSeconds, upstreamSeconds),
     });
   } catch (error) {
     fail(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
   }
   announce(server.port);
+  if (settings.config.header_timeout_ms !== BUN_HEADER_DEADLINE_MS) {
+    goLog(`HEADER_TIMEOUT_MS does not apply on Bun: Bun.serve allows a fixed ${BUN_HEADER_DEADLINE_MS / 1000} s for request headers`);
+  }
 
   installShutdown({
     onSignal: (signal, handler) => process.on(signal, handler),
@@ -52,6 +64,54 @@ function main(): void {
     log: goLog,
     exit: (code) => process.exit(code),
   });
+}
+
+const originals = new WeakMap<Request, Request>();
+
+/**
+ * Bun's idle timer cannot tell a stalled upload from a request waiting on a slow upstream: both
+ * are a silent connection. So the connection keeps idleTimeout while the body arrives and gets
+ * the upstream's whole wait once the body is in (the balancer's timeouts bound that wait), and
+ * idleTimeout again when the response starts, which bounds a quiet response stream, a client
+ * that stopped reading, and the keep-alive wait after it.
+ */
+function fetchWithinLimits(
+  request: Request,
+  server: BunServer,
+  fetch: (request: Request, server: BunServer) => Response | Promise<Response>,
+  idleSeconds: number,
+  upstreamSeconds: number,
+): Response | Promise<Response> {
+  if (upstreamSeconds === idleSeconds) return fetch(request, server);
+  let answered = false;
+  let forwarded = request;
+  // The balancer sends no body for GET and HEAD either (src/proxy/body.ts).
+  if (request.method === "GET" || request.method === "HEAD" || request.body === null) {
+    server.timeout(request, upstreamSeconds);
+  } else {
+    const body = request.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        flush: () => {
+          if (!answered) server.timeout(request, upstreamSeconds);
+        },
+      }),
+    );
+    forwarded = new Request(request.url, {
+      method: request.method,
+      headers: request.headers,
+      body,
+      signal: request.signal,
+      duplex: "half",
+    } as RequestInit);
+    originals.set(forwarded, request);
+  }
+  const answer = (response: Response) => {
+    answered = true;
+    server.timeout(request, idleSeconds);
+    return response;
+  };
+  const result = fetch(forwarded, server);
+  return result instanceof Promise ? result.then(answer) : answer(result);
 }
 
 main();

@@ -29,6 +29,9 @@ declare const Deno: {
   exit(code: number): never;
 };
 
+const DENO_LIMITS_NOTE =
+  "HEADER_TIMEOUT_MS, IDLE_TIMEOUT_MS and MAX_CONNECTIONS do not apply on Deno: Deno.serve has no such limits (put a proxy with them in front)";
+
 function main(): void {
   const { settings, balancer, announce, stopBackground } = prepareServer(Deno.args, {
     // Hono hands the handler's second argument (Deno's ServeHandlerInfo) to handlers as c.env.
@@ -37,8 +40,21 @@ function main(): void {
   const { port, host } = settings;
   let server: DenoHttpServer;
   try {
+    // Deno.serve (2.9.6) has no header timeout, no idle or keep-alive timeout and no connection
+    // cap: its options are port, hostname, signal, onListen, onError, reusePort, tcpBacklog and
+    // automaticCompression, and ext/http arms no timer of its own (measured: an idle keep-alive,
+    // a half-sent request head and a stalled upload all stay open). denoland/deno#3515 asks for
+    // them; PR #34172 (a keepAliveTimeout option) is unmerged. So header_timeout_ms,
+    // idle_timeout_ms and max_connections cannot be applied here, and the start-up log says so.
     server = Deno.serve(
-      { port, hostname: host, onListen: (address) => announce(address.port) },
+      {
+        port,
+        hostname: host,
+        onListen: (address) => {
+          announce(address.port);
+          goLog(DENO_LIMITS_NOTE);
+        },
+      },
       (request, info) => balancer.fetch(request, info),
     );
   } catch (error) {

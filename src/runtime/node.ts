@@ -1,12 +1,13 @@
 // Node entry point: `npm run lb -- --backends=URL,URL --port=3000` (the seed's command line).
 import { serve } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
 import { fail, prepareServer } from "./server.ts";
 import { goLog } from "./cli.ts";
 import { hostPreservingFetch } from "./node-fetch.ts";
 import { installShutdown } from "./shutdown.ts";
+import { nodeTimeouts, type NodeTimeouts } from "./slow-clients.ts";
 
 function main(): void {
   const { settings, balancer, announce, stopBackground } = prepareServer(process.argv.slice(2), {
@@ -18,7 +19,22 @@ function main(): void {
         : undefined,
   });
   const { port, host } = settings;
-  const server = serve({ fetch: balancer.fetch, port, hostname: host }, (info: AddressInfo) => announce(info.port)) as Server;
+  const limits = nodeTimeouts(settings.config);
+  const server = serve(
+    {
+      fetch: balancer.fetch,
+      port,
+      hostname: host,
+      // The checking interval can only be given to the constructor.
+      serverOptions: {
+        headersTimeout: limits.headersTimeout,
+        requestTimeout: limits.requestTimeout,
+        connectionsCheckingInterval: limits.connectionsCheckingInterval,
+      },
+    },
+    (info: AddressInfo) => announce(info.port),
+  ) as Server;
+  limitSlowClients(server, limits);
   server.on("error", (error) => fail(`cannot listen on ${host}:${port}: ${error.message}`));
 
   installShutdown({
@@ -31,6 +47,29 @@ function main(): void {
     log: goLog,
     exit: (code) => process.exit(code),
   });
+}
+
+/**
+ * node:http treats every quiet socket alike: with server.timeout alone, a connection waiting on a
+ * slow upstream (no bytes either way) is cut like a stalled upload. With a 'timeout' listener
+ * node:http leaves the decision here: a connection quiet for idle_timeout_ms is closed unless
+ * its request body is all in and the response has not started, which is the wait timeout_ms
+ * (times the attempts) already bounds. Once the response streams, quiet means a stalled
+ * upstream body or a client that stopped reading, and both are closed.
+ */
+function limitSlowClients(server: Server, limits: NodeTimeouts): void {
+  const exchanges = new WeakMap<Socket, { req: IncomingMessage; res: ServerResponse }>();
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => exchanges.set(req.socket, { req, res }));
+  server.on("timeout", (socket: Socket) => {
+    const exchange = exchanges.get(socket);
+    if (exchange && exchange.req.complete && !exchange.res.headersSent) return;
+    socket.destroy();
+  });
+  server.timeout = limits.idleTimeout;
+  // Idle keep-alive connections arrive at the same listener (node:http times them out through
+  // the socket timeout too), finished exchanges and all.
+  server.keepAliveTimeout = limits.keepAliveTimeout;
+  if (limits.maxConnections !== undefined) server.maxConnections = limits.maxConnections;
 }
 
 /**
