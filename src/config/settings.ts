@@ -280,14 +280,14 @@ export const SETTINGS: readonly Setting[] = [
     flag: "header-timeout-ms",
     path: ["header_timeout_ms"],
     parse: looseNumber,
-    help: "Node/Bun/Deno: time to receive the request headers (default 10000)",
+    help: "Node: time to receive the request headers (default 10000; Bun fixes ~10 s, Deno has none)",
   },
   {
     env: "IDLE_TIMEOUT_MS",
     flag: "idle-timeout-ms",
     path: ["idle_timeout_ms"],
     parse: looseNumber,
-    help: "Node/Bun/Deno: close idle keep-alive connections and stalled uploads after this (default 60000)",
+    help: "Node, Bun (1-255 s): close idle keep-alive connections and stalled uploads after this (default 60000; Deno has none)",
   },
   {
     env: "MAX_CONNECTIONS",
