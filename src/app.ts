@@ -4,10 +4,8 @@ import type { Config } from "./config.ts";
 import { handleProxy, LOAD_AWARE, type PoolRuntime } from "./proxy/handler.ts";
 import { errorResponse } from "./proxy/errors.ts";
 import { ALLOWED_METHODS, checkTarget } from "./proxy/request-target.ts";
-import { requireAdminToken } from "./admin/auth.ts";
 import { PoolMetrics } from "./admin/metrics.ts";
-import { DASHBOARD_PAGE, loginRoutes } from "./admin/dashboard.ts";
-import { adminRoutes } from "./admin/routes.ts";
+import { mountAdmin } from "./admin/routes.ts";
 import { HealthChecker } from "./health/checker.ts";
 import { PassiveHealth } from "./health/passive.ts";
 import { RetryBudget } from "./proxy/retry.ts";
@@ -90,13 +88,15 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
   const deferOf = options.waitUntil ? waitUntilOf : () => runOn;
   const app = new Hono();
   app.get("/_lb/healthz", (c) => c.json({ ok: true }));
-  app.route("/_lb", loginRoutes(config.admin_token));
-  app.use("/_lb/*", requireAdminToken(config.admin_token));
-  app.route("/_lb", adminRoutes(instance, pools));
-  // Hono's strict routing treats "/_lb/" apart from "/_lb"; the dashboard answers both.
-  app.get("/_lb/", (c) => c.html(DASHBOARD_PAGE));
-  // The prefix is the balancer's own: an unknown admin path is not proxied to a backend.
-  app.all("/_lb/*", () => errorResponse(404, "not_found", "no such admin route"));
+  // Everything else under /_lb is the balancer's own (never proxied): sign-in, dashboard, API.
+  mountAdmin(app, {
+    token: config.admin_token,
+    sessionTtlS: config.admin_session_ttl_s,
+    cookieSecure: config.admin_cookie_secure,
+    clientIp: options.clientIp,
+    instance,
+    pools,
+  });
   const limits = { maxUrlBytes: config.max_url_bytes, maxHeaderBytes: config.max_header_bytes };
   const clientProto = options.clientProto ?? urlProto;
   const trustsPeer = options.trustsPeer ?? (() => false);

@@ -1,25 +1,52 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import { errorResponse } from "../proxy/errors.ts";
+import { isSafeMethod, isSameOrigin } from "./origin.ts";
+import type { AdminSessions } from "./session.ts";
 
-/** Browsers (the dashboard) present the token in this cookie, set by POST /_lb/login. */
+/** The dashboard's signed session (never the token itself), set by POST /_lb/login. */
 export const ADMIN_COOKIE = "edge_lb_admin";
 
+/** How a request proved itself: a script's bearer token, or a browser's session cookie. */
+export type AdminCaller = "bearer" | "session";
+
+export interface AdminAuth {
+  readonly token: string;
+  readonly sessions: AdminSessions;
+}
+
 /**
- * Admin routes need `Authorization: Bearer <ADMIN_TOKEN>` (or the dashboard's cookie holding
- * it), compared in constant time. With no token configured the admin surface does not exist
- * (404), so nothing is open by default.
+ * Who is calling, or undefined. A request that presents a bearer token is judged by it alone: a
+ * wrong token is not rescued by a cookie the browser happened to attach.
  */
-export function requireAdminToken(token: string | undefined): MiddlewareHandler {
+export async function callerOf(c: Context, auth: AdminAuth): Promise<AdminCaller | undefined> {
+  const header = c.req.header("authorization");
+  if (header !== undefined && /^bearer /i.test(header)) {
+    return tokenMatches(header.slice(7), auth.token) ? "bearer" : undefined;
+  }
+  return (await auth.sessions.verify(getCookie(c, ADMIN_COOKIE))) ? "session" : undefined;
+}
+
+/**
+ * The admin API's gate: `Authorization: Bearer <ADMIN_TOKEN>` (scripts, no Origin needed) or a
+ * valid session cookie (the dashboard), which for anything but GET/HEAD also needs a same-origin
+ * Origin, so a foreign page cannot ride the cookie.
+ */
+export function requireAdmin(auth: AdminAuth): MiddlewareHandler {
   return async (c, next) => {
-    if (!token) return errorResponse(404, "not_found", "admin routes are off: set ADMIN_TOKEN to enable them");
-    const header = c.req.header("authorization") ?? "";
-    const presented = header.startsWith("Bearer ") ? header.slice(7) : getCookie(c, ADMIN_COOKIE) ?? "";
-    if (!tokenMatches(presented, token)) {
-      return errorResponse(401, "unauthorized", "admin routes need Authorization: Bearer <ADMIN_TOKEN>");
+    const caller = await callerOf(c, auth);
+    if (!caller) {
+      return errorResponse(401, "unauthorized", "admin routes need Authorization: Bearer <ADMIN_TOKEN> or a dashboard sign-in");
+    }
+    if (caller === "session" && !isSafeMethod(c.req.method) && !isSameOrigin(c.req.raw.headers, c.req.url)) {
+      return crossOrigin();
     }
     await next();
   };
+}
+
+export function crossOrigin(): Response {
+  return errorResponse(403, "forbidden", "a signed-in browser request that changes state must come from the dashboard's own origin");
 }
 
 export function tokenMatches(presented: string, expected: string): boolean {

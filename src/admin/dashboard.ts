@@ -1,19 +1,25 @@
-import { Hono } from "hono";
-import { setCookie } from "hono/cookie";
-import { errorResponse } from "../proxy/errors.ts";
-import { ADMIN_COOKIE, tokenMatches } from "./auth.ts";
+// The two pages a browser sees: the sign-in form and the dashboard. Static strings, so nothing
+// a client sends is ever reflected into them.
 
 const STYLE = `body{font:14px system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse}
 td,th{padding:.35rem .7rem;border-bottom:1px solid #ddd;text-align:left}.down,.ejected{color:#b00}
 .drained,.disabled{color:#a60}button{margin-right:.3rem}code{background:#f4f4f4;padding:0 .2rem}`;
 
-const LOGIN_PAGE = `<!doctype html><meta charset="utf-8"><title>edge-lb admin</title><style>${STYLE}</style>
-<h1>edge-lb</h1><form method="post" action="/_lb/login"><label>Admin token
+/** The sign-in form; `failed` adds the one thing a person needs to know after a wrong token. */
+export function loginPage(failed = false): string {
+  return `<!doctype html><meta charset="utf-8"><title>edge-lb admin</title><style>${STYLE}</style>
+<h1>edge-lb</h1>${failed ? '<p class="down" role="alert">Wrong admin token. Try again.</p>' : ""}
+<form method="post" action="/_lb/login"><label>Admin token
 <input type="password" name="token" autofocus></label> <button>Sign in</button></form>`;
+}
 
-/** Static page; its script reads /_lb/status every 2 s and posts admin actions (cookie auth). */
+/**
+ * Its script reads /_lb/status every 2 s and posts admin actions with the session cookie (the
+ * browser adds the Origin the server checks). A 401 means the session expired: back to sign-in.
+ */
 export const DASHBOARD_PAGE = `<!doctype html><meta charset="utf-8"><title>edge-lb</title><style>${STYLE}</style>
-<h1>edge-lb</h1><p id="meta"></p><div id="pools"></div>
+<h1>edge-lb</h1><form method="post" action="/_lb/logout"><button>Sign out</button></form>
+<p id="meta"></p><div id="pools"></div>
 <script>
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;"})[c]);
 async function act(name, action) {
@@ -22,6 +28,7 @@ async function act(name, action) {
 }
 async function refresh() {
   const response = await fetch("/_lb/status");
+  if (response.status === 401) { location.href = "/_lb/login"; return; }
   if (!response.ok) { document.getElementById("meta").textContent = "status: " + response.status; return; }
   const status = await response.json();
   document.getElementById("meta").textContent = "instance " + status.instance + ", " + new Date().toLocaleTimeString();
@@ -42,26 +49,3 @@ refresh();
 setInterval(refresh, 2000);
 </script>`;
 
-/**
- * The login form and POST /_lb/login, mounted before the token check: a correct token sets an
- * HttpOnly, SameSite=Strict cookie for /_lb, so the dashboard's own requests carry it.
- */
-export function loginRoutes(token: string | undefined): Hono {
-  const login = new Hono();
-  const off = () => errorResponse(404, "not_found", "admin routes are off: set ADMIN_TOKEN to enable them");
-  login.get("/login", (c) => (token ? c.html(LOGIN_PAGE) : off()));
-  login.post("/login", async (c) => {
-    if (!token) return off();
-    const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
-    const presented = typeof form["token"] === "string" ? form["token"] : "";
-    if (!tokenMatches(presented, token)) return c.html(LOGIN_PAGE, 401);
-    setCookie(c, ADMIN_COOKIE, presented, {
-      path: "/_lb",
-      httpOnly: true,
-      sameSite: "Strict",
-      secure: new URL(c.req.url).protocol === "https:",
-    });
-    return c.redirect("/_lb/", 303);
-  });
-  return login;
-}

@@ -1,30 +1,64 @@
-import { Hono } from "hono";
+import type { Context, Hono } from "hono";
 import type { PoolRuntime } from "../proxy/handler.ts";
 import { errorResponse } from "../proxy/errors.ts";
 import type { AdminState } from "../state/types.ts";
+import { callerOf, requireAdmin, type AdminAuth } from "./auth.ts";
 import { DASHBOARD_PAGE } from "./dashboard.ts";
 import { renderMetrics } from "./metrics.ts";
+import { AdminSessions } from "./session.ts";
+import { mountSignIn } from "./sign-in.ts";
 import { statusOf } from "./status.ts";
 
 /** POST /_lb/backends/:name/<action>: the admin state each action sets. */
 const ACTIONS: Readonly<Record<string, AdminState>> = { drain: "drained", disable: "disabled", enable: "enabled" };
 
+export interface AdminOptions {
+  /** ADMIN_TOKEN; without it the admin surface does not exist. */
+  readonly token: string | undefined;
+  readonly sessionTtlS: number;
+  readonly cookieSecure: boolean;
+  readonly clientIp: (c: Context) => string | undefined;
+  readonly instance: string;
+  readonly pools: readonly PoolRuntime[];
+}
+
 /**
- * The admin API (mounted under /_lb behind the bearer token): status, and drain / disable /
- * enable of one backend. Changes are written to the shared store before they are confirmed, so
- * every instance applies them at its next sync.
+ * Everything under /_lb but /_lb/healthz. With no token configured all of it answers 404, so
+ * nothing is open by default. Registration order is the access policy: sign-in and the
+ * dashboard page (which redirects a browser to sign-in) come before the gate, the API after it,
+ * and an unknown admin path is answered here rather than proxied to a backend.
  */
-export function adminRoutes(instance: string, pools: readonly PoolRuntime[]): Hono {
-  const admin = new Hono();
-  admin.get("/", (c) => c.html(DASHBOARD_PAGE));
-  admin.get("/status", async (c) => {
+export function mountAdmin(app: Hono, options: AdminOptions): void {
+  const { token } = options;
+  if (!token) {
+    app.all("/_lb/*", () => errorResponse(404, "not_found", "admin routes are off: set ADMIN_TOKEN to enable them"));
+    return;
+  }
+  const auth: AdminAuth = { token, sessions: new AdminSessions(token, options.sessionTtlS) };
+  mountSignIn(app, { auth, cookieSecure: options.cookieSecure, clientIp: options.clientIp });
+  // Hono's strict routing treats "/_lb/" apart from "/_lb"; the dashboard answers both.
+  app.on("GET", ["/_lb", "/_lb/"], async (c) =>
+    (await callerOf(c, auth)) ? c.html(DASHBOARD_PAGE) : c.redirect("/_lb/login", 302),
+  );
+  app.use("/_lb/*", requireAdmin(auth));
+  mountApi(app, options.instance, options.pools);
+  app.all("/_lb/*", () => errorResponse(404, "not_found", "no such admin route"));
+}
+
+/**
+ * The admin API (behind the gate): status, metrics, and drain / disable / enable of one
+ * backend. Changes are written to the shared store before they are confirmed, so every
+ * instance applies them at its next sync.
+ */
+function mountApi(app: Hono, instance: string, pools: readonly PoolRuntime[]): void {
+  app.get("/_lb/status", async (c) => {
     await Promise.all(pools.map((p) => p.state.refresh()));
     return c.json(statusOf(instance, pools));
   });
-  admin.get("/metrics", (c) =>
+  app.get("/_lb/metrics", (c) =>
     c.body(renderMetrics(pools), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }),
   );
-  admin.post("/backends/:name/:action", async (c) => {
+  app.post("/_lb/backends/:name/:action", async (c) => {
     const { name, action } = c.req.param();
     const state = ACTIONS[action];
     if (!state) return errorResponse(404, "not_found", `unknown action ${JSON.stringify(action)}: expected drain, disable or enable`);
@@ -37,5 +71,4 @@ export function adminRoutes(instance: string, pools: readonly PoolRuntime[]): Ho
     }
     return c.json({ backend: name, admin: state });
   });
-  return admin;
 }
