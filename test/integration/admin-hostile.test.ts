@@ -1,7 +1,7 @@
 import { request } from "node:http";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startServer, type RunningServer } from "../support/runtimes.ts";
+import { SERVER_RUNTIMES, startServer, type RunningServer } from "../support/runtimes.ts";
 import { ADMIN_TOKEN } from "../support/worker.ts";
 
 // Sign-in is the one admin route an anonymous client can make the balancer work for. Parsing its
@@ -112,5 +112,55 @@ describe("hostile sign-ins on Node", () => {
     });
     expect(signIn.status).toBe(303);
     expect(signIn.headers.getSetCookie()[0]).toMatch(/^edge_lb_admin=v1\./);
+  });
+});
+
+describe("sessions across runtimes", () => {
+  const servers: RunningServer[] = [];
+  beforeAll(async () => {
+    for (const runtime of SERVER_RUNTIMES) {
+      servers.push(await startServer(runtime, ["--backends=http://127.0.0.1:9"], { ADMIN_TOKEN, LOG_REQUESTS: "false" }));
+    }
+  });
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+  });
+
+  const disable = (server: RunningServer, headers: Record<string, string>) =>
+    fetch(`${server.url}/_lb/backends/127.0.0.1:9/disable`, { method: "POST", headers });
+
+  it("a session signed on any runtime is accepted by every other sharing the token, and only from the same origin", async () => {
+    for (const issuer of servers) {
+      const login = await fetch(`${issuer.url}/_lb/login`, {
+        method: "POST",
+        headers: { origin: issuer.url },
+        body: new URLSearchParams({ token: ADMIN_TOKEN }),
+        redirect: "manual",
+      });
+      expect(login.status, issuer.runtime).toBe(303);
+      const cookie = login.headers.getSetCookie()[0]!.split(";")[0]!;
+      for (const server of servers) {
+        const label = `${issuer.runtime} -> ${server.runtime}`;
+        expect((await fetch(`${server.url}/_lb/status`, { headers: { cookie } })).status, label).toBe(200);
+        expect((await disable(server, { cookie, origin: "https://evil.example" })).status, label).toBe(403);
+        expect((await disable(server, { cookie, origin: server.url })).status, label).toBe(200);
+      }
+    }
+  });
+
+  it("every runtime refuses an oversized sign-in with 413 and backs off a failed one with 429", async () => {
+    for (const server of servers) {
+      const big = await fetch(`${server.url}/_lb/login`, {
+        method: "POST",
+        headers: { origin: server.url, "content-type": "application/x-www-form-urlencoded" },
+        body: "token=" + "x".repeat(10_000),
+      });
+      expect(big.status, server.runtime).toBe(413);
+      const wrong = await fetch(`${server.url}/_lb/login`, { method: "POST", headers: { origin: server.url }, body: new URLSearchParams({ token: "not-the-token-0000000" }) });
+      expect(wrong.status, server.runtime).toBe(401);
+      const blocked = await fetch(`${server.url}/_lb/login`, { method: "POST", headers: { origin: server.url }, body: new URLSearchParams({ token: ADMIN_TOKEN }) });
+      expect(blocked.status, server.runtime).toBe(429);
+      expect(blocked.headers.get("retry-after"), server.runtime).toBe("1");
+    }
   });
 });
