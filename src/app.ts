@@ -110,6 +110,7 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
     return handleProxy(c.req.raw, pool, {
       client: { ip: options.clientIp(c), proto: clientProto(c), trustedPeer: trustsPeer(c) },
       target: checked.target,
+      host: checked.host,
       maxBodyBytes: config.max_request_body_bytes,
       defer: deferOf(c),
     });

@@ -37,7 +37,11 @@ const NO_BODY: PreparedBody = { replayable: null, stream: null };
  */
 export async function prepareBody(request: Request, maxReplayBytes: number, maxBodyBytes = 0): Promise<PreparedBody> {
   // The method first: on Node, touching request.body makes the adapter build a full Request.
-  if (request.method === "GET" || request.method === "HEAD" || request.body === null) return NO_BODY;
+  // Any case: Deno keeps "get" as sent, and fetch upper-cases it and then refuses a body.
+  const method = request.method;
+  if (method === "GET" || method === "HEAD" || request.body === null) return NO_BODY;
+  const upper = method.toUpperCase();
+  if (upper === "GET" || upper === "HEAD") return NO_BODY;
   const declared = request.headers.get("content-length");
   const length = declared === null ? NaN : Number(declared);
   if (Number.isFinite(length)) {

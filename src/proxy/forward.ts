@@ -8,6 +8,8 @@ export interface ForwardOptions {
   readonly request: Request;
   /** The canonical path and query (request-target.ts), appended to the backend's URL. */
   readonly target: string;
+  /** The host the client addressed, canonical (request-target.ts): X-Forwarded-Host, preserve_host. */
+  readonly host: string;
   /** Replayable buffered body, the client's stream (one attempt only), or none. */
   readonly body: ArrayBuffer | ReadableStream<Uint8Array> | null;
   /** A streamed body's progress: each chunk restarts the timeout (an upload is not idleness). */
@@ -123,7 +125,7 @@ function forwardingHeaders(client: Request, options: ForwardOptions): Headers {
   headers.delete("accept-encoding");
   // The URL's host, not the Host header: on Workers they can differ and the URL is what the
   // client addressed; on Node the URL is built from the Host header anyway.
-  const host = hostOf(client.url);
+  const host = options.host;
   const { ip, proto, trustedPeer } = options.client;
   if (ip) {
     const prior = client.headers.get("x-forwarded-for");
@@ -154,12 +156,6 @@ function responseHeaders(upstream: Headers): Headers {
     headers.delete("content-length");
   }
   return headers;
-}
-
-function hostOf(url: string): string {
-  const start = url.indexOf("://") + 3;
-  const end = url.indexOf("/", start);
-  return url.slice(start, end === -1 ? undefined : end);
 }
 
 /**

@@ -32,6 +32,8 @@ export interface RequestContext {
   readonly client: ClientConnection;
   /** Canonical path and query (request-target.ts). */
   readonly target: string;
+  /** Canonical host the client addressed (request-target.ts). */
+  readonly host: string;
   /** MAX_REQUEST_BODY_BYTES; 0 = unlimited. */
   readonly maxBodyBytes: number;
   readonly defer: Defer;
@@ -161,6 +163,7 @@ async function attempt(
       backend,
       request,
       target: ctx.target,
+      host: ctx.host,
       body,
       ...(progress ? { progress } : {}),
       client: ctx.client,

@@ -13,7 +13,8 @@ export interface TargetLimits {
 }
 
 export type TargetCheck =
-  | { readonly ok: true; readonly target: string }
+  /** `host`: what the client addressed, as the URL standard serialises it (X-Forwarded-Host). */
+  | { readonly ok: true; readonly target: string; readonly host: string }
   | { readonly ok: false; readonly status: 400 | 405 | 414 | 431; readonly error: string; readonly reason: string };
 
 /** Methods a proxy must not pass on: TRACE/TRACK reflect credentials, CONNECT opens a tunnel. */
@@ -39,12 +40,15 @@ export function checkTarget(request: Request, limits: TargetLimits): TargetCheck
   if (host !== null && host !== "" && !HOST.test(host)) {
     return { ok: false, status: 400, error: "bad_request", reason: "invalid Host header" };
   }
-  const target = canonicalTarget(request.url);
-  if (target === undefined) return { ok: false, status: 400, error: "bad_request", reason: "invalid request target" };
+  const canonical = canonicalUrl(request.url);
+  if (canonical === undefined) return { ok: false, status: 400, error: "bad_request", reason: "invalid request target" };
+  const { target } = canonical;
   if (target.length > limits.maxUrlBytes) {
     return { ok: false, status: 414, error: "uri_too_long", reason: `the request target is longer than ${limits.maxUrlBytes} bytes` };
   }
-  if (headerBytes(request.headers) > limits.maxHeaderBytes) {
+  const bytes = headerBytes(request.headers);
+  if (bytes < 0) return { ok: false, status: 400, error: "bad_request", reason: "a header value holds a control character" };
+  if (bytes > limits.maxHeaderBytes) {
     return {
       ok: false,
       status: 431,
@@ -52,22 +56,33 @@ export function checkTarget(request: Request, limits: TargetLimits): TargetCheck
       reason: `the request headers are larger than ${limits.maxHeaderBytes} bytes`,
     };
   }
-  return { ok: true, target };
+  return { ok: true, target, host: canonical.host };
 }
 
 /**
  * Path and query of an absolute URL with dot segments resolved (RFC 3986 5.2.4, WHATWG: also
- * "%2e" and backslashes), or undefined when `url` is not an absolute http(s) URL. The common
- * case, a path without dots or backslashes, is sliced without a URL parse.
+ * "%2e" and backslashes), or undefined when `url` is not an absolute http(s) URL.
  */
 export function canonicalTarget(url: string): string | undefined {
+  return canonicalUrl(url)?.target;
+}
+
+/**
+ * Target and host of an absolute http(s) URL. The common case, a plain authority and a path
+ * without dots or backslashes, is sliced without a URL parse.
+ */
+function canonicalUrl(url: string): { target: string; host: string } | undefined {
   const schemeEnd = url.indexOf("://");
   if (schemeEnd !== 4 && schemeEnd !== 5) return undefined;
-  const pathStart = url.indexOf("/", schemeEnd + 3);
-  if (pathStart === -1) return plainAuthority(url) ? "/" : undefined;
-  const queryStart = url.indexOf("?", pathStart);
-  const path = queryStart === -1 ? url.slice(pathStart) : url.slice(pathStart, queryStart);
-  if (!needsParsing(path) && plainAuthority(url.slice(0, pathStart))) return url.slice(pathStart);
+  const hostStart = schemeEnd + 3;
+  const pathStart = url.indexOf("/", hostStart);
+  const authority = pathStart === -1 ? url.slice(hostStart) : url.slice(hostStart, pathStart);
+  if (/^https?$/i.test(url.slice(0, schemeEnd)) && HOST.test(authority)) {
+    if (pathStart === -1) return { target: "/", host: authority };
+    const queryStart = url.indexOf("?", pathStart);
+    const path = queryStart === -1 ? url.slice(pathStart) : url.slice(pathStart, queryStart);
+    if (!needsParsing(path)) return { target: url.slice(pathStart), host: authority };
+  }
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -75,7 +90,7 @@ export function canonicalTarget(url: string): string | undefined {
     return undefined;
   }
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return undefined;
-  return parsed.pathname + parsed.search;
+  return { target: parsed.pathname + parsed.search, host: parsed.host };
 }
 
 /** Dot segments (plain or percent-encoded), backslashes or a fragment: let the URL parser decide. */
@@ -83,16 +98,19 @@ function needsParsing(path: string): boolean {
   return path.includes("/.") || path.includes("\\") || path.includes("#") || /%2e/i.test(path);
 }
 
-/** scheme://host[:port] with nothing a parser could read as user info or a second path. */
-function plainAuthority(prefix: string): boolean {
-  const authority = prefix.slice(prefix.indexOf("://") + 3);
-  return /^https?:\/\//i.test(prefix) && HOST.test(authority);
-}
-
+/**
+ * Header names and values in bytes, or -1 when a value holds a control character: the Headers
+ * class lets one through, Node's fetch then refuses to send it, and that would look like a backend
+ * failure.
+ */
 function headerBytes(headers: Headers): number {
   let total = 0;
+  let control = false;
   headers.forEach((value, name) => {
     total += name.length + value.length + 4;
+    if (CONTROL.test(value)) control = true;
   });
-  return total;
+  return control ? -1 : total;
 }
+
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;

@@ -86,7 +86,8 @@ function fetchWithinLimits(
   let answered = false;
   let forwarded = request;
   // The balancer sends no body for GET and HEAD either (src/proxy/body.ts).
-  if (request.method === "GET" || request.method === "HEAD" || request.body === null) {
+  const method = request.method.toUpperCase();
+  if (method === "GET" || method === "HEAD" || request.body === null) {
     server.timeout(request, upstreamSeconds);
   } else {
     const body = request.body.pipeThrough(
@@ -96,14 +97,20 @@ function fetchWithinLimits(
         },
       }),
     );
-    forwarded = new Request(request.url, {
-      method: request.method,
-      headers: request.headers,
-      body,
-      signal: request.signal,
-      duplex: "half",
-    } as RequestInit);
-    originals.set(forwarded, request);
+    try {
+      forwarded = new Request(request.url, {
+        method: request.method,
+        headers: request.headers,
+        body,
+        signal: request.signal,
+        duplex: "half",
+      } as RequestInit);
+      originals.set(forwarded, request);
+    } catch {
+      // A relative URL (Bun's answer to an unusable Host) or a method Request refuses (TRACE,
+      // CONNECT): the balancer refuses these itself before reading any body.
+      void body.cancel().catch(() => undefined);
+    }
   }
   const answer = (response: Response) => {
     answered = true;
