@@ -2,14 +2,15 @@ import { Hono, type Context } from "hono";
 import { RotationCache } from "./balancer/rotation.ts";
 import type { Config } from "./config.ts";
 import { handleProxy, LOAD_AWARE, type PoolRuntime } from "./proxy/handler.ts";
-import { errorResponse } from "./proxy/errors.ts";
+import { errorResponse } from "./shared/error-response.ts";
 import { ALLOWED_METHODS, checkTarget } from "./proxy/request-target.ts";
 import { PoolMetrics } from "./admin/metrics.ts";
 import { mountAdmin } from "./admin/routes.ts";
 import { HealthChecker } from "./health/checker.ts";
 import { PassiveHealth } from "./health/passive.ts";
 import { RetryBudget } from "./proxy/retry.ts";
-import { PoolState, type Defer } from "./state/cache.ts";
+import type { Defer } from "./shared/defer.ts";
+import { PoolState } from "./state/cache.ts";
 import type { StateStore } from "./state/types.ts";
 
 export interface BalancerOptions {

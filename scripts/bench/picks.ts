@@ -6,7 +6,8 @@
 import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
 import { buildSelector, pick } from "../../src/balancer/select.ts";
-import { ALGORITHMS, type Algorithm, type Backend, type LatencyEstimate, type LoadView, type SelectionInput } from "../../src/balancer/types.ts";
+import { ALGORITHMS, type Algorithm, type SelectionInput } from "../../src/balancer/types.ts";
+import { type Backend, type LatencyEstimate, type LoadView } from "../../src/shared/backend.ts";
 
 export const PICK_SIZES = [3, 30, 300] as const;
 

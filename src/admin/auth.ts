@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
-import { errorResponse } from "../proxy/errors.ts";
+import { errorResponse } from "../shared/error-response.ts";
 import { isSafeMethod, isSameOrigin } from "./origin.ts";
 import type { AdminSessions } from "./session.ts";
 

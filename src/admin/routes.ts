@@ -1,6 +1,6 @@
 import type { Context, Hono } from "hono";
 import type { PoolRuntime } from "../proxy/handler.ts";
-import { errorResponse } from "../proxy/errors.ts";
+import { errorResponse } from "../shared/error-response.ts";
 import type { AdminState } from "../state/types.ts";
 import { callerOf, requireAdmin, type AdminAuth } from "./auth.ts";
 import { DASHBOARD_PAGE } from "./dashboard.ts";

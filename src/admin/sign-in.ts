@@ -1,6 +1,6 @@
 import type { Context, Hono } from "hono";
 import { setCookie } from "hono/cookie";
-import { errorResponse } from "../proxy/errors.ts";
+import { errorResponse } from "../shared/error-response.ts";
 import { ADMIN_COOKIE, crossOrigin, tokenMatches, type AdminAuth } from "./auth.ts";
 import { readBoundedText, SIGN_IN_BODY_LIMIT } from "./bounded-body.ts";
 import { loginPage } from "./dashboard.ts";

@@ -1,4 +1,6 @@
-import type { Backend, LatencyEstimate, LoadView, Selector } from "./types.ts";
+import { elapsed } from "../shared/latency.ts";
+import type { Backend, LatencyEstimate, LoadView } from "../shared/backend.ts";
+import type { Selector } from "./types.ts";
 import { checkBackends } from "./validate.ts";
 
 /**
@@ -9,40 +11,11 @@ import { checkBackends } from "./validate.ts";
  */
 export const DECAY_MS = 10_000;
 
-/** Time constant of the EWMA itself: linkerd's default of 10 s. */
-export const TAU_MS = 10_000;
-
-/**
- * Peak-EWMA update (Finagle, linkerd): a sample above the estimate replaces it at once, so a
- * backend turning slow is avoided immediately; samples below it are averaged in with a weight
- * that grows with the time since the last one, so recovery is believed gradually and a burst of
- * fast samples within a few ms counts little more than one.
- */
-export function foldLatency(
-  prev: LatencyEstimate | undefined,
-  sampleMs: number,
-  now: number,
-): LatencyEstimate {
-  if (!Number.isFinite(sampleMs)) {
-    throw new RangeError(`latency sample must be finite, got ${sampleMs}`);
-  }
-  // Clock adjustments can make an end-minus-start measurement negative; it was simply fast.
-  const sample = Math.max(0, sampleMs);
-  if (prev === undefined || sample > prev.ewmaMs) return { ewmaMs: sample, updatedAt: now };
-  const w = Math.exp(-elapsed(prev, now) / TAU_MS);
-  return { ewmaMs: prev.ewmaMs * w + sample * (1 - w), updatedAt: now };
-}
-
 /** The estimate as scoring sees it: faded toward 0 with the time since its last sample. */
 export function decayedLatency(estimate: LatencyEstimate, now: number): number {
   return estimate.ewmaMs * Math.exp(-elapsed(estimate, now) / DECAY_MS);
 }
 
-// Instances' clocks disagree a little; an estimate stamped "in the future" is simply fresh,
-// not one to amplify with a positive exponent.
-function elapsed(estimate: LatencyEstimate, now: number): number {
-  return Math.max(0, now - estimate.updatedAt);
-}
 
 /**
  * What an unmeasured backend with requests in flight is assumed to cost per request (Finagle's

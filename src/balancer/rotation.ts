@@ -1,7 +1,8 @@
 import type { PoolSnapshot } from "../state/types.ts";
 import { decideAvailability, type AvailabilityPolicy } from "./availability.ts";
 import { buildSelector } from "./select.ts";
-import type { Algorithm, Backend, Selector } from "./types.ts";
+import type { Backend } from "../shared/backend.ts";
+import type { Algorithm, Selector } from "./types.ts";
 
 /** The selector to ask right now, and the backends it may yield that must be skipped. */
 export interface Rotation {

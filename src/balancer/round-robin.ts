@@ -1,4 +1,5 @@
-import type { Backend, Selector } from "./types.ts";
+import type { Backend } from "../shared/backend.ts";
+import type { Selector } from "./types.ts";
 import { checkBackends } from "./validate.ts";
 
 /**

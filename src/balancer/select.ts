@@ -2,7 +2,8 @@ import { buildLeastConnections } from "./least-connections.ts";
 import { buildLeastResponseTime } from "./least-response-time.ts";
 import { buildMaglev } from "./maglev.ts";
 import { buildRoundRobin } from "./round-robin.ts";
-import type { Algorithm, Backend, SelectionInput, Selector } from "./types.ts";
+import type { Backend } from "../shared/backend.ts";
+import type { Algorithm, SelectionInput, Selector } from "./types.ts";
 import { buildWeightedRoundRobin } from "./weighted-round-robin.ts";
 
 /** Builds the selector for one backend set; rebuild when the set or a weight changes. */

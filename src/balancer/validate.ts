@@ -1,4 +1,4 @@
-import type { Backend } from "./types.ts";
+import type { Backend } from "../shared/backend.ts";
 
 /**
  * Rejects backend lists the algorithms cannot serve correctly. Config validation should already

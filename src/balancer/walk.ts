@@ -1,4 +1,4 @@
-import type { Backend } from "./types.ts";
+import type { Backend } from "../shared/backend.ts";
 
 /**
  * Yields list[first], then the distinct backends that `step(1..maxSteps)` lands on, then any

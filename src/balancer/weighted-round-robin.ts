@@ -1,6 +1,7 @@
 import { positionOf } from "./round-robin.ts";
 import { distinctWalk } from "./walk.ts";
-import type { Backend, Selector } from "./types.ts";
+import type { Backend } from "../shared/backend.ts";
+import type { Selector } from "./types.ts";
 import { checkBackends } from "./validate.ts";
 
 /**

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { ALGORITHMS, type Backend } from "../balancer/types.ts";
+import { ALGORITHMS } from "../balancer/types.ts";
+import { type Backend } from "../shared/backend.ts";
 
 /**
  * The one schema. JSON keys are snake_case like nginx/HAProxy directives; the Config type is

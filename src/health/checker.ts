@@ -1,6 +1,7 @@
-import type { Backend } from "../balancer/types.ts";
+import type { Backend } from "../shared/backend.ts";
 import type { HealthCheckConfig } from "../config/schema.ts";
-import type { Defer, PoolState } from "../state/cache.ts";
+import type { Defer } from "../shared/defer.ts";
+import type { PoolState } from "../state/cache.ts";
 import { probe } from "./probe.ts";
 import { judgeRound } from "./round.ts";
 

@@ -1,5 +1,6 @@
-import type { Backend } from "../balancer/types.ts";
-import type { Defer, PoolState } from "../state/cache.ts";
+import type { Backend } from "../shared/backend.ts";
+import type { Defer } from "../shared/defer.ts";
+import type { PoolState } from "../state/cache.ts";
 import { ejectionDuration, FailureStreaks, type OutlierPolicy } from "./outlier.ts";
 
 /**

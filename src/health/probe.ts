@@ -1,5 +1,5 @@
-import { upstreamUrl } from "../proxy/forward.ts";
-import type { Backend } from "../balancer/types.ts";
+import { upstreamUrl } from "../shared/backend.ts";
+import type { Backend } from "../shared/backend.ts";
 
 /** An active HTTP check, as nginx's health_check / HAProxy's option httpchk configure it. */
 export interface ProbeSpec {

@@ -1,4 +1,4 @@
-import type { Backend } from "../balancer/types.ts";
+import type { Backend } from "../shared/backend.ts";
 import type { BackendPatch } from "../state/types.ts";
 import { applyCheck, type Thresholds } from "./hysteresis.ts";
 import type { ProbeResult } from "./probe.ts";

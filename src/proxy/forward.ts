@@ -1,4 +1,4 @@
-import type { Backend } from "../balancer/types.ts";
+import { type Backend, upstreamUrl } from "../shared/backend.ts";
 import type { BodyProgress } from "./body.ts";
 import { carriesHopByHop, dropHopByHop } from "./headers.ts";
 
@@ -40,15 +40,6 @@ export type ForwardResult =
    * workerd's "Network connection lost", which it reports for refused connections too).
    */
   | { readonly kind: "failed"; readonly reason: string };
-
-/**
- * The upstream URL is the backend's URL (origin and base path) plus the canonical path and query:
- * nothing in the client's request can change which host is contacted or leave the base path
- * (README, Security).
- */
-export function upstreamUrl(backend: Backend, target: string): string {
-  return backend.url + target;
-}
 
 /**
  * One attempt against one backend. hono/proxy's semantics (hop-by-hop headers dropped both ways,

@@ -1,12 +1,14 @@
 import type { Rotation, RotationCache } from "../balancer/rotation.ts";
-import type { Backend, SelectionInput } from "../balancer/types.ts";
+import type { SelectionInput } from "../balancer/types.ts";
+import type { Backend } from "../shared/backend.ts";
 import type { PoolConfig } from "../config.ts";
 import type { HealthChecker } from "../health/checker.ts";
 import type { PassiveHealth } from "../health/passive.ts";
 import type { PoolMetrics } from "../admin/metrics.ts";
-import type { Defer, PoolState } from "../state/cache.ts";
+import type { Defer } from "../shared/defer.ts";
+import type { PoolState } from "../state/cache.ts";
 import { BodyTooLarge, prepareBody, type BodyProgress } from "./body.ts";
-import { errorResponse } from "./errors.ts";
+import { errorResponse } from "../shared/error-response.ts";
 import { forward, type ClientConnection, type ForwardResult } from "./forward.ts";
 import { hashKeyOf } from "./hash-key.ts";
 import { BadConnectionHeader } from "./headers.ts";

@@ -1,6 +1,6 @@
 import { createBalancer, type Balancer } from "../app.ts";
 import { ConfigError, loadConfig } from "../config.ts";
-import { errorResponse } from "../proxy/errors.ts";
+import { errorResponse } from "../shared/error-response.ts";
 import { createStore } from "./stores.ts";
 
 // The Durable Object class behind STATE=durable-object (binding LB_STATE in wrangler.toml). It

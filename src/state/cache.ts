@@ -1,5 +1,6 @@
-import { foldLatency } from "../balancer/least-response-time.ts";
-import type { LatencyEstimate, LoadView } from "../balancer/types.ts";
+import type { LatencyEstimate, LoadView } from "../shared/backend.ts";
+import type { Defer } from "../shared/defer.ts";
+import { foldLatency } from "../shared/latency.ts";
 import { SequenceBlocks } from "./sequence.ts";
 import type { BackendPatch, HealthWatch, InstanceReport, LatencySummary, PoolSnapshot, StateStore } from "./types.ts";
 
@@ -21,8 +22,6 @@ export interface PoolStateOptions {
   readonly log?: (message: string) => void;
 }
 
-/** Keeps background work alive after the response (ctx.waitUntil on Workers). */
-export type Defer = (work: Promise<unknown>) => void;
 
 export interface StoreStats {
   roundTrips: number;

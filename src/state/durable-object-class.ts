@@ -1,11 +1,11 @@
 import { DurableObject } from "cloudflare:workers";
-import type { LatencyEstimate } from "../balancer/types.ts";
+import { foldSharedLatency } from "../shared/latency.ts";
+import type { LatencyEstimate } from "../shared/backend.ts";
 import type { PoolObjectNamespace } from "./durable-object.ts";
 import { probe } from "../health/probe.ts";
 import { judgeRound } from "../health/round.ts";
 import { checkLock, readPatch, sanitizePatch } from "./patch.ts";
 import {
-  foldSharedLatency,
   type BackendPatch,
   type BackendSnapshot,
   type HealthWatch,

@@ -1,7 +1,7 @@
-import type { LatencyEstimate } from "../balancer/types.ts";
+import type { LatencyEstimate } from "../shared/backend.ts";
+import { foldSharedLatency } from "../shared/latency.ts";
 import { checkLock, sanitizePatch } from "./patch.ts";
 import {
-  foldSharedLatency,
   type BackendPatch,
   type BackendSnapshot,
   type InstanceReport,

@@ -1,4 +1,7 @@
-import type { Backend, LatencyEstimate } from "../balancer/types.ts";
+import type { Backend, LatencyEstimate } from "../shared/backend.ts";
+import type { LatencySummary } from "../shared/latency.ts";
+
+export type { LatencySummary } from "../shared/latency.ts";
 import type { HealthCheckConfig } from "../config/schema.ts";
 
 /** What a store needs to run a pool's active checks on its own. */
@@ -72,10 +75,6 @@ export interface InstanceReport {
   readonly ttlMs: number;
 }
 
-export interface LatencySummary {
-  readonly count: number;
-  readonly meanMs: number;
-}
 
 export interface BackendSnapshot extends BackendPatch {
   /** Sum of live instances' reported in-flight counts. */
@@ -87,18 +86,4 @@ export interface PoolSnapshot {
   /** Epoch ms at the store when the snapshot was taken. */
   readonly takenAt: number;
   readonly backends: Readonly<Record<string, BackendSnapshot>>;
-}
-
-/** EWMA weight of one new sample when folding reported means into the shared estimate. */
-export const SHARED_LATENCY_ALPHA = 0.2;
-
-/** The shared estimate after folding `summary.count` samples of mean `summary.meanMs`. */
-export function foldSharedLatency(
-  previous: LatencyEstimate | undefined,
-  summary: LatencySummary,
-  now: number,
-): LatencyEstimate {
-  if (!previous) return { ewmaMs: summary.meanMs, updatedAt: now };
-  const keep = Math.pow(1 - SHARED_LATENCY_ALPHA, summary.count);
-  return { ewmaMs: previous.ewmaMs * keep + summary.meanMs * (1 - keep), updatedAt: now };
 }

@@ -1,4 +1,5 @@
-import { PATCH_FIELDS, SHARED_LATENCY_ALPHA } from "./types.ts";
+import { SHARED_LATENCY_ALPHA } from "../shared/latency.ts";
+import { PATCH_FIELDS } from "./types.ts";
 
 /**
  * Key layout of one pool in Redis (all keys `${prefix}:${pool}:<name>`; pool names have no ':',

@@ -8,7 +8,7 @@
 // same client without that field and without process.env, and runs unchanged on Node 20, Bun,
 // Deno and workerd (it needs only fetch, atob, TextEncoder and crypto.subtle).
 import { Redis } from "@upstash/redis/cloudflare";
-import type { LatencyEstimate } from "../balancer/types.ts";
+import type { LatencyEstimate } from "../shared/backend.ts";
 import { checkLock, patchStrings, readPatch, sanitizePatch } from "./patch.ts";
 import { FLAG_SEPARATOR, SYNC_SCRIPT, type KeyName } from "./upstash-scripts.ts";
 import type { BackendPatch, BackendSnapshot, InstanceReport, PoolSnapshot, StateStore } from "./types.ts";

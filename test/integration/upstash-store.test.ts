@@ -1,6 +1,7 @@
 // UpstashStore against a real redis-server through scripts/upstash-local.ts. Counts what goes
 // over the wire (the server's stats and onRequest hook) as well as what comes back.
 import { createServer, type Server, type Socket } from "node:net";
+import { foldSharedLatency } from "../../src/shared/latency.ts";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,7 +14,6 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { UpstashRequestEvent } from "../../scripts/upstash-local.ts";
 import { MemoryStore } from "../../src/state/memory.ts";
 import {
-  foldSharedLatency,
   PATCH_FIELDS,
   type BackendPatch,
   type InstanceReport,

@@ -1,11 +1,6 @@
 // Shared builders for the balancer unit tests (not a test file itself).
-import type {
-  Backend,
-  LatencyEstimate,
-  LoadView,
-  SelectionInput,
-  Selector,
-} from "../../src/balancer/types.ts";
+import type { SelectionInput, Selector } from "../../src/balancer/types.ts";
+import type { Backend, LatencyEstimate, LoadView } from "../../src/shared/backend.ts";
 import { intBetween } from "../support/prng.ts";
 
 export function backend(name: string, weight = 1): Backend {

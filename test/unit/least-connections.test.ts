@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { buildLeastConnections, sampleTwo } from "../../src/balancer/least-connections.ts";
-import type { LoadView } from "../../src/balancer/types.ts";
+import type { LoadView } from "../../src/shared/backend.ts";
 import { intBetween, mulberry32 } from "../support/prng.ts";
 import { backends, first, input, loadView, names, numbered, tally } from "./fixtures.ts";
 

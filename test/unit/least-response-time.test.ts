@@ -1,11 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { foldLatency, TAU_MS } from "../../src/shared/latency.ts";
 import {
   buildLeastResponseTime,
   DECAY_MS,
   decayedLatency,
-  foldLatency,
   responseTimeScore,
-  TAU_MS,
 } from "../../src/balancer/least-response-time.ts";
 import { backend, backends, first, input, loadView, names } from "./fixtures.ts";
 

@@ -6,7 +6,7 @@ import {
   maglevTableSize,
 } from "../../src/balancer/maglev.ts";
 import { pick } from "../../src/balancer/select.ts";
-import type { Backend } from "../../src/balancer/types.ts";
+import type { Backend } from "../../src/shared/backend.ts";
 import { mulberry32 } from "../support/prng.ts";
 import { backends, first, input, names, numbered, randomIPv4, tally } from "./fixtures.ts";
 

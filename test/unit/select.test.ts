@@ -1,12 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { buildSelector, pick } from "../../src/balancer/select.ts";
-import {
-  ALGORITHMS,
-  type Algorithm,
-  type LatencyEstimate,
-  type LoadView,
-  type SelectionInput,
-} from "../../src/balancer/types.ts";
+import { ALGORITHMS, type Algorithm, type SelectionInput } from "../../src/balancer/types.ts";
+import { type LatencyEstimate, type LoadView } from "../../src/shared/backend.ts";
 import { intBetween, mulberry32 } from "../support/prng.ts";
 import { backends, first, input, loadView, names, numbered, randomIPv4 } from "./fixtures.ts";
 
