@@ -1,6 +1,6 @@
 import { Hono, type Context } from "hono";
 import { RotationCache } from "./balancer/rotation.ts";
-import type { Config } from "./config.ts";
+import type { Config } from "./config/load-config.ts";
 import { handleProxy, LOAD_AWARE, type PoolRuntime } from "./proxy/handler.ts";
 import { errorResponse } from "./shared/error-response.ts";
 import { ALLOWED_METHODS, checkTarget } from "./proxy/request-target.ts";

@@ -1,7 +1,7 @@
 import type { Rotation, RotationCache } from "../balancer/rotation.ts";
 import type { SelectionInput } from "../balancer/types.ts";
 import type { Backend } from "../shared/backend.ts";
-import type { PoolConfig } from "../config.ts";
+import type { PoolConfig } from "../config/load-config.ts";
 import type { HealthChecker } from "../health/checker.ts";
 import type { PassiveHealth } from "../health/passive.ts";
 import type { PoolMetrics } from "../admin/metrics.ts";

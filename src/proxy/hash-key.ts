@@ -1,4 +1,4 @@
-import type { PoolConfig } from "../config.ts";
+import type { PoolConfig } from "../config/load-config.ts";
 
 /** The ip-hash key: client IP, or a header or cookie value, falling back to the client IP. */
 export function hashKeyOf(request: Request, source: PoolConfig["hash_key"], clientIp: string | undefined): string {

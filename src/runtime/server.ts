@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import process from "node:process";
 import type { Context } from "hono";
 import { createBalancer, type Balancer } from "../app.ts";
-import { ConfigError, loadConfig, type Config, type ConfigProblem } from "../config.ts";
+import { ConfigError, loadConfig, type Config, type ConfigProblem } from "../config/load-config.ts";
 import type { Defer } from "../shared/defer.ts";
 import { CliError, goLog, parseCli, usage } from "./cli.ts";
 import { isTrusted, parseTrustProxy, resolveClientIp, TRUST_PROXY_EXPECTED, type Cidr } from "./client-ip.ts";

@@ -1,7 +1,7 @@
 // How long the server runtimes let a client take: header_timeout_ms, idle_timeout_ms and
 // max_connections turned into each runtime's own knobs. Pure numbers, so they are unit tested
 // apart from the listeners.
-import type { Config } from "../config.ts";
+import type { Config } from "../config/load-config.ts";
 
 /** Bun.serve rejects an idleTimeout above 255 seconds. */
 export const BUN_MAX_SECONDS = 255;

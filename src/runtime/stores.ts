@@ -1,5 +1,5 @@
-import type { Config } from "../config.ts";
-import { ConfigError } from "../config.ts";
+import type { Config } from "../config/load-config.ts";
+import { ConfigError } from "../config/load-config.ts";
 import { DurableObjectStore, type PoolObjectNamespace } from "../state/durable-object.ts";
 import { KvStore, type KvNamespaceLike } from "../state/kv.ts";
 import { MemoryStore } from "../state/memory.ts";

@@ -1,5 +1,5 @@
 import { createBalancer, type Balancer } from "../app.ts";
-import { ConfigError, loadConfig } from "../config.ts";
+import { ConfigError, loadConfig } from "../config/load-config.ts";
 import { errorResponse } from "../shared/error-response.ts";
 import { createStore } from "./stores.ts";
 

@@ -27,7 +27,7 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createBalancer, type Balancer } from "../../src/app.ts";
-import { loadConfig } from "../../src/config.ts";
+import { loadConfig } from "../../src/config/load-config.ts";
 import { MemoryStore } from "../../src/state/memory.ts";
 import {
   basePathEscape,

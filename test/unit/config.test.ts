@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, type ConfigSources } from "../../src/config.ts";
+import { ConfigError, loadConfig, type ConfigSources } from "../../src/config/load-config.ts";
 
 const ok = "http://127.0.0.1:3031";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config.ts";
+import { loadConfig } from "../../src/config/load-config.ts";
 import { bunTimeouts, nodeTimeouts, upstreamWaitMs } from "../../src/runtime/slow-clients.ts";
 
 const config = (env: Record<string, string>) => loadConfig({ env: { BACKENDS: "http://127.0.0.1:3031", ...env } });

@@ -1,7 +1,7 @@
 import type { z } from "zod";
-import { configSchema, type ParsedConfig } from "./config/schema.ts";
-import { SETTINGS, type Setting } from "./config/settings.ts";
-import { isSecretName, jsonSyntaxSummary, REDACTED, redact, scrubCredentials } from "./config/redact.ts";
+import { configSchema, type ParsedConfig } from "./schema.ts";
+import { SETTINGS, type Setting } from "./settings.ts";
+import { isSecretName, jsonSyntaxSummary, REDACTED, redact, scrubCredentials } from "./redact.ts";
 
 export type Config = ParsedConfig;
 export type PoolConfig = Config["pools"][number];
