@@ -1,6 +1,7 @@
 // Bun entry point: `npm run lb:bun -- --backends=URL,URL --port=3000`, the same flags and
 // start-up lines as the Node CLI. Bun runs the TypeScript sources as they are.
 import process from "node:process";
+import { getConnInfo } from "hono/bun";
 import { goLog } from "./cli.ts";
 import { fail, prepareServer } from "./server.ts";
 import { installShutdown } from "./shutdown.ts";
@@ -31,9 +32,8 @@ declare const Bun: { serve(options: BunServeOptions): BunServer };
 
 function main(): void {
   const { settings, balancer, announce, stopBackground } = prepareServer(process.argv.slice(2), {
-    // Hono hands the runtime's second fetch argument (the Bun server) to handlers as c.env.
-    // Bun knows only the Request it created, not the one whose body is watched (see below).
-    peerAddress: (c) => (c.env as BunServer).requestIP(originals.get(c.req.raw) ?? c.req.raw)?.address,
+    // Hono's own reading of Bun's peer address (c.env.server.requestIP); see envFor below.
+    peerAddress: (c) => getConnInfo(c).remote.address,
   });
   const { port, host } = settings;
   const { idleSeconds, upstreamSeconds } = bunTimeouts(settings.config);
@@ -43,7 +43,8 @@ function main(): void {
       port,
       hostname: host,
       idleTimeout: idleSeconds,
-      fetch: (request, bunServer) => fetchWithinLimits(request, bunServer, balancer.fetch, idleSeconds, upstreamSeconds),
+      fetch: (request, bunServer) =>
+        fetchWithinLimits(request, bunServer, (forwarded) => balancer.fetch(forwarded, envFor(bunServer)), idleSeconds, upstreamSeconds),
     });
   } catch (error) {
     fail(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
@@ -69,6 +70,17 @@ function main(): void {
 const originals = new WeakMap<Request, Request>();
 
 /**
+ * What handlers see as c.env: Hono's getConnInfo asks c.env.server.requestIP for the peer, and
+ * Bun knows only the Request it created, not the one whose body is watched (fetchWithinLimits).
+ * Built once per server, not per request.
+ */
+let env: { server: Pick<BunServer, "requestIP"> } | undefined;
+function envFor(server: BunServer): { server: Pick<BunServer, "requestIP"> } {
+  env ??= { server: { requestIP: (request) => server.requestIP(originals.get(request) ?? request) } };
+  return env;
+}
+
+/**
  * Bun's idle timer cannot tell a stalled upload from a request waiting on a slow upstream: both
  * are a silent connection. So the connection keeps idleTimeout while the body arrives and gets
  * the upstream's whole wait once the body is in (the balancer's timeouts bound that wait), and
@@ -78,11 +90,11 @@ const originals = new WeakMap<Request, Request>();
 function fetchWithinLimits(
   request: Request,
   server: BunServer,
-  fetch: (request: Request, server: BunServer) => Response | Promise<Response>,
+  fetch: (request: Request) => Response | Promise<Response>,
   idleSeconds: number,
   upstreamSeconds: number,
 ): Response | Promise<Response> {
-  if (upstreamSeconds === idleSeconds) return fetch(request, server);
+  if (upstreamSeconds === idleSeconds) return fetch(request);
   let answered = false;
   let forwarded = request;
   // The balancer sends no body for GET and HEAD either (src/proxy/body.ts).
@@ -117,7 +129,7 @@ function fetchWithinLimits(
     server.timeout(request, idleSeconds);
     return response;
   };
-  const result = fetch(forwarded, server);
+  const result = fetch(forwarded);
   return result instanceof Promise ? result.then(answer) : answer(result);
 }
 

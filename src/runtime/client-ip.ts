@@ -1,3 +1,5 @@
+import { convertIPv4ToBinary, convertIPv6ToBinary, distinctRemoteAddr } from "hono/utils/ipaddr";
+
 /**
  * The client's address on a server runtime (Node, Bun, Deno): the socket peer, unless that peer
  * is a trusted proxy, in which case X-Forwarded-For is read from the right, skipping trusted
@@ -18,70 +20,23 @@ export interface Cidr {
 const MAPPED_PREFIX = 0xffffn << 32n;
 const ALL_ONES = (1n << 128n) - 1n;
 
-function parseIpv4(text: string): bigint | undefined {
-  const parts = text.split(".");
-  if (parts.length !== 4) return undefined;
-  let value = 0n;
-  for (const part of parts) {
-    // Decimal only, no leading zeros (010 is octal to some parsers: ambiguous, so refused).
-    if (!/^(0|[1-9]\d{0,2})$/.test(part)) return undefined;
-    const octet = Number(part);
-    if (octet > 255) return undefined;
-    value = (value << 8n) | BigInt(octet);
-  }
-  return value;
-}
-
-function parseIpv6(text: string): bigint | undefined {
-  let rest = text;
-  const zone = rest.indexOf("%");
-  if (zone !== -1) rest = rest.slice(0, zone); // fe80::1%eth0: the zone names an interface, not an address
-  const groups: number[] = [];
-  let tail: number[] = [];
-  const halves = rest.split("::");
-  if (halves.length > 2) return undefined;
-  const parseGroups = (part: string, allowIpv4: boolean): number[] | undefined => {
-    if (part === "") return [];
-    const out: number[] = [];
-    const items = part.split(":");
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i]!;
-      if (allowIpv4 && i === items.length - 1 && item.includes(".")) {
-        const v4 = parseIpv4(item);
-        if (v4 === undefined) return undefined;
-        out.push(Number(v4 >> 16n), Number(v4 & 0xffffn));
-      } else if (/^[0-9a-fA-F]{1,4}$/.test(item)) {
-        out.push(parseInt(item, 16));
-      } else {
-        return undefined;
-      }
-    }
-    return out;
-  };
-  if (halves.length === 1) {
-    const all = parseGroups(halves[0]!, true);
-    if (!all || all.length !== 8) return undefined;
-    groups.push(...all);
-  } else {
-    const head = parseGroups(halves[0]!, false);
-    const after = parseGroups(halves[1]!, true);
-    if (!head || !after || head.length + after.length > 7) return undefined;
-    groups.push(...head);
-    tail = after;
-    while (groups.length + tail.length < 8) groups.push(0);
-    groups.push(...tail);
-  }
-  let value = 0n;
-  for (const group of groups) value = (value << 16n) | BigInt(group);
-  return value;
-}
-
 /** An IPv4 or IPv6 address as a 128-bit number (IPv4 as ::ffff:a.b.c.d), or undefined. */
 export function parseIp(text: string): bigint | undefined {
   const trimmed = text.trim();
-  if (trimmed.includes(":")) return parseIpv6(trimmed);
-  const v4 = parseIpv4(trimmed);
-  return v4 === undefined ? undefined : MAPPED_PREFIX | v4;
+  // Hono's parser (hono/utils/ipaddr) does the work; it refuses leading zeros (010 is octal to
+  // some parsers: ambiguous) and malformed groups by throwing.
+  try {
+    switch (distinctRemoteAddr(trimmed)) {
+      case "IPv4":
+        return MAPPED_PREFIX | convertIPv4ToBinary(trimmed);
+      case "IPv6":
+        return convertIPv6ToBinary(trimmed);
+      default:
+        return undefined;
+    }
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -2,6 +2,7 @@
 // start-up lines as the Node CLI. Run with --allow-net --allow-env --allow-read (the lb:deno
 // script does); npm packages resolve from the project's node_modules (package.json beside it).
 // Deno Deploy: this file is the entry point; use STATE=upstash to share state between isolates.
+import { getConnInfo } from "hono/deno";
 import { goLog } from "./cli.ts";
 import { fail, prepareServer } from "./server.ts";
 import { installShutdown } from "./shutdown.ts";
@@ -35,7 +36,7 @@ const DENO_LIMITS_NOTE =
 function main(): void {
   const { settings, balancer, announce, stopBackground } = prepareServer(Deno.args, {
     // Hono hands the handler's second argument (Deno's ServeHandlerInfo) to handlers as c.env.
-    peerAddress: (c) => (c.env as DenoServeHandlerInfo).remoteAddr.hostname,
+    peerAddress: (c) => getConnInfo(c).remote.address,
   });
   const { port, host } = settings;
   let server: DenoHttpServer;
