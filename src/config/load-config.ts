@@ -62,10 +62,13 @@ export function loadConfig(sources: ConfigSources): Config {
   const origins = new Map<string, string>();
   const problems: ConfigProblem[] = [];
 
+  // Paths whose setting could not be read: the schema's complaints about them would only echo it.
+  const unread: string[] = [];
   const apply = (setting: Setting, value: string, label: string) => {
     const parsed = setting.parse(value);
     if (!parsed.ok) {
       problems.push({ field: label, value, expected: parsed.expected });
+      unread.push(setting.path.join("."));
       return;
     }
     setPath(raw, setting.path, parsed.value);
@@ -79,19 +82,23 @@ export function loadConfig(sources: ConfigSources): Config {
   }
   const lbConfig = env["LB_CONFIG"];
   if (typeof lbConfig === "string" && lbConfig.trim() !== "") {
-    mergeJson(raw, origins, problems, lbConfig, "LB_CONFIG");
+    if (!mergeJson(raw, origins, problems, lbConfig, "LB_CONFIG")) unread.push("");
   }
-  if (sources.json) mergeJson(raw, origins, problems, sources.json.text, sources.json.label);
+  // A JSON source that cannot be read could have set anything: the schema has nothing to add.
+  if (sources.json && !mergeJson(raw, origins, problems, sources.json.text, sources.json.label)) unread.push("");
   for (const setting of SETTINGS) {
     const value = setting.flag ? sources.flags?.[setting.flag] : undefined;
     if (value !== undefined) apply(setting, value, `--${setting.flag}`);
   }
-  if (problems.length > 0) throw new ConfigError(problems);
-
+  // Every problem at once, the settings that could not be read and what the schema says of the rest.
   const result = configSchema.safeParse(raw, { reportInput: true });
   if (!result.success) {
-    throw new ConfigError(result.error.issues.flatMap((issue) => toProblems(issue, origins)));
+    const schemaProblems = result.error.issues
+      .filter((issue) => !unread.some((path) => issue.path.join(".").startsWith(path)))
+      .flatMap((issue) => toProblems(issue, origins));
+    problems.push(...schemaProblems);
   }
+  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
   return result.data;
 }
 
@@ -101,20 +108,21 @@ function mergeJson(
   problems: ConfigProblem[],
   text: string,
   label: string,
-): void {
+): boolean {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch (error) {
     // The text is never printed: a secret sits beside whatever broke the syntax.
     problems.push({ field: label, value: REDACTED, expected: `valid JSON (JSON.parse: ${jsonSyntaxSummary(error, text)})` });
-    return;
+    return false;
   }
   if (!isPlainObject(doc)) {
     problems.push({ field: label, value: doc, expected: "a JSON object" });
-    return;
+    return false;
   }
   deepMerge(raw, doc, [], (path) => origins.set(path.join("."), label));
+  return true;
 }
 
 /** Objects merge key by key; arrays and scalars replace, so a JSON backends list is the list. */

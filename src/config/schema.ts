@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseCidr, TRUST_PROXY_EXPECTED } from "../shared/ip-networks.ts";
 import { ALGORITHMS } from "../balancer/types.ts";
 import { type Backend } from "../shared/backend.ts";
 
@@ -171,6 +172,16 @@ export const STATE_KINDS = ["memory", "durable-object", "upstash", "kv"] as cons
 
 export const configSchema = z
   .object({
+    /** Node, Bun, Deno: the port to serve (0 picks a free one). */
+    port: z.number().int().min(0).max(65_535).default(3_000),
+    /** Node, Bun, Deno: the address to bind. */
+    host: z.string().min(1).default("0.0.0.0"),
+    /** Node, Bun, Deno: networks whose X-Forwarded-For (and X-Forwarded-Proto) is believed. */
+    trust_proxy: z
+      .array(z.string().refine((text) => parseCidr(text) !== undefined, `expected ${TRUST_PROXY_EXPECTED}`))
+      .default([]),
+    /** Node, Bun, Deno: on SIGTERM/SIGINT, how long requests in flight get. */
+    shutdown_timeout_ms: z.number().int().min(0).max(86_400_000).default(30_000),
     pools: z
       .array(poolSchema)
       .min(1, "expected at least one pool")

@@ -1,3 +1,5 @@
+import { parseTrustProxy, TRUST_PROXY_EXPECTED } from "../shared/ip-networks.ts";
+
 /**
  * The settings reachable from environment variables and command-line flags, and how each string
  * becomes config JSON. Validation proper happens once, in the schema; these parsers only shape
@@ -70,9 +72,43 @@ export function parseHashKey(value: string): ParseResult {
   return ok({ source: match[1], name: match[2]!.trim() });
 }
 
+/** TRUST_PROXY="10.0.0.0/8,::1": every item must be a network or an address. */
+export function parseNetworkList(value: string): ParseResult {
+  const parsed = parseTrustProxy(value);
+  if (!parsed.ok) return { ok: false, expected: `${TRUST_PROXY_EXPECTED}; "${parsed.bad}" is not one` };
+  return ok(parsed.cidrs.map((cidr) => cidr.text));
+}
+
 const POOL = ["pools", 0] as const;
 
 export const SETTINGS: readonly Setting[] = [
+  {
+    env: "PORT",
+    flag: "port",
+    path: ["port"],
+    parse: looseNumber,
+    help: "Node/Bun/Deno: port to serve (default 3000; 0 picks a free one)",
+  },
+  {
+    flag: "host",
+    path: ["host"],
+    parse: text,
+    help: "Node/Bun/Deno: address to bind (default 0.0.0.0)",
+  },
+  {
+    env: "TRUST_PROXY",
+    flag: "trust-proxy",
+    path: ["trust_proxy"],
+    parse: parseNetworkList,
+    help: "Node/Bun/Deno: peers whose X-Forwarded-For is believed, CIDR,... (default none)",
+  },
+  {
+    env: "SHUTDOWN_TIMEOUT_MS",
+    flag: "shutdown-timeout-ms",
+    path: ["shutdown_timeout_ms"],
+    parse: looseNumber,
+    help: "Node/Bun/Deno: on SIGTERM/SIGINT, time in-flight requests get (default 30000)",
+  },
   {
     env: "BACKENDS",
     flag: "backends",

@@ -1,32 +1,23 @@
 import { parseArgs } from "node:util";
 import { SETTINGS } from "../config/settings.ts";
 
-/** Flags every server runtime (Node, Bun, Deno) accepts: the config settings plus these. */
-const RUNTIME_FLAGS = {
-  port: { type: "string" },
-  host: { type: "string" },
+/** Flags beyond the config settings: where the config comes from, and help. */
+const SOURCE_FLAGS = {
   config: { type: "string" },
-  "trust-proxy": { type: "string" },
-  "shutdown-timeout-ms": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
 export interface CliArgs {
+  /** Setting flags as written, by flag name without dashes; the config loader validates them. */
   readonly flags: Record<string, string | undefined>;
-  readonly port: number;
-  readonly host: string;
   readonly configPath: string | undefined;
-  /** --trust-proxy as written (validated by the server set-up, which also reads TRUST_PROXY). */
-  readonly trustProxy: string | undefined;
-  /** --shutdown-timeout-ms as written (validated with SHUTDOWN_TIMEOUT_MS). */
-  readonly shutdownTimeoutMs: string | undefined;
   readonly help: boolean;
 }
 
 export class CliError extends Error {}
 
 export function parseCli(argv: readonly string[]): CliArgs {
-  const options: Record<string, { type: "string" | "boolean"; short?: string }> = { ...RUNTIME_FLAGS };
+  const options: Record<string, { type: "string" | "boolean"; short?: string }> = { ...SOURCE_FLAGS };
   for (const setting of SETTINGS) if (setting.flag) options[setting.flag] = { type: "string" };
   let parsed;
   try {
@@ -40,18 +31,9 @@ export function parseCli(argv: readonly string[]): CliArgs {
     const value = setting.flag ? values[setting.flag] : undefined;
     if (typeof value === "string") flags[setting.flag!] = value;
   }
-  const portText = typeof values["port"] === "string" ? values["port"] : "3000";
-  const port = Number(portText);
-  if (!/^\d+$/.test(portText) || port > 65535) {
-    throw new CliError(`--port: expected an integer from 0 to 65535 (got "${portText}")`);
-  }
   return {
     flags,
-    port,
-    host: typeof values["host"] === "string" ? values["host"] : "0.0.0.0",
     configPath: typeof values["config"] === "string" ? values["config"] : undefined,
-    trustProxy: typeof values["trust-proxy"] === "string" ? values["trust-proxy"] : undefined,
-    shutdownTimeoutMs: typeof values["shutdown-timeout-ms"] === "string" ? values["shutdown-timeout-ms"] : undefined,
     help: values["help"] === true,
   };
 }
@@ -60,14 +42,11 @@ export function usage(): string {
   const lines = [
     "usage: edge-lb --backends=URL[,URL...] [--port=3000] [options]",
     "",
-    "  --port=N            port to serve (default 3000; 0 picks a free one)",
-    "  --host=ADDR         address to bind (default 0.0.0.0)",
     "  --config=FILE       JSON config (same shape as LB_CONFIG)",
-    "  --trust-proxy=CIDR,...  peers whose X-Forwarded-For is believed (default none) [TRUST_PROXY]",
-    "  --shutdown-timeout-ms=N  on SIGTERM/SIGINT, time in-flight requests get (default 30000) [SHUTDOWN_TIMEOUT_MS]",
+    "  --help, -h          this text",
   ];
   for (const setting of SETTINGS) {
-    if (setting.flag) lines.push(`  --${`${setting.flag}=...`.padEnd(18)}${setting.help} [${setting.env}]`);
+    if (setting.flag) lines.push(`  --${`${setting.flag}=...`.padEnd(18)}${setting.help}${setting.env ? ` [${setting.env}]` : ""}`);
   }
   return lines.join("\n");
 }

@@ -7,11 +7,11 @@ import { readFileSync } from "node:fs";
 import process from "node:process";
 import type { Context } from "hono";
 import { createBalancer, type Balancer } from "../app.ts";
-import { ConfigError, loadConfig, type Config, type ConfigProblem } from "../config/load-config.ts";
+import { ConfigError, loadConfig, type Config } from "../config/load-config.ts";
 import type { Defer } from "../shared/defer.ts";
 import { CliError, goLog, parseCli, usage } from "./cli.ts";
-import { isTrusted, parseTrustProxy, resolveClientIp, TRUST_PROXY_EXPECTED, type Cidr } from "./client-ip.ts";
-import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from "./shutdown.ts";
+import { parseCidr, type Cidr } from "../shared/ip-networks.ts";
+import { isTrusted, resolveClientIp } from "./client-ip.ts";
 import { createStore } from "./stores.ts";
 
 export const SEED_NO_BACKENDS = "Please provide one or more backends to load balance";
@@ -55,33 +55,14 @@ export function readSettings(argv: readonly string[], env: Env): ServerSettings 
   const hasBackends = cli.flags["backends"] !== undefined || !!env["BACKENDS"] || !!env["LB_CONFIG"] || !!json;
   if (!hasBackends) fail(SEED_NO_BACKENDS);
 
-  const problems: ConfigProblem[] = [];
-  const trustText = cli.trustProxy ?? env["TRUST_PROXY"];
-  const trustLabel = cli.trustProxy !== undefined ? "--trust-proxy" : "TRUST_PROXY";
-  let trustedProxies: readonly Cidr[] = [];
-  if (trustText !== undefined) {
-    const parsed = parseTrustProxy(trustText);
-    if (parsed.ok) trustedProxies = parsed.cidrs;
-    else problems.push({ field: trustLabel, value: trustText, expected: `${TRUST_PROXY_EXPECTED}; "${parsed.bad}" is not one` });
-  }
-
-  const timeoutText = (cli.shutdownTimeoutMs ?? env["SHUTDOWN_TIMEOUT_MS"])?.trim();
-  const timeoutLabel = cli.shutdownTimeoutMs !== undefined ? "--shutdown-timeout-ms" : "SHUTDOWN_TIMEOUT_MS";
-  let shutdownTimeoutMs = DEFAULT_SHUTDOWN_TIMEOUT_MS;
-  if (timeoutText !== undefined && timeoutText !== "") {
-    if (/^\d{1,9}$/.test(timeoutText)) shutdownTimeoutMs = Number(timeoutText);
-    else problems.push({ field: timeoutLabel, value: timeoutText, expected: "a whole number of milliseconds (0 or more)" });
-  }
-
-  let config: Config | undefined;
-  try {
-    config = loadConfig({ env, json, flags: cli.flags });
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    problems.push(...error.problems);
-  }
-  if (problems.length > 0 || !config) throw new ConfigError(problems);
-  return { config, port: cli.port, host: cli.host, trustedProxies, shutdownTimeoutMs };
+  const config = loadConfig({ env, json, flags: cli.flags });
+  return {
+    config,
+    port: config.port,
+    host: config.host,
+    trustedProxies: config.trust_proxy.map((text) => parseCidr(text)!),
+    shutdownTimeoutMs: config.shutdown_timeout_ms,
+  };
 }
 
 export interface ServerBalancer {

@@ -69,4 +69,3 @@ function within<T>(work: Promise<T>, ms: number, fallback: T): Promise<T> {
   return Promise.race([work.catch(() => fallback), timeout]).finally(() => clearTimeout(timer));
 }
 
-export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;

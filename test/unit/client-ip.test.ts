@@ -1,15 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/config/load-config.ts";
-import {
-  cidrContains,
-  isTrusted,
-  parseCidr,
-  parseForwardedElement,
-  parseIp,
-  parseTrustProxy,
-  resolveClientIp,
-  type Cidr,
-} from "../../src/runtime/client-ip.ts";
+import { isTrusted, resolveClientIp } from "../../src/runtime/client-ip.ts";
+import { cidrContains, parseCidr, parseForwardedElement, parseIp, parseTrustProxy, type Cidr } from "../../src/shared/ip-networks.ts";
 import { readSettings } from "../../src/runtime/server.ts";
 
 const cidrs = (text: string): readonly Cidr[] => {
@@ -216,7 +208,8 @@ describe("server settings: TRUST_PROXY and SHUTDOWN_TIMEOUT_MS", () => {
   });
 
   it("names a bad shutdown timeout", () => {
-    expect(problemsOf([backends, "--shutdown-timeout-ms=soon"], {})[0]!.field).toBe("--shutdown-timeout-ms");
-    expect(problemsOf([backends], { SHUTDOWN_TIMEOUT_MS: "-5" })[0]!.field).toBe("SHUTDOWN_TIMEOUT_MS");
+    // Named as every other setting is: the flag or variable, then the config path it sets.
+    expect(problemsOf([backends, "--shutdown-timeout-ms=soon"], {})[0]!.field).toBe("--shutdown-timeout-ms (shutdown_timeout_ms)");
+    expect(problemsOf([backends], { SHUTDOWN_TIMEOUT_MS: "-5" })[0]!.field).toBe("SHUTDOWN_TIMEOUT_MS (shutdown_timeout_ms)");
   });
 });
