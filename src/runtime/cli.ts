@@ -42,11 +42,11 @@ export function usage(): string {
   const lines = [
     "usage: edge-lb --backends=URL[,URL...] [--port=3000] [options]",
     "",
-    "  --config=FILE       JSON config (same shape as LB_CONFIG)",
-    "  --help, -h          this text",
+    "  --config=FILE                  JSON config (same shape as LB_CONFIG)",
+    "  --help, -h                     this text",
   ];
   for (const setting of SETTINGS) {
-    if (setting.flag) lines.push(`  --${`${setting.flag}=...`.padEnd(18)}${setting.help}${setting.env ? ` [${setting.env}]` : ""}`);
+    if (setting.flag) lines.push(`  --${`${setting.flag}=...`.padEnd(28)} ${setting.help}${setting.env ? ` [${setting.env}]` : ""}`);
   }
   return lines.join("\n");
 }
