@@ -1,12 +1,27 @@
 import { defineConfig } from "vitest/config";
 
+// Two projects: `npm run test:unit` (pure modules, seconds) and `npm run test:integration` (real
+// workerd, Node/Bun/Deno processes, redis-server). `npm test` runs both.
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
-    globalSetup: ["test/support/global-setup.ts"],
     pool: "forks",
     testTimeout: 60_000,
     hookTimeout: 60_000,
     reporters: ["default", ["json", { outputFile: "dist/test-results.json" }]],
+    projects: [
+      {
+        extends: true,
+        test: { name: "unit", include: ["test/unit/**/*.test.ts"] },
+      },
+      {
+        extends: true,
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts", "test/conformance/**/*.test.ts", "test/property/**/*.test.ts"],
+          // One Worker bundle for every miniflare-based suite, built before any of them starts.
+          globalSetup: ["test/support/global-setup.ts"],
+        },
+      },
+    ],
   },
 });
