@@ -1,16 +1,12 @@
 import { Hono, type Context } from "hono";
-import { RotationCache } from "./balancer/rotation.ts";
+import { poolSpecOf, stateOptionsOf } from "./app/pool-spec.ts";
 import type { Config } from "./config/load-config.ts";
-import { handleProxy, LOAD_AWARE, type PoolRuntime } from "./proxy/handler.ts";
+import { createPoolRuntime, type PoolEnvironment, type PoolRuntime } from "./pool/pool-runtime.ts";
+import { handleProxy } from "./proxy/handler.ts";
 import { errorResponse } from "./shared/error-response.ts";
 import { ALLOWED_METHODS, checkTarget } from "./proxy/request-target.ts";
-import { PoolMetrics } from "./admin/metrics.ts";
 import { mountAdmin } from "./admin/routes.ts";
-import { HealthChecker } from "./health/checker.ts";
-import { PassiveHealth } from "./health/passive.ts";
-import { RetryBudget } from "./proxy/retry.ts";
 import type { Defer } from "./shared/defer.ts";
-import { PoolState } from "./state/cache.ts";
 import type { StateStore } from "./state/types.ts";
 
 export interface BalancerOptions {
@@ -51,38 +47,15 @@ export interface Balancer {
 export function createBalancer(config: Config, options: BalancerOptions): Balancer {
   const instance = options.instance ?? crypto.randomUUID();
   const log = options.log ?? ((line: string) => console.log(line));
-  const pools: PoolRuntime[] = config.pools.map((pool) => {
-    const state = new PoolState(options.store, {
-      pool: pool.name,
-      instance,
-      maxBatch: config.sequence_batch,
-      syncIntervalMs: config.sync_interval_ms,
-      reportGapMs: config.report_gap_ms,
-      loadAware: LOAD_AWARE.has(pool.algorithm),
-      inflightTtlMs: config.inflight_ttl_ms,
-      storeTimeoutMs: config.store_timeout_ms,
-      log,
-    });
-    const upstreamFetch = options.fetch ?? ((input, init) => fetch(input, init));
-    return {
-      config: pool,
-      state,
-      rotation: new RotationCache(pool.algorithm, pool.backends, {
-        maxEjectionPercent: pool.outlier.max_ejection_percent,
-        panicThresholdPercent: pool.panic_threshold_percent,
-        slowStartMs: pool.slow_start_ms,
-      }),
-      budget: new RetryBudget(pool.retry.budget_percent / 100, pool.retry.budget_reserve),
-      passive: new PassiveHealth(pool.outlier, state, log),
-      checker: pool.health_check
-        ? new HealthChecker(pool.health_check, pool.backends, state, log, upstreamFetch)
-        : undefined,
-      metrics: new PoolMetrics(),
-      logRequest: config.log_requests ? log : undefined,
-      log,
-      fetch: options.fetch,
-    };
-  });
+  const environment: PoolEnvironment = {
+    store: options.store,
+    instance,
+    state: stateOptionsOf(config),
+    log,
+    logRequests: config.log_requests,
+    fetch: options.fetch,
+  };
+  const pools = config.pools.map((pool) => createPoolRuntime(poolSpecOf(pool), environment));
   const pool = pools[0]!;
 
   // Asking Hono for an execution context that is not there throws: decide once, not per request.

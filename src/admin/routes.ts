@@ -1,5 +1,5 @@
 import type { Context, Hono } from "hono";
-import type { PoolRuntime } from "../proxy/handler.ts";
+import type { PoolRuntime } from "../pool/pool-runtime.ts";
 import { errorResponse } from "../shared/error-response.ts";
 import type { AdminState } from "../state/types.ts";
 import { callerOf, requireAdmin, type AdminAuth } from "./auth.ts";
@@ -62,7 +62,7 @@ function mountApi(app: Hono, instance: string, pools: readonly PoolRuntime[]): v
     const { name, action } = c.req.param();
     const state = ACTIONS[action];
     if (!state) return errorResponse(404, "not_found", `unknown action ${JSON.stringify(action)}: expected drain, disable or enable`);
-    const pool = pools.find((p) => p.config.backends.some((b) => b.name === name));
+    const pool = pools.find((p) => p.spec.backends.some((b) => b.name === name));
     if (!pool) return errorResponse(404, "not_found", `no backend named ${JSON.stringify(name)}`);
     try {
       await pool.state.write(name, { admin: state });

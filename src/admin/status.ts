@@ -1,16 +1,16 @@
-import type { PoolRuntime } from "../proxy/handler.ts";
+import type { PoolRuntime } from "../pool/pool-runtime.ts";
 
 /** GET /_lb/status: what this instance believes, and how its store is doing. */
 export function statusOf(instance: string, pools: readonly PoolRuntime[]) {
   return {
     instance,
-    pools: pools.map(({ config, state, rotation, metrics }) => ({
-      name: config.name,
-      algorithm: config.algorithm,
+    pools: pools.map(({ spec, state, rotation, metrics }) => ({
+      name: spec.name,
+      algorithm: spec.algorithm,
       panic: rotation.current(state.snapshot, Date.now()).panic,
       store: { kind: state.storeKind, ...state.stats },
       view_age_ms: state.snapshot.takenAt ? Date.now() - state.snapshot.takenAt : null,
-      backends: config.backends.map((backend) => {
+      backends: spec.backends.map((backend) => {
         const shared = state.snapshot.backends[backend.name];
         const latency = state.load.latency(backend.name);
         return {

@@ -1,34 +1,14 @@
+import { isLoadAware, type PoolRuntime } from "../pool/pool-runtime.ts";
 import type { Rotation, RotationCache } from "../balancer/rotation.ts";
 import type { SelectionInput } from "../balancer/types.ts";
 import type { Backend } from "../shared/backend.ts";
-import type { PoolConfig } from "../config/load-config.ts";
-import type { HealthChecker } from "../health/checker.ts";
-import type { PassiveHealth } from "../health/passive.ts";
-import type { PoolMetrics } from "../admin/metrics.ts";
 import type { Defer } from "../shared/defer.ts";
-import type { PoolState } from "../state/cache.ts";
 import { BodyTooLarge, prepareBody, type BodyProgress } from "./body.ts";
 import { errorResponse } from "../shared/error-response.ts";
 import { forward, type ClientConnection, type ForwardResult } from "./forward.ts";
 import { hashKeyOf } from "./hash-key.ts";
 import { BadConnectionHeader } from "./headers.ts";
-import { isRetryableStatus, mayRepeat, type RetryBudget } from "./retry.ts";
-
-/** Everything one pool needs at request time; built once per instance. */
-export interface PoolRuntime {
-  readonly config: PoolConfig;
-  readonly rotation: RotationCache;
-  readonly state: PoolState;
-  readonly budget: RetryBudget;
-  readonly passive: PassiveHealth;
-  readonly checker: HealthChecker | undefined;
-  readonly metrics: PoolMetrics;
-  /** Receives "Forwarding request to: <url>"; undefined when request logging is off. */
-  readonly logRequest: ((line: string) => void) | undefined;
-  /** Failed attempts in full (backend URL, system error): the log has what clients are not told. */
-  readonly log: (line: string) => void;
-  readonly fetch?: typeof fetch;
-}
+import { isRetryableStatus, mayRepeat } from "./retry.ts";
 
 export interface RequestContext {
   readonly client: ClientConnection;
@@ -42,7 +22,6 @@ export interface RequestContext {
 }
 
 const USES_SEQUENCE = new Set(["round-robin", "weighted-round-robin"]);
-export const LOAD_AWARE = new Set(["least-connections", "least-response-time"]);
 
 type Failure = Exclude<ForwardResult, { kind: "response" }> | { kind: "status"; response: Response; reason: string };
 
@@ -53,19 +32,19 @@ type Failure = Exclude<ForwardResult, { kind: "response" }> | { kind: "status"; 
  * Nothing is retried once the response has been handed to the client.
  */
 export async function handleProxy(request: Request, pool: PoolRuntime, ctx: RequestContext): Promise<Response> {
-  const { config, state } = pool;
+  const { spec, state } = pool;
   const snapshot = await state.ready(ctx.defer);
   pool.checker?.maybeRun(ctx.defer);
   const now = Date.now();
   const rotation = pool.rotation.current(snapshot, now);
   if (rotation.available === 0) {
     pool.metrics.noBackend++;
-    return errorResponse(503, "no_backend", `every backend of pool ${config.name} is disabled or drained`);
+    return errorResponse(503, "no_backend", `every backend of pool ${spec.name} is disabled or drained`);
   }
-  const algorithm = config.algorithm;
+  const algorithm = spec.algorithm;
   const input: SelectionInput = {
     seq: USES_SEQUENCE.has(algorithm) ? await state.nextSeq(rotation.granule) : 0,
-    key: algorithm === "ip-hash" ? hashKeyOf(request, config.hash_key, ctx.client.ip) : "",
+    key: algorithm === "ip-hash" ? hashKeyOf(request, spec.hashKey, ctx.client.ip) : "",
     load: state.load,
     random: Math.random,
     now,
@@ -73,7 +52,7 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
 
   let body;
   try {
-    body = await prepareBody(request, config.retry.max_body_bytes, ctx.maxBodyBytes);
+    body = await prepareBody(request, spec.retry.maxReplayBytes, ctx.maxBodyBytes);
   } catch (error) {
     if (error instanceof BodyTooLarge) return tooLarge(ctx.maxBodyBytes);
     return errorResponse(400, "bad_request", "the request body could not be read");
@@ -100,7 +79,7 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
     pool.metrics.failure(backend.name, failure.kind, failure.reason);
     pool.passive.record(backend, failure.kind === "status" && !pool.passive.failsOn(failure.response.status) ? undefined : failure.reason, ctx.defer);
 
-    if (tried.size >= config.retry.max_attempts || body.replayable === undefined) break;
+    if (tried.size >= spec.retry.maxAttempts || body.replayable === undefined) break;
     const next = nextCandidate(candidates, rotation, tried, input.random);
     if (!next || !retryPermitted(failure, request, pool)) break;
     if (failure.kind === "status") await failure.response.body?.cancel();
@@ -169,8 +148,8 @@ async function attempt(
       body,
       ...(progress ? { progress } : {}),
       client: ctx.client,
-      timeoutMs: pool.config.timeout_ms,
-      preserveHost: pool.config.preserve_host,
+      timeoutMs: pool.spec.timeoutMs,
+      preserveHost: pool.spec.preserveHost,
       fetch: pool.fetch,
     });
   } catch (error) {
@@ -184,7 +163,7 @@ async function attempt(
     end({});
     return result;
   }
-  if (!LOAD_AWARE.has(pool.config.algorithm) || !result.response.body) {
+  if (!isLoadAware(pool.spec.algorithm) || !result.response.body) {
     end({ latencyMs: result.latencyMs });
     return result;
   }

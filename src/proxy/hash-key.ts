@@ -1,7 +1,7 @@
-import type { PoolConfig } from "../config/load-config.ts";
+import type { HashKey } from "../pool/pool-runtime.ts";
 
 /** The ip-hash key: client IP, or a header or cookie value, falling back to the client IP. */
-export function hashKeyOf(request: Request, source: PoolConfig["hash_key"], clientIp: string | undefined): string {
+export function hashKeyOf(request: Request, source: HashKey, clientIp: string | undefined): string {
   if (source.source === "header") return request.headers.get(source.name) ?? clientIp ?? "";
   if (source.source === "cookie") return cookieValue(request.headers.get("cookie"), source.name) ?? clientIp ?? "";
   return clientIp ?? "";

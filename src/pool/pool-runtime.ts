@@ -1,0 +1,100 @@
+import { type AvailabilityPolicy } from "../balancer/availability.ts";
+import { RotationCache } from "../balancer/rotation.ts";
+import type { Algorithm } from "../balancer/types.ts";
+import { HealthChecker } from "../health/checker.ts";
+import { PassiveHealth } from "../health/passive.ts";
+import type { Backend } from "../shared/backend.ts";
+import { PoolState, type PoolStateOptions } from "../state/cache.ts";
+import type { StateStore } from "../state/types.ts";
+import { PoolMetrics } from "./pool-metrics.ts";
+import { RetryBudget } from "./retry-budget.ts";
+
+/**
+ * One pool of backends at run time, as Pingora's LoadBalancer pairs selection, health and
+ * discovery for one upstream group: its shared state, its rotation, its health, its retry budget
+ * and its counters. The proxy forwards through it and the admin API reads it; both import it from
+ * here, neither from the other.
+ */
+
+/** Where the ip-hash key comes from. */
+export type HashKey = { readonly source: "ip" } | { readonly source: "header" | "cookie"; readonly name: string };
+
+/** One pool's options, converted once from the config (src/app/pool-spec.ts). */
+export interface PoolSpec {
+  readonly name: string;
+  readonly algorithm: Algorithm;
+  readonly backends: readonly Backend[];
+  readonly hashKey: HashKey;
+  /** Per try, until the upstream's response headers. */
+  readonly timeoutMs: number;
+  readonly preserveHost: boolean;
+  readonly retry: {
+    readonly maxAttempts: number;
+    /** Largest body kept for replay on another backend. */
+    readonly maxReplayBytes: number;
+    /** Each success earns this share of a retry (0.2 = 20%). */
+    readonly budgetRatio: number;
+    readonly budgetReserve: number;
+  };
+  readonly outlier: ConstructorParameters<typeof PassiveHealth>[0];
+  /** Active checks; undefined: none (passive ejection still applies). */
+  readonly healthCheck: ConstructorParameters<typeof HealthChecker>[0] | undefined;
+  readonly availability: AvailabilityPolicy;
+}
+
+/** What every pool of one balancer shares: the store, this instance's name, the log. */
+export interface PoolEnvironment {
+  readonly store: StateStore;
+  readonly instance: string;
+  readonly state: Omit<PoolStateOptions, "pool" | "instance" | "loadAware" | "log" | "clock">;
+  readonly log: (line: string) => void;
+  /** Log "Forwarding request to: <url>" per attempt. */
+  readonly logRequests: boolean;
+  /** Replaces the global fetch for upstream calls and probes. */
+  readonly fetch: typeof fetch | undefined;
+}
+
+export interface PoolRuntime {
+  readonly spec: PoolSpec;
+  readonly rotation: RotationCache;
+  readonly state: PoolState;
+  readonly budget: RetryBudget;
+  readonly passive: PassiveHealth;
+  readonly checker: HealthChecker | undefined;
+  readonly metrics: PoolMetrics;
+  /** Receives "Forwarding request to: <url>"; undefined when request logging is off. */
+  readonly logRequest: ((line: string) => void) | undefined;
+  /** Failed attempts in full (backend URL, system error): the log has what clients are not told. */
+  readonly log: (line: string) => void;
+  readonly fetch: typeof fetch | undefined;
+}
+
+const LOAD_AWARE: ReadonlySet<string> = new Set(["least-connections", "least-response-time"]);
+
+/** Whether the pool's algorithm reads in-flight counts and latency (so they are reported quickly). */
+export function isLoadAware(algorithm: Algorithm): boolean {
+  return LOAD_AWARE.has(algorithm);
+}
+
+export function createPoolRuntime(spec: PoolSpec, env: PoolEnvironment): PoolRuntime {
+  const state = new PoolState(env.store, {
+    ...env.state,
+    pool: spec.name,
+    instance: env.instance,
+    loadAware: isLoadAware(spec.algorithm),
+    log: env.log,
+  });
+  const probeFetch = env.fetch ?? ((input, init) => fetch(input, init));
+  return {
+    spec,
+    state,
+    rotation: new RotationCache(spec.algorithm, spec.backends, spec.availability),
+    budget: new RetryBudget(spec.retry.budgetRatio, spec.retry.budgetReserve),
+    passive: new PassiveHealth(spec.outlier, state, env.log),
+    checker: spec.healthCheck ? new HealthChecker(spec.healthCheck, spec.backends, state, env.log, probeFetch) : undefined,
+    metrics: new PoolMetrics(),
+    logRequest: env.logRequests ? env.log : undefined,
+    log: env.log,
+    fetch: env.fetch,
+  };
+}
