@@ -1,4 +1,4 @@
-// `npm start`: three hello-world upstreams on 127.0.0.1:3031-3033, like the seed's containers,
+// `npm start`: three hello-world upstreams on 127.0.0.1:3031-3033, like the original Go balancer's demo containers (README),
 // and the balancer under `wrangler dev` on 127.0.0.1:3000. Ctrl-C stops all of it.
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";

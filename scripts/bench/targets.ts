@@ -365,7 +365,7 @@ ${env.upstreams.map((u, i) => `  server s${i + 1} ${new URL(u).host}`).join("\n"
 }
 
 // ---------------------------------------------------------------------------------------------
-// Bun and Deno entry points (issue 5 adds them; rows appear once they exist)
+// Bun and Deno entry points (src/runtime/bun.ts, deno.ts)
 
 /**
  * How to start src/runtime/<runtime>.ts, or why not: the entry file must exist and the binary

@@ -51,7 +51,7 @@ export function usage(): string {
   return lines.join("\n");
 }
 
-/** Go's log.Printf prefix, as the seed's balancer printed it: 2024/05/21 18:04:55 */
+/** Go's log.Printf prefix, as the Go balancer this project grew from printed it (README, Running it): 2024/05/21 18:04:55 */
 export function goLog(line: string): void {
   const d = new Date();
   const pad = (n: number) => String(n).padStart(2, "0");

@@ -1,4 +1,4 @@
-// Node entry point: `npm run lb -- --backends=URL,URL --port=3000` (the seed's command line).
+// Node entry point: `npm run lb -- --backends=URL,URL --port=3000` (the original Go balancer's command line: README, Running it).
 import { serve } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";

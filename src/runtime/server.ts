@@ -1,4 +1,4 @@
-// What the server runtimes (Node, Bun, Deno) share: the seed's command line, the config, the
+// What the server runtimes (Node, Bun, Deno) share: the original Go balancer's command line (README, Running it), the config, the
 // store, the client address (socket peer, or X-Forwarded-For from a trusted proxy), the active
 // health timer and the start-up lines. Each entry point adds only its listener, its way of
 // reading the socket peer, and its way of stopping. Only node: built-ins that all three
@@ -35,7 +35,7 @@ export function fail(message: string): never {
 
 /**
  * Reads flags and environment into validated settings. Prints usage and exits 0 for --help,
- * exits 1 with the seed's message when no backends are configured anywhere; throws CliError or
+ * exits 1 with the original's message when no backends are configured anywhere; throws CliError or
  * ConfigError (every problem named) otherwise.
  */
 export function readSettings(argv: readonly string[], env: Env): ServerSettings {
@@ -68,7 +68,7 @@ export function readSettings(argv: readonly string[], env: Env): ServerSettings 
 export interface ServerBalancer {
   readonly settings: ServerSettings;
   readonly balancer: Balancer;
-  /** Prints the seed's "Load Balancer started at :PORT" and the list of backends. */
+  /** Prints the original's "Load Balancer started at :PORT" and the list of backends. */
   announce(port: number): void;
   /** Stops the active health timer (shutdown). */
   stopBackground(): void;
@@ -86,7 +86,7 @@ export interface ServerOptions {
 
 /**
  * The whole start-up before listening: settings (or a refusal naming every bad field), the
- * store, the balancer, the seed's "Added backend" lines and the health timer.
+ * store, the balancer, the original's "Added backend" lines and the health timer.
  */
 export function prepareServer(argv: readonly string[], options: ServerOptions): ServerBalancer {
   const env = process.env as Env;
