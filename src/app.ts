@@ -10,7 +10,7 @@ import { HealthChecker } from "./health/checker.ts";
 import { PassiveHealth } from "./health/passive.ts";
 import { RetryBudget } from "./proxy/retry.ts";
 import type { Defer } from "./shared/defer.ts";
-import { PoolState } from "./state/cache.ts";
+import { PoolState } from "./state/pool-state.ts";
 import type { StateStore } from "./state/types.ts";
 
 export interface BalancerOptions {

@@ -1,7 +1,7 @@
 import type { Backend } from "../shared/backend.ts";
 import type { HealthCheckConfig } from "../config/schema.ts";
 import type { Defer } from "../shared/defer.ts";
-import type { PoolState } from "../state/cache.ts";
+import type { PoolState } from "../state/pool-state.ts";
 import { probe } from "./probe.ts";
 import { judgeRound } from "./round.ts";
 

@@ -6,7 +6,7 @@ import type { HealthChecker } from "../health/checker.ts";
 import type { PassiveHealth } from "../health/passive.ts";
 import type { PoolMetrics } from "../admin/metrics.ts";
 import type { Defer } from "../shared/defer.ts";
-import type { PoolState } from "../state/cache.ts";
+import type { PoolState } from "../state/pool-state.ts";
 import { BodyTooLarge, prepareBody, type BodyProgress } from "./body.ts";
 import { errorResponse } from "../shared/error-response.ts";
 import { forward, type ClientConnection, type ForwardResult } from "./forward.ts";
