@@ -87,17 +87,22 @@ describe("PoolState over a fake store", () => {
     expect(pool.load.inflight("x")).toBe(4);
   });
 
-  it("re-reports a long request before its in-flight count could expire, through the store", async () => {
+  it("re-reports a long request before its in-flight count could expire, and publishes its end", async () => {
     const time = manualTime({ auto: true });
     const { store, state } = fakeStore(time);
     const pool = poolState(store, time, []);
     runs.length = 0;
     await pool.ready(defer);
-    pool.begin("x", defer);
+    const end = pool.begin("x", defer);
     await Promise.all(runs);
     expect(state.reports.slice(1).every((r) => r.inflight.x === 1)).toBe(true);
     // First the change after the report gap, then a heartbeat each third of the 3 s ttl, for
     // the reporter's 20 s run.
     expect(state.reportedAt).toEqual([0, 50, ...Array.from({ length: 19 }, (_, i) => 1_050 + i * 1_000)]);
+    // The reporter has stopped; the request's end starts another, which publishes it.
+    end({ latencyMs: 5 });
+    await Promise.all(runs);
+    expect(state.reports.at(-1)).toMatchObject({ inflight: {}, latency: { x: { count: 1, meanMs: 5 } } });
+    expect(state.reports).toHaveLength(22);
   });
 });
