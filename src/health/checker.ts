@@ -1,7 +1,8 @@
 import type { Backend } from "../shared/backend.ts";
 import type { HealthCheckConfig } from "../config/schema.ts";
 import type { Defer } from "../shared/defer.ts";
-import type { PoolState } from "../state/cache.ts";
+import type { ProbeSpec } from "../shared/probe-spec.ts";
+import type { PoolState } from "../state/pool-state.ts";
 import { probe } from "./probe.ts";
 import { judgeRound } from "./round.ts";
 
@@ -39,7 +40,7 @@ export class HealthChecker {
     // Once per instance: a store that can probe between requests (a Durable Object) is told to.
     if (!this.#handedOver) {
       this.#handedOver = true;
-      this.state.watchHealth({ backends: this.backends, check: this.spec }, defer);
+      this.state.watchHealth({ backends: this.backends, check: probeSpecOf(this.spec) }, defer);
     }
     if (!(await this.state.tryLock(LOCK, this.spec.interval_ms))) return false;
     this.#nextAttemptAt = this.clock() + this.spec.interval_ms;
@@ -58,4 +59,19 @@ export class HealthChecker {
       if (change.line) this.log(change.line);
     }
   }
+}
+
+/** A store is handed the check as a ProbeSpec; this checker still holds the config's options. */
+function probeSpecOf(check: HealthCheckConfig): ProbeSpec {
+  return {
+    path: check.path,
+    method: check.method,
+    expectedStatus: check.expected_status,
+    bodyContains: check.body_contains,
+    headers: check.headers,
+    timeoutMs: check.timeout_ms,
+    intervalMs: check.interval_ms,
+    rise: check.rise,
+    fall: check.fall,
+  };
 }

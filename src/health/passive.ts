@@ -1,6 +1,6 @@
 import type { Backend } from "../shared/backend.ts";
 import type { Defer } from "../shared/defer.ts";
-import type { PoolState } from "../state/cache.ts";
+import type { PoolState } from "../state/pool-state.ts";
 import { ejectionDuration, FailureStreaks, type OutlierPolicy } from "./outlier.ts";
 
 /**

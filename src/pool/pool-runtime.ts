@@ -4,7 +4,7 @@ import type { Algorithm } from "../balancer/types.ts";
 import { HealthChecker } from "../health/checker.ts";
 import { PassiveHealth } from "../health/passive.ts";
 import type { Backend } from "../shared/backend.ts";
-import { PoolState, type PoolStateOptions } from "../state/cache.ts";
+import { PoolState, type PoolStateOptions } from "../state/pool-state.ts";
 import type { StateStore } from "../state/types.ts";
 import { PoolMetrics } from "./pool-metrics.ts";
 import { RetryBudget } from "./retry-budget.ts";
@@ -46,7 +46,7 @@ export interface PoolSpec {
 export interface PoolEnvironment {
   readonly store: StateStore;
   readonly instance: string;
-  readonly state: Omit<PoolStateOptions, "pool" | "instance" | "loadAware" | "log" | "clock">;
+  readonly state: Omit<PoolStateOptions, "pool" | "instance" | "loadAware" | "log" | "clock" | "timers">;
   readonly log: (line: string) => void;
   /** Log "Forwarding request to: <url>" per attempt. */
   readonly logRequests: boolean;

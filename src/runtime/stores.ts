@@ -1,6 +1,6 @@
 import type { Config } from "../config/load-config.ts";
 import { ConfigError } from "../config/load-config.ts";
-import { DurableObjectStore, type PoolObjectNamespace } from "../state/durable-object.ts";
+import { DurableObjectStore, type PoolObjectNamespace } from "../state/durable-object-store.ts";
 import { KvStore, type KvNamespaceLike } from "../state/kv.ts";
 import { MemoryStore } from "../state/memory.ts";
 import type { StateStore } from "../state/types.ts";

@@ -6,7 +6,7 @@ import { createStore } from "./stores.ts";
 // The Durable Object class behind STATE=durable-object (binding LB_STATE in wrangler.toml). It
 // is exported here, from the Worker entry only: stores.ts, shared with Node/Bun/Deno, must not
 // import "cloudflare:workers".
-export { PoolStateObject } from "../state/durable-object-class.ts";
+export { PoolStateObject } from "./cloudflare/pool-state-object.ts";
 
 export interface WorkerEnv {
   readonly [name: string]: unknown;

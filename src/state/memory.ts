@@ -1,20 +1,14 @@
 import type { LatencyEstimate } from "../shared/backend.ts";
-import { foldSharedLatency } from "../shared/latency.ts";
 import { checkLock, sanitizePatch } from "./patch.ts";
-import {
-  type BackendPatch,
-  type BackendSnapshot,
-  type InstanceReport,
-  type PoolSnapshot,
-  type StateStore,
-} from "./types.ts";
+import { mergeReport, snapshotOf, type InstanceEntry } from "./snapshot.ts";
+import type { BackendPatch, InstanceReport, PoolSnapshot, StateStore } from "./types.ts";
 
 interface PoolRecord {
   sequence: number;
   flags: Map<string, BackendPatch>;
   latency: Map<string, LatencyEstimate>;
   /** instance -> its last report and when that report stops counting */
-  instances: Map<string, { inflight: Readonly<Record<string, number>>; expiresAt: number }>;
+  instances: Map<string, InstanceEntry>;
   /** lock name -> when it frees itself (clock ms); an entry at or past it is free */
   locks: Map<string, number>;
 }
@@ -37,33 +31,13 @@ export class MemoryStore implements StateStore {
     const record = this.#pool(pool);
     const now = this.clock();
     if (report) {
-      record.instances.set(report.instance, { inflight: report.inflight, expiresAt: now + report.ttlMs });
-      for (const [backend, summary] of Object.entries(report.latency)) {
-        if (summary.count > 0) {
-          record.latency.set(backend, foldSharedLatency(record.latency.get(backend), summary, now));
-        }
-      }
+      const merged = mergeReport(record.latency, report, now);
+      record.instances.set(report.instance, merged.entry);
+      for (const [backend, estimate] of Object.entries(merged.latency)) record.latency.set(backend, estimate);
     }
-    const inflight = new Map<string, number>();
-    for (const [instance, entry] of record.instances) {
-      if (entry.expiresAt <= now) {
-        record.instances.delete(instance);
-        continue;
-      }
-      for (const [backend, count] of Object.entries(entry.inflight)) {
-        inflight.set(backend, (inflight.get(backend) ?? 0) + count);
-      }
-    }
-    const names = new Set([...inflight.keys(), ...record.flags.keys(), ...record.latency.keys()]);
-    const backends: Record<string, BackendSnapshot> = {};
-    for (const name of names) {
-      backends[name] = {
-        ...record.flags.get(name),
-        inflight: inflight.get(name) ?? 0,
-        latency: record.latency.get(name),
-      };
-    }
-    return { takenAt: now, backends };
+    const { snapshot, expired } = snapshotOf(record, now);
+    for (const instance of expired) record.instances.delete(instance);
+    return snapshot;
   }
 
   /** Merges the patch (validated: PATCH_FIELDS only, each of the right type) into the record. */

@@ -1,13 +1,13 @@
 import type { Backend, LatencyEstimate } from "../shared/backend.ts";
 import type { LatencySummary } from "../shared/latency.ts";
+import type { ProbeSpec } from "../shared/probe-spec.ts";
 
 export type { LatencySummary } from "../shared/latency.ts";
-import type { HealthCheckConfig } from "../config/schema.ts";
 
 /** What a store needs to run a pool's active checks on its own. */
 export interface HealthWatch {
   readonly backends: readonly Backend[];
-  readonly check: HealthCheckConfig;
+  readonly check: ProbeSpec;
 }
 
 /**

@@ -30,28 +30,25 @@ export interface UpstashStoreOptions {
 
 const POOL_NAME = /^[A-Za-z0-9_.-]+$/;
 
-/** A Lua script run by EVALSHA, falling back to EVAL when Redis does not know it (NOSCRIPT). */
-class LuaScript {
-  #sha: Promise<string> | undefined;
-  constructor(readonly source: string) {}
-
-  /** SHA-1 hex of the source, computed once (lazily: workerd allows no async work at startup). */
-  sha(): Promise<string> {
-    this.#sha ??= crypto.subtle
-      .digest("SHA-1", new TextEncoder().encode(this.source))
-      .then((hash) => [...new Uint8Array(hash)].map((b) => b.toString(16).padStart(2, "0")).join(""));
-    return this.#sha;
-  }
+/** What this adapter uses of the client's Script (createScript): the class is not exported. */
+interface LuaScript {
+  /** EVAL: sends the source, which also loads it into Redis's script cache. */
+  eval(keys: string[], args: string[]): Promise<unknown>;
+  /** EVALSHA, and EVAL once more if Redis answers NOSCRIPT. */
+  exec(keys: string[], args: string[]): Promise<unknown>;
 }
-
-const syncScript = new LuaScript(SYNC_SCRIPT);
 
 export class UpstashStore implements StateStore {
   readonly kind = "upstash" as const;
   readonly #redis: Redis;
   readonly #prefix: string;
-  /** Scripts this client has sent with EVAL once: from then on EVALSHA is worth trying. */
-  readonly #sent = new WeakSet<LuaScript>();
+  /**
+   * Made on first use, not here: createScript starts hashing the source at once, and workerd
+   * allows no async work at startup (a store may be built in a Worker's global scope).
+   */
+  #syncScript: LuaScript | undefined;
+  /** Once an EVAL of the sync script succeeded on this client, EVALSHA is worth trying. */
+  #syncLoaded = false;
 
   constructor(options: UpstashStoreOptions) {
     if (!options.prefix) throw new TypeError("UpstashStore: prefix must not be empty");
@@ -90,7 +87,7 @@ export class UpstashStore implements StateStore {
 
   async sync(pool: string, report: InstanceReport | undefined): Promise<PoolSnapshot> {
     const keys = [this.#key(pool, "inst"), this.#key(pool, "flags"), this.#key(pool, "lat")];
-    const reply = await this.#run(syncScript, keys, report ? reportArgs(report) : []);
+    const reply = await this.#runSync(keys, report ? reportArgs(report) : []);
     if (typeof reply !== "string") throw new Error(`sync: unexpected script reply ${JSON.stringify(reply)}`);
     return parseSnapshot(reply);
   }
@@ -124,24 +121,16 @@ export class UpstashStore implements StateStore {
   }
 
   /**
-   * The first run on this client sends the source (EVAL also caches it in Redis), later runs
-   * only the SHA; a NOSCRIPT (script cache flushed, failover) costs one extra EVAL.
+   * The first run on this client sends the source (a fresh client cannot know whether Redis has
+   * the script, and EVALSHA would cost a second request when it has not); later runs send only
+   * the SHA, and a NOSCRIPT (script cache flushed, failover) costs one extra EVAL.
    */
-  async #run(script: LuaScript, keys: string[], args: string[]): Promise<unknown> {
-    if (!this.#sent.has(script)) {
-      void script.sha();
-      const result = await this.#redis.eval(script.source, keys, args);
-      this.#sent.add(script);
-      return result;
-    }
-    try {
-      return await this.#redis.evalsha(await script.sha(), keys, args);
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      // The client appends ", command was: [...]"; look only at Redis's own words.
-      if (!message.split(", command was:")[0]!.includes("NOSCRIPT")) throw error;
-      return this.#redis.eval(script.source, keys, args);
-    }
+  async #runSync(keys: string[], args: string[]): Promise<unknown> {
+    const script = (this.#syncScript ??= this.#redis.createScript(SYNC_SCRIPT));
+    if (this.#syncLoaded) return script.exec(keys, args);
+    const result = await script.eval(keys, args);
+    this.#syncLoaded = true;
+    return result;
   }
 }
 

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Upstream } from "../../scripts/upstream.ts";
-import { DurableObjectStore, type PoolObjectNamespace } from "../../src/state/durable-object.ts";
+import { DurableObjectStore, type PoolObjectNamespace } from "../../src/state/durable-object-store.ts";
 import { MemoryStore } from "../../src/state/memory.ts";
 import { PATCH_FIELDS, type BackendPatch, type InstanceReport, type PoolSnapshot, type StateStore } from "../../src/state/types.ts";
 import { backendsOf, startUpstreams, tally } from "../support/upstreams.ts";

@@ -1,17 +1,12 @@
 import { DurableObject } from "cloudflare:workers";
-import { foldSharedLatency } from "../shared/latency.ts";
-import type { LatencyEstimate } from "../shared/backend.ts";
-import type { PoolObjectNamespace } from "./durable-object.ts";
-import { probe } from "../health/probe.ts";
-import { judgeRound } from "../health/round.ts";
-import { checkLock, readPatch, sanitizePatch } from "./patch.ts";
-import {
-  type BackendPatch,
-  type BackendSnapshot,
-  type HealthWatch,
-  type InstanceReport,
-  type PoolSnapshot,
-} from "./types.ts";
+import { probe, type ProbeSpec as ProbeOptions } from "../../health/probe.ts";
+import { judgeRound } from "../../health/round.ts";
+import type { LatencyEstimate } from "../../shared/backend.ts";
+import type { ProbeSpec } from "../../shared/probe-spec.ts";
+import type { PoolObjectNamespace } from "../../state/durable-object-store.ts";
+import { checkLock, readPatch, sanitizePatch } from "../../state/patch.ts";
+import { mergeReport, snapshotOf, type InstanceEntry } from "../../state/snapshot.ts";
+import type { BackendPatch, HealthWatch, InstanceReport, PoolSnapshot } from "../../state/types.ts";
 
 /** Storage keys (synchronous KV API of a SQLite-backed object, table __cf_kv). */
 const SEQUENCE_KEY = "seq";
@@ -50,7 +45,7 @@ export class PoolStateObject extends DurableObject<unknown> {
   readonly #flags = new Map<string, BackendPatch>();
   readonly #latency = new Map<string, LatencyEstimate>();
   /** instance -> its last report and when that report stops counting (memory only, see above). */
-  readonly #instances = new Map<string, { inflight: Readonly<Record<string, number>>; expiresAt: number }>();
+  readonly #instances = new Map<string, InstanceEntry>();
   /** lock name -> when it frees itself (epoch ms); memory only, see tryLock. */
   readonly #locks = new Map<string, number>();
 
@@ -60,7 +55,7 @@ export class PoolStateObject extends DurableObject<unknown> {
     super(ctx, env);
     // The synchronous API needs no blockConcurrencyWhile: nothing can interleave a constructor.
     const kv = ctx.storage.kv;
-    this.#watch = kv.get<HealthWatch>(HEALTH_WATCH_KEY);
+    this.#watch = readWatch(kv.get<unknown>(HEALTH_WATCH_KEY));
     this.#sequence = kv.get<number>(SEQUENCE_KEY) ?? 0;
     for (const [key, stored] of kv.list<unknown>({ prefix: FLAGS_PREFIX })) {
       // Valid fields only: a record written by an older version keeps what still makes sense.
@@ -87,35 +82,19 @@ export class PoolStateObject extends DurableObject<unknown> {
   sync(report: InstanceReport | undefined): PoolSnapshot {
     const now = Date.now();
     if (report) {
-      this.#instances.set(report.instance, { inflight: report.inflight, expiresAt: now + report.ttlMs });
-      for (const [backend, summary] of Object.entries(report.latency)) {
-        if (summary.count > 0) {
-          const estimate = foldSharedLatency(this.#latency.get(backend), summary, now);
-          this.#latency.set(backend, estimate);
-          this.ctx.storage.kv.put(LATENCY_PREFIX + backend, estimate);
-        }
+      const merged = mergeReport(this.#latency, report, now);
+      this.#instances.set(report.instance, merged.entry);
+      for (const [backend, estimate] of Object.entries(merged.latency)) {
+        this.#latency.set(backend, estimate);
+        this.ctx.storage.kv.put(LATENCY_PREFIX + backend, estimate);
       }
     }
-    const inflight = new Map<string, number>();
-    for (const [instance, entry] of this.#instances) {
-      if (entry.expiresAt <= now) {
-        this.#instances.delete(instance);
-        continue;
-      }
-      for (const [backend, count] of Object.entries(entry.inflight)) {
-        inflight.set(backend, (inflight.get(backend) ?? 0) + count);
-      }
-    }
-    const names = new Set([...inflight.keys(), ...this.#flags.keys(), ...this.#latency.keys()]);
-    const backends: Record<string, BackendSnapshot> = {};
-    for (const name of names) {
-      backends[name] = {
-        ...this.#flags.get(name),
-        inflight: inflight.get(name) ?? 0,
-        latency: this.#latency.get(name),
-      };
-    }
-    return { takenAt: now, backends };
+    const { snapshot, expired } = snapshotOf(
+      { instances: this.#instances, flags: this.#flags, latency: this.#latency },
+      now,
+    );
+    for (const instance of expired) this.#instances.delete(instance);
+    return snapshot;
   }
 
   /**
@@ -150,16 +129,17 @@ export class PoolStateObject extends DurableObject<unknown> {
     this.#watch = watch;
     this.ctx.storage.kv.put(HEALTH_WATCH_KEY, watch);
     if ((await this.ctx.storage.getAlarm()) === null) {
-      await this.ctx.storage.setAlarm(Date.now() + watch.check.interval_ms);
+      await this.ctx.storage.setAlarm(Date.now() + watch.check.intervalMs);
     }
   }
 
   override async alarm(): Promise<void> {
     const watch = this.#watch;
     if (!watch) return;
-    const interval = watch.check.interval_ms;
+    const interval = watch.check.intervalMs;
     if (this.tryLock(HEALTH_LOCK, interval)) {
-      const results = await Promise.all(watch.backends.map((backend) => probe(backend, watch.check)));
+      const options = probeOptions(watch.check);
+      const results = await Promise.all(watch.backends.map((backend) => probe(backend, options)));
       // Applied after the probes, against the records as they are now: one synchronous step.
       const now = Date.now();
       for (const change of judgeRound(watch.backends, results, (name) => this.#flags.get(name), watch.check, now)) {
@@ -175,6 +155,28 @@ export class PoolStateObject extends DurableObject<unknown> {
     this.#flags.set(backend, merged);
     this.ctx.storage.kv.put(FLAGS_PREFIX + backend, merged);
   }
+}
+
+/**
+ * A watch as stored. One written before the check became a ProbeSpec has no intervalMs and
+ * would set alarms at NaN: it is dropped, and the next instance's checker hands the checks over
+ * again in the current form.
+ */
+function readWatch(stored: unknown): HealthWatch | undefined {
+  const check = (stored as { check?: Partial<ProbeSpec> } | undefined)?.check;
+  return typeof check?.intervalMs === "number" ? (stored as HealthWatch) : undefined;
+}
+
+/** src/health/probe.ts still takes the config's snake_case options. */
+function probeOptions(spec: ProbeSpec): ProbeOptions {
+  return {
+    path: spec.path,
+    method: spec.method,
+    expected_status: spec.expectedStatus,
+    body_contains: spec.bodyContains,
+    headers: spec.headers,
+    timeout_ms: spec.timeoutMs,
+  };
 }
 
 /** The binding as the Worker's env holds it; fails to compile if DurableObjectStore can't use it. */

@@ -3,8 +3,8 @@ import type { BackendPatch, HealthWatch, InstanceReport, PoolSnapshot, StateStor
 
 /**
  * What the adapter needs from one pool's Durable Object stub: the RPC methods of
- * PoolStateObject (src/state/durable-object-class.ts). Structural, so this file (imported by
- * every runtime through src/runtime/stores.ts) never imports "cloudflare:workers".
+ * PoolStateObject (src/runtime/cloudflare/pool-state-object.ts). Structural, so this file
+ * (imported by every runtime through src/runtime/stores.ts) never imports "cloudflare:workers".
  */
 export interface PoolObjectStub {
   reserve(count: number): Promise<number>;
@@ -16,7 +16,7 @@ export interface PoolObjectStub {
 
 /**
  * What the adapter needs from the Durable Object namespace binding (env.LB_STATE). A real
- * `DurableObjectNamespace<PoolStateObject>` satisfies it (checked in durable-object-class.ts).
+ * `DurableObjectNamespace<PoolStateObject>` satisfies it (checked in pool-state-object.ts).
  */
 export interface PoolObjectNamespace {
   idFromName(name: string): unknown;

@@ -1,0 +1,189 @@
+import type { LoadView } from "../shared/backend.ts";
+import type { Defer } from "../shared/defer.ts";
+import { LoadLedger } from "./load-ledger.ts";
+import { Reporter } from "./reporter.ts";
+import { SequenceBlocks } from "./sequence.ts";
+import { StoreCaller, type StoreStats } from "./store-calls.ts";
+import type { Timers } from "./timers.ts";
+import type { BackendPatch, HealthWatch, PoolSnapshot, StateStore } from "./types.ts";
+
+export type { StoreStats } from "./store-calls.ts";
+
+export interface PoolStateOptions {
+  readonly pool: string;
+  /** Unique per isolate/process: owns the in-flight counts it reports. */
+  readonly instance: string;
+  /** Upper bound on sequence positions reserved per store call; 1 = exact global order. */
+  readonly maxBatch: number;
+  /** How stale the shared view may get while requests flow. */
+  readonly syncIntervalMs: number;
+  /** Least gap between two reports when in-flight counts changed (load-aware algorithms). */
+  readonly reportGapMs: number;
+  /** Whether the algorithm reads in-flight counts, so changes are worth reporting quickly. */
+  readonly loadAware: boolean;
+  readonly inflightTtlMs: number;
+  readonly storeTimeoutMs: number;
+  readonly clock?: () => number;
+  readonly log?: (message: string) => void;
+  /** Store deadlines and the reporter's waits; real timers unless a test drives them. */
+  readonly timers?: Timers;
+}
+
+const EMPTY_SNAPSHOT: PoolSnapshot = { takenAt: 0, backends: {} };
+
+/**
+ * The local view in front of a store: the hot path reads and writes only this object; the store
+ * is awaited only to reserve the next block of sequence positions (or, once, to warm up).
+ * Composes the store calls (deadline, degradation), the load ledger, the sequence blocks and the
+ * background reporter.
+ */
+export class PoolState {
+  readonly load: LoadView;
+
+  #snapshot: PoolSnapshot = EMPTY_SNAPSHOT;
+  #warm = false;
+  readonly #calls: StoreCaller;
+  readonly #ledger: LoadLedger;
+  readonly #sequence: SequenceBlocks;
+  readonly #reporter: Reporter;
+
+  constructor(
+    private readonly store: StateStore,
+    private readonly options: PoolStateOptions,
+  ) {
+    const clock = options.clock ?? Date.now;
+    this.#calls = new StoreCaller({
+      kind: store.kind,
+      timeoutMs: options.storeTimeoutMs,
+      log: options.log ?? ((message) => console.warn(message)),
+      timers: options.timers,
+    });
+    this.#ledger = new LoadLedger(() => this.#snapshot, {
+      instance: options.instance,
+      inflightTtlMs: options.inflightTtlMs,
+      clock,
+    });
+    this.load = this.#ledger.view;
+    this.#sequence = new SequenceBlocks(
+      (size) => this.#calls.call(() => this.store.reserve(this.options.pool, size)),
+      options.maxBatch,
+      clock,
+      // The background sync notices when the store is back; requests do not wait to find out.
+      () => this.#calls.degraded,
+    );
+    this.#reporter = new Reporter(
+      {
+        sync: () => this.#syncOnce(),
+        inflight: () => this.#ledger.inflightTotal,
+        dirty: () => this.#ledger.dirty,
+        degraded: () => this.#calls.degraded,
+      },
+      {
+        syncIntervalMs: options.syncIntervalMs,
+        reportGapMs: options.loadAware ? options.reportGapMs : options.syncIntervalMs,
+        heartbeatMs: options.inflightTtlMs / 3,
+        clock,
+        timers: options.timers,
+      },
+    );
+  }
+
+  get stats(): StoreStats {
+    return this.#calls.stats;
+  }
+
+  get storeKind(): string {
+    return this.store.kind;
+  }
+
+  get snapshot(): PoolSnapshot {
+    return this.#snapshot;
+  }
+
+  /**
+   * Writes a backend's shared record: applied to this instance's view at once, published to the
+   * store in the background, seen by other instances at their next sync.
+   */
+  publish(backend: string, patch: BackendPatch, defer: Defer): void {
+    this.#applyLocally(backend, patch);
+    defer(this.#calls.call(() => this.store.setBackend(this.options.pool, backend, patch)).catch(() => undefined));
+  }
+
+  /** The same, awaiting the store: an admin change is confirmed only once it is shared. */
+  async write(backend: string, patch: BackendPatch): Promise<void> {
+    await this.#calls.call(() => this.store.setBackend(this.options.pool, backend, patch));
+    this.#applyLocally(backend, patch);
+  }
+
+  #applyLocally(backend: string, patch: BackendPatch): void {
+    const previous = this.#snapshot.backends[backend];
+    this.#snapshot = {
+      takenAt: this.#snapshot.takenAt,
+      backends: { ...this.#snapshot.backends, [backend]: { ...previous, ...patch, inflight: previous?.inflight ?? 0 } },
+    };
+  }
+
+  /** Hands the pool's active checks to the store when it can run them itself; false otherwise. */
+  watchHealth(watch: HealthWatch, defer: Defer): boolean {
+    if (!this.store.watchHealth) return false;
+    defer(this.#calls.call(() => this.store.watchHealth!(this.options.pool, watch)).catch(() => undefined));
+    return true;
+  }
+
+  /** One instance per interval wins this; a store outage means no one does (checks pause). */
+  async tryLock(name: string, ttlMs: number): Promise<boolean> {
+    try {
+      return await this.#calls.call(() => this.store.tryLock(this.options.pool, name, ttlMs));
+    } catch {
+      return false;
+    }
+  }
+
+  /** The shared view, awaiting the store only before the first successful sync. */
+  ready(defer: Defer): PoolSnapshot | Promise<PoolSnapshot> {
+    if (this.#warm) {
+      this.#reporter.poke(defer);
+      return this.#snapshot;
+    }
+    // Each cold request syncs on its own: on Workers no request may continue another's I/O.
+    return this.#reporter.syncNow().then(() => this.#snapshot);
+  }
+
+  /** Next sequence position; synchronous while a reserved block lasts. */
+  nextSeq(granule: number): number | Promise<number> {
+    return this.#sequence.next(granule);
+  }
+
+  /** Counts a request to `backend` as in flight; the returned function ends it. */
+  begin(backend: string, defer: Defer): (outcome: { latencyMs?: number }) => void {
+    const end = this.#ledger.begin(backend);
+    this.#reporter.poke(defer);
+    return (outcome) => {
+      if (end(outcome)) this.#reporter.poke(defer);
+    };
+  }
+
+  /** Final report on shutdown: publishes this instance's counters one last time. */
+  async flush(): Promise<void> {
+    await this.#reporter.syncNow();
+  }
+
+  /** A fresh view now (admin routes), awaiting the store. */
+  async refresh(): Promise<PoolSnapshot> {
+    await this.#reporter.syncNow();
+    return this.#snapshot;
+  }
+
+  /** Publishes counters and refreshes the view in one round trip; failures keep the old view. */
+  async #syncOnce(): Promise<void> {
+    const report = this.#ledger.takeReport();
+    try {
+      this.#snapshot = await this.#calls.call(() => this.store.sync(this.options.pool, report));
+      this.#ledger.accepted(report);
+    } catch {
+      this.#ledger.rejected(report);
+    } finally {
+      this.#warm = true;
+    }
+  }
+}

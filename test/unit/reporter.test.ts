@@ -1,0 +1,136 @@
+import { describe, expect, it } from "vitest";
+import { Reporter, type ReporterOptions } from "../../src/state/reporter.ts";
+import { manualTime, settle, type ManualTime } from "../support/manual-time.ts";
+
+/** A reporter on a manual clock whose syncs are recorded; the test sets what it reads. */
+function reporter(time: ManualTime, options: Partial<ReporterOptions> = {}) {
+  const state = { inflight: 0, dirty: false, degraded: false, hang: false };
+  const syncs: number[] = [];
+  const runs: Promise<unknown>[] = [];
+  const r = new Reporter(
+    {
+      sync: () => {
+        syncs.push(time.now());
+        state.dirty = false;
+        return state.hang ? new Promise<void>(() => undefined) : Promise.resolve();
+      },
+      inflight: () => state.inflight,
+      dirty: () => state.dirty,
+      degraded: () => state.degraded,
+    },
+    {
+      syncIntervalMs: 1_000,
+      reportGapMs: 100,
+      heartbeatMs: 1_000,
+      runMs: 20_000,
+      stuckMs: 35_000,
+      clock: time.now,
+      timers: time.timers,
+      ...options,
+    },
+  );
+  const poke = () => r.poke((work) => void runs.push(work));
+  return { r, state, syncs, runs, poke, done: () => Promise.all(runs) };
+}
+
+describe("Reporter", () => {
+  it("re-reports every heartbeat while requests are in flight, and stops after its run time", async () => {
+    const time = manualTime({ auto: true });
+    const { state, syncs, runs, poke, done } = reporter(time);
+    state.inflight = 1;
+    poke();
+    await done();
+    expect(runs).toHaveLength(1);
+    expect(syncs[0]).toBe(0);
+    const gaps = syncs.slice(1).map((at, i) => at - syncs[i]!);
+    expect(gaps.every((gap) => gap === 1_000)).toBe(true);
+    // The last heartbeat falls at the end of the 20 s run; none after it.
+    expect(syncs.at(-1)).toBe(20_000);
+    expect(syncs).toHaveLength(21);
+    await settle();
+    expect(syncs).toHaveLength(21);
+  });
+
+  it("reports a change within the report gap while requests run, and ends with the last of them", async () => {
+    const time = manualTime({ auto: true });
+    const { state, syncs, poke, done } = reporter(time, {
+      timers: {
+        ...time.timers,
+        // A request ends during the fifth wait.
+        sleep: async (ms) => {
+          await time.timers.sleep(ms);
+          if (time.now() === 500) {
+            state.inflight = 0;
+            state.dirty = true;
+          }
+        },
+      },
+    });
+    state.inflight = 1;
+    poke();
+    await done();
+    expect(syncs).toEqual([0, 500]);
+  });
+
+  it("syncs once and stops when nothing is in flight", async () => {
+    const time = manualTime({ auto: true });
+    const { syncs, poke, done } = reporter(time);
+    poke();
+    await done();
+    expect(syncs).toEqual([0]);
+  });
+
+  it("leaves it at one sync while the store is down and nothing is in flight", async () => {
+    const time = manualTime({ auto: true });
+    const { state, syncs, poke, done } = reporter(time);
+    state.degraded = true;
+    poke();
+    // A change with the store known to be down and nothing in flight: not worth a loop.
+    state.dirty = true;
+    await done();
+    expect(syncs).toEqual([0]);
+  });
+
+  it("waits out the report gap before publishing a change, and only one run at a time", async () => {
+    const time = manualTime();
+    const { state, syncs, runs, poke, r } = reporter(time);
+    await r.syncNow();
+    expect(syncs).toEqual([0]);
+    time.advance(30);
+    poke(); // nothing changed and the view is fresh: no run
+    expect(runs).toHaveLength(0);
+    state.dirty = true;
+    poke();
+    poke();
+    expect(runs).toHaveLength(1);
+    time.advance(69);
+    await settle();
+    expect(syncs).toEqual([0]);
+    time.advance(1);
+    await settle();
+    expect(syncs).toEqual([0, 100]);
+    await Promise.all(runs);
+    // Due again once the sync interval has passed, change or not.
+    time.advance(999);
+    poke();
+    expect(runs).toHaveLength(1);
+    time.advance(1);
+    poke();
+    expect(runs).toHaveLength(2);
+  });
+
+  it("starts another run when one was cut off by the runtime", async () => {
+    const time = manualTime();
+    const { state, syncs, runs, poke } = reporter(time);
+    state.hang = true;
+    poke();
+    expect(syncs).toEqual([0]);
+    time.advance(34_999);
+    poke();
+    expect(runs).toHaveLength(1);
+    time.advance(1);
+    poke();
+    expect(runs).toHaveLength(2);
+    expect(syncs).toEqual([0, 35_000]);
+  });
+});
