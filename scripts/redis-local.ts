@@ -7,11 +7,13 @@
 // or SIGTERM. The helpers exported here are also what the tests use (test/support/redis.ts).
 import { spawn, type ChildProcess } from "node:child_process";
 import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
-import { createServer, connect as netConnect } from "node:net";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { flag, startUpstashLocal, type UpstashLocalOptions } from "./upstash-local.ts";
+import { parseArgs } from "node:util";
+import { pingRedis } from "./redis-connections.ts";
+import { parsePort, startUpstashLocal, type UpstashLocalOptions } from "./upstash-local.ts";
 
 export const REDIS_INSTALL_HINT = "apt-get install redis-server";
 
@@ -47,27 +49,6 @@ export function freePort(host = "127.0.0.1"): Promise<number> {
       const port = typeof address === "object" && address ? address.port : 0;
       server.close(() => resolve(port));
     });
-  });
-}
-
-/** One PING over a fresh connection; true when redis answers +PONG. */
-function pingOnce(host: string, port: number, timeoutMs = 500): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = netConnect({ host, port });
-    let reply = "";
-    const done = (ok: boolean): void => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => done(false), timeoutMs);
-    socket.once("connect", () => socket.write("*1\r\n$4\r\nPING\r\n"));
-    socket.on("data", (chunk: Buffer) => {
-      reply += chunk.toString("latin1");
-      if (reply.includes("\r\n")) done(reply.startsWith("+PONG"));
-    });
-    socket.once("error", () => done(false));
-    socket.once("close", () => done(false));
   });
 }
 
@@ -131,6 +112,8 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const host = options.host ?? "127.0.0.1";
   const readyTimeoutMs = options.readyTimeoutMs ?? 15_000;
   let port = options.port ?? (await freePort(host));
+  const urlHost = host.includes(":") ? `[${host}]` : host;
+  let redisUrl = `redis://${urlHost}:${port}`;
   let child: ChildProcess | undefined;
   let dir: string | undefined;
 
@@ -172,7 +155,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
           `redis-server exited (${proc.exitCode ?? proc.signalCode}) before answering on port ${port}:\n${output.trim()}`,
         );
       }
-      if (await pingOnce(host, port)) return;
+      if (await pingRedis(redisUrl)) return;
       if (Date.now() > deadline) {
         proc.kill("SIGKILL");
         throw new Error(`redis-server did not answer PING on ${host}:${port} within ${readyTimeoutMs} ms:\n${output.trim()}`);
@@ -211,12 +194,12 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       const portClash = /address already in use/i.test(String((error as Error).message));
       if (!portClash || options.port !== undefined || attempt >= 4) throw error;
       port = await freePort(host);
+      redisUrl = `redis://${urlHost}:${port}`;
     }
   }
 
-  const urlHost = host.includes(":") ? `[${host}]` : host;
   return {
-    url: `redis://${urlHost}:${port}`,
+    url: redisUrl,
     host,
     port,
     get pid() {
@@ -244,18 +227,33 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   };
 }
 
+const USAGE = "usage: npm run redis:local [-- --port=PORT --token=TOKEN]";
+
+function cliOptions(argv: string[]): Omit<UpstashLocalOptions, "redisUrl"> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { port: { type: "string" }, token: { type: "string" } },
+    strict: true,
+    allowPositionals: false,
+  });
+  const port = parsePort(values.port);
+  return { ...(port !== undefined ? { port } : {}), ...(values.token ? { token: values.token } : {}) };
+}
+
 async function main(): Promise<void> {
+  let cli: Omit<UpstashLocalOptions, "redisUrl">;
+  try {
+    cli = cliOptions(process.argv.slice(2));
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
   if (!redisServerAvailable()) {
     console.error(`redis-server not found on PATH. Install it with: ${REDIS_INSTALL_HINT}`);
     process.exit(1);
   }
-  const args = process.argv.slice(2);
   const redis = await startRedisServer();
-  const opts: UpstashLocalOptions = { redisUrl: redis.url };
-  const port = flag(args, "port");
-  if (port !== undefined) opts.port = Number(port);
-  const token = flag(args, "token");
-  if (token) opts.token = token;
+  const opts: UpstashLocalOptions = { ...cli, redisUrl: redis.url };
   let upstash;
   try {
     upstash = await startUpstashLocal(opts);

@@ -3,33 +3,27 @@
 //
 //   npm run upstash-local -- --redis=redis://127.0.0.1:6380 --port=8079 --token=secret
 //
-// The protocol itself is described (and implemented) in upstash-protocol.ts; Redis connections
-// are in resp-client.ts, the RESP wire format in resp.ts. This file is the HTTP server and CLI.
+// The protocol itself is described (and implemented) in upstash-protocol.ts; the connections to
+// Redis (ioredis, and why it is configured as it is) in redis-connections.ts. This file is the
+// HTTP server and CLI.
 //
 // Redis replies are read as Buffers (binary safe); without base64 they become UTF-8 strings (an
-// invalid sequence turns into U+FFFD, like Upstash). Each HTTP request takes one connection from
-// a pool for its whole duration, so the commands of one pipeline stay in order and MULTI/EXEC is
-// never interleaved with another request's commands.
+// invalid sequence turns into U+FFFD, like Upstash).
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { pathToFileURL } from "node:url";
-import { RedisConnectionError, RedisPool, parseRedisUrl, withTimeout } from "./resp-client.ts";
+import { parseArgs } from "node:util";
+import { RedisConnections, RedisUnavailable } from "./redis-connections.ts";
 import {
   BadRequest,
   answerMultiExec,
   answerPipeline,
   answerSingle,
-  connectionPolicy,
   errorBody,
   toCommand,
   toCommandList,
   type Answer,
 } from "./upstash-protocol.ts";
-import type { Reply } from "./resp.ts";
-
-// The API this module has always exported (tests and redis-local.ts import it from here).
-export { ErrorReply, IntegerReply, StatusReply, type Reply } from "./resp.ts";
-export { RedisConnection, RedisConnectionError, parseRedisUrl } from "./resp-client.ts";
 
 export interface UpstashRequestEvent {
   method: string;
@@ -52,7 +46,10 @@ export interface UpstashLocalOptions {
   host?: string;
   /** Bearer token clients must send; a random one when omitted. */
   token?: string;
-  /** Connections to Redis at most (default 32); further requests wait for one. */
+  /**
+   * Connections to Redis at most (default 32). Most requests share one; those whose commands
+   * need a connection of their own (SELECT, WATCH, BLPOP, ...) wait for one beyond that.
+   */
   maxConnections?: number;
   /** Fail a request with 503 when Redis has not answered within this time (default 15 s; 0 = never). Requests with blocking commands are exempt. */
   commandTimeoutMs?: number;
@@ -93,30 +90,16 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 export async function startUpstashLocal(options: UpstashLocalOptions): Promise<UpstashLocal> {
-  const target = parseRedisUrl(options.redisUrl);
   const host = options.host ?? "127.0.0.1";
   const token = options.token ?? randomBytes(24).toString("base64url");
   const commandTimeoutMs = options.commandTimeoutMs ?? 15_000;
   const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024 * 1024;
-  const pool = new RedisPool(target, options.maxConnections ?? 32);
+  const connections = new RedisConnections(options.redisUrl, {
+    maxConnections: options.maxConnections ?? 32,
+    commandTimeoutMs,
+  });
+  const redis = connections.commands;
   const stats = { requests: {} as Record<string, number> };
-
-  /** Runs commands on one pooled connection and returns their replies in order. */
-  async function run(commands: string[][]): Promise<Reply[]> {
-    const conn = await pool.acquire();
-    const { reusable, blocking } = connectionPolicy(commands);
-    const timeout = blocking ? 0 : commandTimeoutMs;
-    let ok = false;
-    try {
-      const replies = await withTimeout(conn.send(commands), timeout, () =>
-        conn.destroy(new RedisConnectionError(`redis did not answer within ${timeout} ms`)),
-      );
-      ok = true;
-      return replies;
-    } finally {
-      pool.release(conn, reusable && ok);
-    }
-  }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // The request target taken literally (no URL resolution): "/pipeline?_token=..".
@@ -159,15 +142,15 @@ export async function startUpstashLocal(options: UpstashLocalOptions): Promise<U
         if (path === "/") {
           const command = toCommand(parsed, "body");
           commands = [command];
-          return await answerSingle(run, command, base64);
+          return await answerSingle(redis, command, base64);
         }
         commands = toCommandList(parsed);
         return path === "/pipeline"
-          ? await answerPipeline(run, commands, base64)
-          : await answerMultiExec(run, commands, base64);
+          ? await answerPipeline(redis, commands, base64)
+          : await answerMultiExec(redis, commands, base64);
       } catch (error) {
         if (error instanceof BadRequest) return { status: 400, body: errorBody(error.message) };
-        if (error instanceof RedisConnectionError) {
+        if (error instanceof RedisUnavailable) {
           return { status: 503, body: errorBody(`ERR upstash-local: redis unavailable: ${error.message}`) };
         }
         throw error;
@@ -244,7 +227,7 @@ export async function startUpstashLocal(options: UpstashLocalOptions): Promise<U
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-        pool.close();
+        connections.close();
       });
       return closing;
     },
@@ -254,35 +237,47 @@ export async function startUpstashLocal(options: UpstashLocalOptions): Promise<U
 // ---------------------------------------------------------------------------------------------
 // CLI
 
-/** `--name=value` or `--name value` from a command line. */
-export function flag(args: readonly string[], name: string): string | undefined {
-  const prefix = `--${name}=`;
-  const hit = args.find((a) => a.startsWith(prefix));
-  if (hit) return hit.slice(prefix.length);
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
+const USAGE =
+  "usage: npm run upstash-local -- --redis=redis://127.0.0.1:PORT [--port=PORT] [--host=HOST] [--token=TOKEN]";
+
+function cliOptions(argv: string[]): UpstashLocalOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      redis: { type: "string" },
+      port: { type: "string" },
+      host: { type: "string" },
+      token: { type: "string" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const redisUrl = values.redis ?? process.env.REDIS_URL;
+  if (!redisUrl) throw new Error("--redis (or REDIS_URL) is required");
+  const opts: UpstashLocalOptions = { redisUrl, port: parsePort(values.port) ?? 0 };
+  if (values.host) opts.host = values.host;
+  if (values.token) opts.token = values.token;
+  return opts;
+}
+
+/** A --port value: undefined when absent, else an integer from 0 to 65535. */
+export function parsePort(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65535) {
+    throw new Error(`invalid --port ${JSON.stringify(text)}: expected 0..65535`);
+  }
+  return port;
 }
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const redisUrl = flag(args, "redis") ?? process.env.REDIS_URL;
-  if (!redisUrl) {
-    console.error(
-      "usage: npm run upstash-local -- --redis=redis://127.0.0.1:PORT [--port=PORT] [--host=HOST] [--token=TOKEN]",
-    );
+  let opts: UpstashLocalOptions;
+  try {
+    opts = cliOptions(process.argv.slice(2));
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
     process.exit(2);
   }
-  const portFlag = flag(args, "port");
-  const port = portFlag === undefined ? 0 : Number(portFlag);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(`invalid --port ${JSON.stringify(portFlag)}: expected 0..65535`);
-    process.exit(2);
-  }
-  const opts: UpstashLocalOptions = { redisUrl, port };
-  const host = flag(args, "host");
-  if (host) opts.host = host;
-  const token = flag(args, "token");
-  if (token) opts.token = token;
   const server = await startUpstashLocal(opts);
   console.log(`UPSTASH_REDIS_REST_URL=${server.url}`);
   console.log(`UPSTASH_REDIS_REST_TOKEN=${server.token}`);

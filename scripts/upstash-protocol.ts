@@ -10,18 +10,19 @@
 //   single {"error"}, as Upstash does).
 // - Authorization: Bearer <token> (or ?_token=<token>); wrong or missing -> 401 {"error"}.
 // - Upstash-Encoding: base64 -> every string in a result is base64, recursively through arrays,
-//   except a top-level "OK" status reply (Upstash documents that exception and the client
-//   special-cases it). Numbers, null and error messages are never encoded.
+//   except a top-level "OK" (Upstash documents that exception for the status reply and the
+//   client special-cases it; ioredis hands status and bulk replies over alike, as bytes, so a
+//   top-level bulk "OK" stays unencoded too, which the client reads the same). Numbers, null
+//   and error messages are never encoded.
 // - A Redis error on POST / -> 400 {"error": "ERR ..."}; inside /pipeline -> that entry's error.
 // - Arguments may be JSON strings, numbers or booleans; they go to Redis as strings.
 // - Integer replies are written with their exact digits (no float rounding in the JSON text).
 // - Redis unreachable -> 503 {"error": "..."}.
 //
-// No HTTP or sockets here: the answer functions take `run`, which executes commands in order on
-// one Redis connection (upstash-local.ts supplies it).
-import { ErrorReply, IntegerReply, StatusReply, type Reply } from "./resp.ts";
+// No HTTP or sockets here: the answer functions take the RedisCommands of redis-connections.ts.
+import type { RedisCommands, Reply } from "./redis-connections.ts";
 
-/** Commands that would break the request/reply pairing of a shared connection. */
+/** Commands that would break the request/reply pairing of a connection. */
 const UNSUPPORTED = new Set([
   "subscribe",
   "psubscribe",
@@ -35,7 +36,10 @@ const UNSUPPORTED = new Set([
   "hello",
   "quit",
 ]);
-/** Commands that leave connection state behind: the connection is closed after the request. */
+/** Not allowed inside /multi-exec: they would end or nest the transaction early. */
+const NOT_IN_TRANSACTION = new Set(["multi", "exec", "discard", "watch", "unwatch"]);
+
+/** Commands that leave connection state behind: they get a connection of their own. */
 const STATEFUL = new Set([
   "multi",
   "exec",
@@ -49,9 +53,7 @@ const STATEFUL = new Set([
   "readonly",
   "readwrite",
 ]);
-/** Not allowed inside /multi-exec: they would end or nest the transaction early. */
-const NOT_IN_TRANSACTION = new Set(["multi", "exec", "discard", "watch", "unwatch"]);
-/** May legitimately wait a long time: no command timeout for requests containing them. */
+/** May legitimately wait a long time: their own connection, and no command timeout. */
 const BLOCKING = new Set([
   "blpop",
   "brpop",
@@ -67,6 +69,16 @@ const BLOCKING = new Set([
   "waitaof",
   "debug",
 ]);
+
+/**
+ * Whether a request's commands need a Redis connection of their own (they leave state on it or
+ * may block it), and whether they may block (no command timeout then).
+ */
+export function connectionPolicy(commands: readonly (readonly string[])[]): { ownConnection: boolean; blocking: boolean } {
+  const names = commands.map((c) => c[0]!.toLowerCase());
+  const blocking = names.some((n) => BLOCKING.has(n));
+  return { ownConnection: blocking || names.some((n) => STATEFUL.has(n)), blocking };
+}
 
 export function unsupportedReason(command: readonly string[]): string | undefined {
   const name = command[0]!.toLowerCase();
@@ -113,15 +125,18 @@ function jsonString(value: string): string {
   return JSON.stringify(value);
 }
 
+const OK = Buffer.from("OK");
+
 export function encodeResult(reply: Reply, base64: boolean, top: boolean): string {
   if (reply === null) return "null";
-  if (Buffer.isBuffer(reply)) return jsonString(reply.toString(base64 ? "base64" : "utf8"));
-  if (reply instanceof IntegerReply) return reply.digits;
-  if (reply instanceof StatusReply) {
-    if (!base64 || (top && reply.value === "OK")) return jsonString(reply.value);
-    return jsonString(Buffer.from(reply.value, "utf8").toString("base64"));
+  // Integer replies, as their exact digits.
+  if (typeof reply === "string") return reply;
+  if (Buffer.isBuffer(reply)) {
+    // Status and bulk replies both arrive as bytes: a top-level OK stays readable either way.
+    if (!base64 || (top && reply.equals(OK))) return jsonString(reply.toString("utf8"));
+    return jsonString(reply.toString("base64"));
   }
-  if (reply instanceof ErrorReply) {
+  if (reply instanceof Error) {
     // Only reachable inside an array (a top-level error becomes {"error"}): keep it as text.
     return jsonString(base64 ? Buffer.from(reply.message, "utf8").toString("base64") : reply.message);
   }
@@ -129,7 +144,7 @@ export function encodeResult(reply: Reply, base64: boolean, top: boolean): strin
 }
 
 export function encodeEntry(reply: Reply, base64: boolean): string {
-  if (reply instanceof ErrorReply) return `{"error":${jsonString(reply.message)}}`;
+  if (reply instanceof Error) return `{"error":${jsonString(reply.message)}}`;
   return `{"result":${encodeResult(reply, base64, true)}}`;
 }
 
@@ -142,42 +157,30 @@ export function errorBody(message: string): string {
   return `{"error":${jsonString(message)}}`;
 }
 
-/** Runs commands on one Redis connection and resolves with their replies in order. */
-export type RunCommands = (commands: string[][]) => Promise<Reply[]>;
-
-/**
- * How a request's commands may use a pooled connection: not reusable after commands that leave
- * connection state behind; no command timeout when one may block on purpose.
- */
-export function connectionPolicy(commands: readonly (readonly string[])[]): { reusable: boolean; blocking: boolean } {
-  const names = commands.map((c) => c[0]!.toLowerCase());
-  return { reusable: !names.some((n) => STATEFUL.has(n)), blocking: names.some((n) => BLOCKING.has(n)) };
-}
-
 /** POST / */
-export async function answerSingle(run: RunCommands, command: string[], base64: boolean): Promise<Answer> {
+export async function answerSingle(redis: RedisCommands, command: string[], base64: boolean): Promise<Answer> {
   const refused = unsupportedReason(command);
   if (refused) return { status: 400, body: errorBody(refused) };
-  const [reply] = await run([command]);
-  if (reply instanceof ErrorReply) return { status: 400, body: errorBody(reply.message) };
-  return { status: 200, body: `{"result":${encodeResult(reply ?? null, base64, true)}}` };
+  const reply = await redis.single(command);
+  if (reply instanceof Error) return { status: 400, body: errorBody(reply.message) };
+  return { status: 200, body: `{"result":${encodeResult(reply, base64, true)}}` };
 }
 
 /** POST /pipeline */
-export async function answerPipeline(run: RunCommands, commands: string[][], base64: boolean): Promise<Answer> {
+export async function answerPipeline(redis: RedisCommands, commands: string[][], base64: boolean): Promise<Answer> {
   const entries: (string | undefined)[] = commands.map((command) => {
     const refused = unsupportedReason(command);
     return refused ? errorBody(refused) : undefined;
   });
   const toSend = commands.filter((_, i) => entries[i] === undefined);
-  const replies = toSend.length > 0 ? await run(toSend) : [];
+  const replies = toSend.length > 0 ? await redis.pipeline(toSend) : [];
   let next = 0;
   const body = entries.map((entry) => entry ?? encodeEntry(replies[next++] ?? null, base64));
   return { status: 200, body: `[${body.join(",")}]` };
 }
 
 /** POST /multi-exec */
-export async function answerMultiExec(run: RunCommands, commands: string[][], base64: boolean): Promise<Answer> {
+export async function answerMultiExec(redis: RedisCommands, commands: string[][], base64: boolean): Promise<Answer> {
   for (const command of commands) {
     const name = command[0]!.toLowerCase();
     const refused =
@@ -187,18 +190,8 @@ export async function answerMultiExec(run: RunCommands, commands: string[][], ba
         : undefined);
     if (refused) return { status: 400, body: errorBody(refused) };
   }
-  const replies = await run([["MULTI"], ...commands, ["EXEC"]]);
-  const multi = replies[0] ?? null;
-  const exec = replies[replies.length - 1] ?? null;
-  if (multi instanceof ErrorReply) return { status: 400, body: errorBody(multi.message) };
-  const queueError = replies.slice(1, -1).find((r): r is ErrorReply => r instanceof ErrorReply);
-  if (exec instanceof ErrorReply) {
-    // EXECABORT: a command was refused while queueing, so nothing ran. Upstash answers with a
-    // single error for a transaction discarded as a whole; the queueing error says why.
-    return { status: 400, body: errorBody(queueError?.message ?? exec.message) };
-  }
-  if (!Array.isArray(exec)) {
-    return { status: 400, body: errorBody("EXECABORT transaction aborted") };
-  }
-  return { status: 200, body: `[${exec.map((reply) => encodeEntry(reply, base64)).join(",")}]` };
+  const replies = await redis.transaction(commands);
+  // Discarded as a whole (a command refused while queueing): Upstash answers with one error.
+  if (replies instanceof Error) return { status: 400, body: errorBody(replies.message) };
+  return { status: 200, body: `[${replies.map((reply) => encodeEntry(reply, base64)).join(",")}]` };
 }

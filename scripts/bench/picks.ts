@@ -5,6 +5,7 @@
 //   npm run bench:picks [-- --quick]
 import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
 import { buildSelector, pick } from "../../src/balancer/select.ts";
 import { ALGORITHMS, type Algorithm, type SelectionInput } from "../../src/balancer/types.ts";
 import { type Backend, type LatencyEstimate, type LoadView } from "../../src/shared/backend.ts";
@@ -124,7 +125,14 @@ export function growthOf(results: readonly PickResult[], algorithm: Algorithm): 
 }
 
 async function main(): Promise<void> {
-  const quick = process.argv.includes("--quick");
+  let quick: boolean;
+  try {
+    const { values } = parseArgs({ options: { quick: { type: "boolean" } }, strict: true, allowPositionals: false });
+    quick = values.quick === true;
+  } catch (error) {
+    console.error(`${(error as Error).message}\nusage: npm run bench:picks [-- --quick]`);
+    process.exit(2);
+  }
   const results = runPicks({ runMs: quick ? 50 : 300 });
   console.log("algorithm                 backends   picks/s        ns/pick   build ms");
   for (const r of results) {

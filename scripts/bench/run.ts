@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
 import { buildWorker } from "../build-worker.ts";
 import { REDIS_INSTALL_HINT, redisServerAvailable } from "../redis-local.ts";
 import { nodeGenerator, wrkGenerator, wrkVersion, type LoadGenerator, type LoadResult, type LoadSpec } from "./load.ts";
@@ -396,36 +397,60 @@ export async function runBench(options: BenchOptions): Promise<{ results: BenchR
   }
 }
 
-function parseArgs(argv: readonly string[]): BenchOptions {
-  const value = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-  const known = /^--(quick|tiny|no-proxies|no-picks|out=.+|load=(wrk|node)|connections=\d+|runtimes=[a-z,]+)$/;
-  for (const arg of argv) {
-    if (!known.test(arg)) {
-      throw new Error(
-        `unknown argument ${arg}\nusage: npm run bench [-- --quick | --tiny] [--out=DIR] [--load=wrk|node] [--connections=N] [--runtimes=workerd,node,bun,deno] [--no-proxies] [--no-picks]`,
-      );
-    }
+const USAGE =
+  "usage: npm run bench [-- --quick | --tiny] [--out=DIR] [--load=wrk|node] [--connections=N] [--runtimes=workerd,node,bun,deno] [--no-proxies] [--no-picks]";
+const RUNTIMES: readonly Runtime[] = ["workerd", "node", "bun", "deno"];
+
+function benchFlags(argv: readonly string[]) {
+  try {
+    return parseArgs({
+      args: [...argv],
+      options: {
+        quick: { type: "boolean" },
+        tiny: { type: "boolean" },
+        "no-proxies": { type: "boolean" },
+        "no-picks": { type: "boolean" },
+        out: { type: "string" },
+        load: { type: "string" },
+        connections: { type: "string" },
+        runtimes: { type: "string" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n${USAGE}`);
   }
-  const tiny = argv.includes("--tiny") || process.env["BENCH_TINY"] === "1";
-  const runtimes = value("runtimes")?.split(",").filter(Boolean) as Runtime[] | undefined;
+}
+
+function parseBenchArgs(argv: readonly string[]): BenchOptions {
+  const values = benchFlags(argv);
+  const { out, load, connections } = values;
+  if (out === "") throw new Error(`--out: expected a directory\n${USAGE}`);
+  if (load !== undefined && load !== "wrk" && load !== "node") {
+    throw new Error(`--load: expected wrk or node (got "${load}")\n${USAGE}`);
+  }
+  if (connections !== undefined && !/^\d+$/.test(connections)) {
+    throw new Error(`--connections: expected a whole number (got "${connections}")\n${USAGE}`);
+  }
+  const runtimes = values.runtimes?.split(",").filter(Boolean);
   for (const r of runtimes ?? []) {
-    if (!["workerd", "node", "bun", "deno"].includes(r)) throw new Error(`--runtimes: unknown runtime ${r}`);
+    if (!RUNTIMES.includes(r as Runtime)) throw new Error(`--runtimes: unknown runtime ${r}`);
   }
-  const connections = value("connections");
-  const load = value("load") as "wrk" | "node" | undefined;
+  const tiny = values.tiny === true || process.env["BENCH_TINY"] === "1";
   return {
-    mode: tiny ? "tiny" : argv.includes("--quick") ? "quick" : "full",
-    outDir: resolve(value("out") ?? join(ROOT, "bench", "results")),
+    mode: tiny ? "tiny" : values.quick ? "quick" : "full",
+    outDir: resolve(out ?? join(ROOT, "bench", "results")),
     ...(load ? { load } : {}),
     ...(connections ? { connections: Number(connections) } : {}),
-    ...(runtimes ? { runtimes } : {}),
-    proxies: !argv.includes("--no-proxies"),
-    picks: !argv.includes("--no-picks"),
+    ...(runtimes ? { runtimes: runtimes as Runtime[] } : {}),
+    proxies: !values["no-proxies"],
+    picks: !values["no-picks"],
   };
 }
 
 async function main(): Promise<void> {
-  const options = parseArgs(process.argv.slice(2));
+  const options = parseBenchArgs(process.argv.slice(2));
   const started = Date.now();
   const { results, markdown, files } = await runBench(options);
   console.log(`\n${markdown}`);

@@ -4,8 +4,8 @@
 // - compose.yaml is validated by `docker-compose config` (Debian's docker-compose package, which
 //   works offline) when it is installed. It is not on a fresh machine of this kind, so without it
 //   that one test is skipped with a hint, under CI too; the structural checks below still run on
-//   compose.yaml parsed by a real YAML parser (Bun's, from the `bun` devDependency: anchors and
-//   merge keys included). With docker-compose present they run on its normalised output as well.
+//   compose.yaml parsed by a real YAML parser (the `yaml` devDependency: anchors and merge keys
+//   included). With docker-compose present they run on its normalised output as well.
 // - The Dockerfile is checked for shape (stages, non-root user, entry point, what it copies).
 // - The bundling step the Dockerfile runs (scripts/docker/bundle.ts) runs here, and the result
 //   serves traffic from a directory with no node_modules, as in the final image.
@@ -16,13 +16,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { bundleForDocker, DOCKER_ENTRIES, type DockerBundle } from "../../scripts/docker/bundle.ts";
 import { loadConfig } from "../../src/config/load-config.ts";
 import { describeWithRedis, startUpstashStack, type UpstashStack } from "../support/redis.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
 const COMPOSE_FILE = join(ROOT, "compose.yaml");
-const BUN = join(ROOT, "node_modules", ".bin", "bun");
 const DOCKER_COMPOSE_HINT =
   "docker-compose not found; install it with: apt-get install -y docker-compose (works offline, no Docker engine needed)";
 
@@ -42,12 +42,9 @@ function runDockerComposeConfig(): { status: number | null; stdout: string; stde
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-/** Parses YAML with Bun's parser (merge keys and anchors resolved), returned as plain JSON. */
+/** Parses YAML with anchors resolved and, as Compose does, `<<` merge keys (off by default in YAML 1.2). */
 function parseYaml(text: string): unknown {
-  const script = "process.stdout.write(JSON.stringify(Bun.YAML.parse(await Bun.stdin.text())))";
-  const result = spawnSync(BUN, ["-e", script], { input: text, encoding: "utf8" });
-  if (result.status !== 0) throw new Error(`cannot parse YAML with ${BUN}: ${result.stderr || result.error}`);
-  return JSON.parse(result.stdout);
+  return parse(text, { merge: true });
 }
 
 /** Compose's variable interpolation for the forms compose.yaml uses, against an empty environment. */
