@@ -1,15 +1,20 @@
 import { Hono, type Context } from "hono";
+import type { AvailabilityPolicy } from "./balancer/availability.ts";
+import { algorithmNamed } from "./balancer/registry.ts";
 import { RotationCache } from "./balancer/rotation.ts";
-import type { Config } from "./config/load-config.ts";
-import { handleProxy, LOAD_AWARE, type PoolRuntime } from "./proxy/handler.ts";
+import type { Config, PoolConfig } from "./config/load-config.ts";
+import type { HealthCheckConfig } from "./config/schema.ts";
+import { handleProxy, type PoolRuntime } from "./proxy/handler.ts";
 import { errorResponse } from "./shared/error-response.ts";
 import { ALLOWED_METHODS, checkTarget } from "./proxy/request-target.ts";
 import { PoolMetrics } from "./admin/metrics.ts";
 import { mountAdmin } from "./admin/routes.ts";
-import { HealthChecker } from "./health/checker.ts";
-import { PassiveHealth } from "./health/passive.ts";
+import { HealthChecker } from "./health/health-checker.ts";
+import type { OutlierPolicy } from "./health/outlier.ts";
+import { PassiveHealth } from "./health/passive-health.ts";
 import { RetryBudget } from "./proxy/retry.ts";
 import type { Defer } from "./shared/defer.ts";
+import type { ProbeSpec } from "./shared/probe-spec.ts";
 import { PoolState } from "./state/cache.ts";
 import type { StateStore } from "./state/types.ts";
 
@@ -52,13 +57,14 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
   const instance = options.instance ?? crypto.randomUUID();
   const log = options.log ?? ((line: string) => console.log(line));
   const pools: PoolRuntime[] = config.pools.map((pool) => {
+    const algorithm = algorithmNamed(pool.algorithm);
     const state = new PoolState(options.store, {
       pool: pool.name,
       instance,
       maxBatch: config.sequence_batch,
       syncIntervalMs: config.sync_interval_ms,
       reportGapMs: config.report_gap_ms,
-      loadAware: LOAD_AWARE.has(pool.algorithm),
+      loadAware: algorithm.needs === "load",
       inflightTtlMs: config.inflight_ttl_ms,
       storeTimeoutMs: config.store_timeout_ms,
       log,
@@ -67,15 +73,11 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
     return {
       config: pool,
       state,
-      rotation: new RotationCache(pool.algorithm, pool.backends, {
-        maxEjectionPercent: pool.outlier.max_ejection_percent,
-        panicThresholdPercent: pool.panic_threshold_percent,
-        slowStartMs: pool.slow_start_ms,
-      }),
+      rotation: new RotationCache(algorithm, pool.backends, availabilityPolicyOf(pool)),
       budget: new RetryBudget(pool.retry.budget_percent / 100, pool.retry.budget_reserve),
-      passive: new PassiveHealth(pool.outlier, state, log),
+      passive: new PassiveHealth(outlierPolicyOf(pool), state, log),
       checker: pool.health_check
-        ? new HealthChecker(pool.health_check, pool.backends, state, log, upstreamFetch)
+        ? new HealthChecker(probeSpecOf(pool.health_check), pool.backends, state, log, upstreamFetch)
         : undefined,
       metrics: new PoolMetrics(),
       logRequest: config.log_requests ? log : undefined,
@@ -129,6 +131,38 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
     await Promise.all(pools.map((p) => p.state.flush()));
   };
   return { app, pools, fetch: app.fetch, runHealthChecks, flush };
+}
+
+function availabilityPolicyOf(pool: PoolConfig): AvailabilityPolicy {
+  return {
+    maxEjectionPercent: pool.outlier.max_ejection_percent,
+    panicThresholdPercent: pool.panic_threshold_percent,
+    slowStartMs: pool.slow_start_ms,
+  };
+}
+
+function outlierPolicyOf(pool: PoolConfig): OutlierPolicy {
+  const { outlier } = pool;
+  return {
+    consecutiveFailures: outlier.consecutive_failures,
+    baseEjectionMs: outlier.base_ejection_ms,
+    maxEjectionMs: outlier.max_ejection_ms,
+    failureOn5xx: outlier.failure_on_5xx,
+  };
+}
+
+function probeSpecOf(check: HealthCheckConfig): ProbeSpec {
+  return {
+    path: check.path,
+    method: check.method,
+    expectedStatus: check.expected_status,
+    ...(check.body_contains === undefined ? {} : { bodyContains: check.body_contains }),
+    headers: check.headers,
+    timeoutMs: check.timeout_ms,
+    intervalMs: check.interval_ms,
+    rise: check.rise,
+    fall: check.fall,
+  };
 }
 
 function urlProto(c: Context): "http" | "https" {

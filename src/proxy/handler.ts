@@ -1,9 +1,10 @@
-import type { Rotation, RotationCache } from "../balancer/rotation.ts";
+import { CandidateWalk } from "../balancer/candidate-walk.ts";
+import type { RotationCache } from "../balancer/rotation.ts";
 import type { SelectionInput } from "../balancer/types.ts";
 import type { Backend } from "../shared/backend.ts";
 import type { PoolConfig } from "../config/load-config.ts";
-import type { HealthChecker } from "../health/checker.ts";
-import type { PassiveHealth } from "../health/passive.ts";
+import type { HealthChecker } from "../health/health-checker.ts";
+import type { PassiveHealth } from "../health/passive-health.ts";
 import type { PoolMetrics } from "../admin/metrics.ts";
 import type { Defer } from "../shared/defer.ts";
 import type { PoolState } from "../state/cache.ts";
@@ -41,9 +42,6 @@ export interface RequestContext {
   readonly defer: Defer;
 }
 
-const USES_SEQUENCE = new Set(["round-robin", "weighted-round-robin"]);
-export const LOAD_AWARE = new Set(["least-connections", "least-response-time"]);
-
 type Failure = Exclude<ForwardResult, { kind: "response" }> | { kind: "status"; response: Response; reason: string };
 
 /**
@@ -62,10 +60,10 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
     pool.metrics.noBackend++;
     return errorResponse(503, "no_backend", `every backend of pool ${config.name} is disabled or drained`);
   }
-  const algorithm = config.algorithm;
+  const needs = pool.rotation.algorithm.needs;
   const input: SelectionInput = {
-    seq: USES_SEQUENCE.has(algorithm) ? await state.nextSeq(rotation.granule) : 0,
-    key: algorithm === "ip-hash" ? hashKeyOf(request, config.hash_key, ctx.client.ip) : "",
+    seq: needs === "sequence" ? await state.nextSeq(rotation.granule) : 0,
+    key: needs === "key" ? hashKeyOf(request, config.hash_key, ctx.client.ip) : "",
     load: state.load,
     random: Math.random,
     now,
@@ -79,12 +77,10 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
     return errorResponse(400, "bad_request", "the request body could not be read");
   }
 
-  const tried = new Set<string>();
-  const candidates = rotation.selector.candidates(input)[Symbol.iterator]();
-  let backend = nextCandidate(candidates, rotation, tried, input.random);
+  const walk = new CandidateWalk(rotation.selector, input, rotation);
+  let backend = walk.next();
   let failure: Failure | undefined;
   while (backend) {
-    tried.add(backend.name);
     const result = await attempt(backend, request, body.replayable ?? body.stream, body.progress, pool, ctx);
     if (result.kind === "response" && !isRetryableStatus(result.response.status)) {
       const status = result.response.status;
@@ -100,8 +96,8 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
     pool.metrics.failure(backend.name, failure.kind, failure.reason);
     pool.passive.record(backend, failure.kind === "status" && !pool.passive.failsOn(failure.response.status) ? undefined : failure.reason, ctx.defer);
 
-    if (tried.size >= config.retry.max_attempts || body.replayable === undefined) break;
-    const next = nextCandidate(candidates, rotation, tried, input.random);
+    if (walk.tried.size >= config.retry.max_attempts || body.replayable === undefined) break;
+    const next = walk.next();
     if (!next || !retryPermitted(failure, request, pool)) break;
     if (failure.kind === "status") await failure.response.body?.cancel();
     pool.metrics.retries++;
@@ -184,35 +180,11 @@ async function attempt(
     end({});
     return result;
   }
-  if (!LOAD_AWARE.has(pool.config.algorithm) || !result.response.body) {
+  if (pool.rotation.algorithm.needs !== "load" || !result.response.body) {
     end({ latencyMs: result.latencyMs });
     return result;
   }
   return { ...result, response: releaseWhenStreamed(result.response, () => end({ latencyMs: result.latencyMs })) };
-}
-
-/**
- * The next candidate not excluded or tried. A backend still ramping up (slow start) takes a
- * request with probability equal to its share so far; passed over, it remains the fallback.
- */
-function nextCandidate(
-  candidates: Iterator<Backend>,
-  rotation: Rotation,
-  tried: ReadonlySet<string>,
-  random: () => number,
-): Backend | undefined {
-  let passedOver: Backend | undefined;
-  for (let step = candidates.next(); !step.done; step = candidates.next()) {
-    const backend = step.value;
-    if (rotation.unavailable.has(backend.name) || tried.has(backend.name)) continue;
-    const share = rotation.rampShare.get(backend.name);
-    if (share !== undefined && random() >= share) {
-      passedOver ??= backend;
-      continue;
-    }
-    return backend;
-  }
-  return passedOver;
 }
 
 /**

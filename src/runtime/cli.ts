@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { ALGORITHMS } from "../balancer/registry.ts";
 import { SETTINGS } from "../config/settings.ts";
 
 /** Flags every server runtime (Node, Bun, Deno) accepts: the config settings plus these. */
@@ -69,6 +70,8 @@ export function usage(): string {
   for (const setting of SETTINGS) {
     if (setting.flag) lines.push(`  --${`${setting.flag}=...`.padEnd(18)}${setting.help} [${setting.env}]`);
   }
+  lines.push("", "algorithms:");
+  for (const algorithm of ALGORITHMS) lines.push(`  ${algorithm.name.padEnd(22)}${algorithm.help}`);
   return lines.join("\n");
 }
 

@@ -3,7 +3,7 @@ import { foldSharedLatency } from "../shared/latency.ts";
 import type { LatencyEstimate } from "../shared/backend.ts";
 import type { PoolObjectNamespace } from "./durable-object.ts";
 import { probe } from "../health/probe.ts";
-import { judgeRound } from "../health/round.ts";
+import { judgeRound } from "../health/judge-round.ts";
 import { checkLock, readPatch, sanitizePatch } from "./patch.ts";
 import {
   type BackendPatch,
@@ -150,14 +150,14 @@ export class PoolStateObject extends DurableObject<unknown> {
     this.#watch = watch;
     this.ctx.storage.kv.put(HEALTH_WATCH_KEY, watch);
     if ((await this.ctx.storage.getAlarm()) === null) {
-      await this.ctx.storage.setAlarm(Date.now() + watch.check.interval_ms);
+      await this.ctx.storage.setAlarm(Date.now() + watch.check.intervalMs);
     }
   }
 
   override async alarm(): Promise<void> {
     const watch = this.#watch;
     if (!watch) return;
-    const interval = watch.check.interval_ms;
+    const interval = watch.check.intervalMs;
     if (this.tryLock(HEALTH_LOCK, interval)) {
       const results = await Promise.all(watch.backends.map((backend) => probe(backend, watch.check)));
       // Applied after the probes, against the records as they are now: one synchronous step.

@@ -1,14 +1,17 @@
 import type { Backend, LatencyEstimate } from "../shared/backend.ts";
 import type { LatencySummary } from "../shared/latency.ts";
+import type { ProbeSpec } from "../shared/probe-spec.ts";
 
 export type { LatencySummary } from "../shared/latency.ts";
-import type { HealthCheckConfig } from "../config/schema.ts";
 
 /** What a store needs to run a pool's active checks on its own. */
 export interface HealthWatch {
   readonly backends: readonly Backend[];
-  readonly check: HealthCheckConfig;
+  readonly check: ProbeSpec;
 }
+
+/** Pool names become part of store keys, so they keep to this alphabet (config checks it too). */
+export const POOL_NAME = /^[A-Za-z0-9_.-]+$/;
 
 /**
  * The shared-state contract. Every method is one atomic operation in the store (a Lua script or
@@ -42,7 +45,8 @@ export interface StateStore {
   close?(): Promise<void>;
 }
 
-export type StateKind = "memory" | "durable-object" | "upstash" | "kv";
+export const STATE_KINDS = ["memory", "durable-object", "upstash", "kv"] as const;
+export type StateKind = (typeof STATE_KINDS)[number];
 
 export type Health = "up" | "down";
 export type AdminState = "enabled" | "drained" | "disabled";
