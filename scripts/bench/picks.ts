@@ -1,13 +1,14 @@
 // Micro-benchmark of the pick functions: picks per second for each algorithm at 3, 30 and 300
-// backends (src/balancer/select.ts: buildSelector once, then pick() = the first candidate not
-// excluded, with nothing excluded), to show how the cost grows with the number of backends.
+// backends (buildSelector once, then a CandidateWalk's first next(), as a request takes it, with
+// nothing unavailable), to show how the cost grows with the number of backends.
 //
 //   npm run bench:picks [-- --quick]
 import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { buildSelector, pick } from "../../src/balancer/select.ts";
-import { ALGORITHMS, type Algorithm, type SelectionInput } from "../../src/balancer/types.ts";
+import { CandidateWalk } from "../../src/balancer/candidate-walk.ts";
+import { ALGORITHM_NAMES, buildSelector, type Algorithm } from "../../src/balancer/registry.ts";
+import type { SelectionInput } from "../../src/balancer/types.ts";
 import { type Backend, type LatencyEstimate, type LoadView } from "../../src/shared/backend.ts";
 
 export const PICK_SIZES = [3, 30, 300] as const;
@@ -77,7 +78,7 @@ function measure(algorithm: Algorithm, count: number, runMs: number): PickResult
     random,
     now,
   };
-  const excluded = new Set<string>();
+  const limits = { unavailable: new Set<string>() };
   let sink = 0;
   let seq = 0;
 
@@ -89,7 +90,7 @@ function measure(algorithm: Algorithm, count: number, runMs: number): PickResult
       for (let i = 0; i < 256; i++) {
         input.seq = seq++;
         input.key = keys[seq & 4095]!;
-        sink += pick(selector, input, excluded)!.weight;
+        sink += new CandidateWalk(selector, input, limits).next()!.weight;
       }
       picks += 256;
       elapsed = performance.now() - started;
@@ -106,7 +107,7 @@ function measure(algorithm: Algorithm, count: number, runMs: number): PickResult
 
 export function runPicks(options: PickOptions = {}): PickResult[] {
   const results: PickResult[] = [];
-  for (const algorithm of options.algorithms ?? ALGORITHMS) {
+  for (const algorithm of options.algorithms ?? ALGORITHM_NAMES) {
     for (const count of options.sizes ?? PICK_SIZES) results.push(measure(algorithm, count, options.runMs ?? 300));
   }
   return results;
@@ -140,7 +141,7 @@ async function main(): Promise<void> {
       `${r.algorithm.padEnd(26)}${String(r.backends).padStart(8)}   ${Math.round(r.picksPerSecond).toString().padStart(12)}   ${r.nsPerPick.toFixed(1).padStart(8)}   ${r.buildMs.toFixed(2).padStart(8)}`,
     );
   }
-  for (const algorithm of ALGORITHMS) {
+  for (const algorithm of ALGORITHM_NAMES) {
     const { slowdown, verdict } = growthOf(results, algorithm);
     console.log(`${algorithm}: 3 -> 300 backends costs ${slowdown.toFixed(2)}x per pick (${verdict})`);
   }

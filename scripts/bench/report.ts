@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import type { LoadResult } from "./load.ts";
 import type { PickResult } from "./picks.ts";
 import { growthOf, PICK_SIZES } from "./picks.ts";
-import { ALGORITHMS } from "../../src/balancer/types.ts";
+import { ALGORITHM_NAMES } from "../../src/balancer/registry.ts";
 
 /** One row: what ran, the load generator's measurement of the warmed-up window, and more. */
 export interface RowResult extends LoadResult {
@@ -158,7 +158,7 @@ export const PICK_COLUMNS = ["algorithm", ...PICK_SIZES.map((n) => `${n} backend
 
 export function pickRows(picks: readonly PickResult[]): string[][] {
   const rows: string[][] = [];
-  for (const algorithm of ALGORITHMS) {
+  for (const algorithm of ALGORITHM_NAMES) {
     const mine = picks.filter((p) => p.algorithm === algorithm);
     if (mine.length === 0) continue;
     const { slowdown, verdict } = growthOf(picks, algorithm);
@@ -215,7 +215,7 @@ export function toMarkdown(results: BenchResults): string {
     "",
     PICKS_HEADING,
     "",
-    "Picks per second of `pick(buildSelector(algorithm, backends), input, none excluded)` on one core (median of three runs).",
+    "Picks per second of `new CandidateWalk(buildSelector(algorithm, backends), input, nothing unavailable).next()` on one core (median of three runs).",
     "",
     table(PICK_COLUMNS, pickRows(results.picks), 1, PICK_COLUMNS.length - 1),
     "",
@@ -287,7 +287,7 @@ export function checkTargets(rows: readonly RowResult[], picks: readonly PickRes
       met: over.length === 0,
     });
   }
-  for (const algorithm of ALGORITHMS) {
+  for (const algorithm of ALGORITHM_NAMES) {
     if (!picks.some((p) => p.algorithm === algorithm)) continue;
     const { slowdown, verdict } = growthOf(picks, algorithm);
     checks.push({

@@ -5,7 +5,7 @@
 // answers.
 import { accessSync, constants, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Algorithm } from "../../src/balancer/types.ts";
+import type { Algorithm } from "../../src/balancer/registry.ts";
 import { freePort } from "../redis-local.ts";
 import { startProcess, waitForHttp, type Proc } from "./processes.ts";
 

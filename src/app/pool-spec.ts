@@ -1,4 +1,7 @@
 import type { Config, PoolConfig } from "../config/load-config.ts";
+import type { HealthCheckConfig } from "../config/schema.ts";
+import type { OutlierPolicy } from "../health/outlier.ts";
+import type { ProbeSpec } from "../shared/probe-spec.ts";
 import type { PoolEnvironment, PoolSpec } from "../pool/pool-runtime.ts";
 
 /** The config's one conversion into each pool's own options: nothing below the app reads config. */
@@ -16,13 +19,37 @@ export function poolSpecOf(pool: PoolConfig): PoolSpec {
       budgetRatio: pool.retry.budget_percent / 100,
       budgetReserve: pool.retry.budget_reserve,
     },
-    outlier: pool.outlier,
-    healthCheck: pool.health_check,
+    outlier: outlierPolicyOf(pool),
+    healthCheck: pool.health_check ? probeSpecOf(pool.health_check) : undefined,
     availability: {
       maxEjectionPercent: pool.outlier.max_ejection_percent,
       panicThresholdPercent: pool.panic_threshold_percent,
       slowStartMs: pool.slow_start_ms,
     },
+  };
+}
+
+function outlierPolicyOf(pool: PoolConfig): OutlierPolicy {
+  const { outlier } = pool;
+  return {
+    consecutiveFailures: outlier.consecutive_failures,
+    baseEjectionMs: outlier.base_ejection_ms,
+    maxEjectionMs: outlier.max_ejection_ms,
+    failureOn5xx: outlier.failure_on_5xx,
+  };
+}
+
+function probeSpecOf(check: HealthCheckConfig): ProbeSpec {
+  return {
+    path: check.path,
+    method: check.method,
+    expectedStatus: check.expected_status,
+    ...(check.body_contains === undefined ? {} : { bodyContains: check.body_contains }),
+    headers: check.headers,
+    timeoutMs: check.timeout_ms,
+    intervalMs: check.interval_ms,
+    rise: check.rise,
+    fall: check.fall,
   };
 }
 

@@ -23,6 +23,12 @@ export interface Availability {
   readonly validUntil: number;
 }
 
+/** How many of `poolSize` backends may count as ejected at once: at least one unless 0%. */
+export function ejectionCap(poolSize: number, maxEjectionPercent: number): number {
+  if (maxEjectionPercent <= 0) return 0;
+  return Math.max(1, Math.floor((poolSize * maxEjectionPercent) / 100));
+}
+
 type RecordOf = (name: string) => BackendPatch | undefined;
 
 const switchedOff = (r: BackendPatch | undefined) => r?.admin === "disabled" || r?.admin === "drained";
@@ -43,8 +49,7 @@ export function decideAvailability(
     .map((b) => ({ name: b.name, until: recordOf(b.name)?.ejectedUntil ?? 0 }))
     .filter((e) => e.until > now)
     .sort((x, y) => x.until - y.until || (x.name < y.name ? -1 : 1));
-  const cap = policy.maxEjectionPercent <= 0 ? 0 : Math.max(1, Math.floor((primaries.length * policy.maxEjectionPercent) / 100));
-  for (const e of ejections.slice(0, cap)) {
+  for (const e of ejections.slice(0, ejectionCap(primaries.length, policy.maxEjectionPercent))) {
     ejected.add(e.name);
     validUntil = Math.min(validUntil, e.until);
   }

@@ -1,5 +1,5 @@
 import type { Backend, LoadView } from "../shared/backend.ts";
-import type { Selector } from "./types.ts";
+import type { BalancingAlgorithm, Selector } from "./types.ts";
 import { checkBackends } from "./validate.ts";
 
 /**
@@ -66,3 +66,10 @@ export function buildLeastConnections(backends: readonly Backend[]): Selector {
     },
   };
 }
+
+export const leastConnections = {
+  name: "least-connections",
+  help: "the less busy (in-flight per weight, all instances) of two sampled backends",
+  needs: "load",
+  build: buildLeastConnections,
+} as const satisfies BalancingAlgorithm;

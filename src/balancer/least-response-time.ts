@@ -1,6 +1,6 @@
 import { elapsed } from "../shared/latency.ts";
 import type { Backend, LatencyEstimate, LoadView } from "../shared/backend.ts";
-import type { Selector } from "./types.ts";
+import type { BalancingAlgorithm, Selector } from "./types.ts";
 import { checkBackends } from "./validate.ts";
 
 /**
@@ -15,7 +15,6 @@ export const DECAY_MS = 10_000;
 export function decayedLatency(estimate: LatencyEstimate, now: number): number {
   return estimate.ewmaMs * Math.exp(-elapsed(estimate, now) / DECAY_MS);
 }
-
 
 /**
  * What an unmeasured backend with requests in flight is assumed to cost per request (Finagle's
@@ -62,3 +61,10 @@ export function buildLeastResponseTime(backends: readonly Backend[]): Selector {
     },
   };
 }
+
+export const leastResponseTime = {
+  name: "least-response-time",
+  help: "lowest expected wait: peak-EWMA latency x (in-flight + 1) per weight",
+  needs: "load",
+  build: buildLeastResponseTime,
+} as const satisfies BalancingAlgorithm;

@@ -1,7 +1,7 @@
 import { murmur3 } from "./hash.ts";
 import { distinctWalk } from "./walk.ts";
 import type { Backend } from "../shared/backend.ts";
-import type { Selector } from "./types.ts";
+import type { BalancingAlgorithm, Selector } from "./types.ts";
 import { checkBackends } from "./validate.ts";
 
 /**
@@ -98,3 +98,11 @@ export function buildMaglev(backends: readonly Backend[], options: MaglevOptions
     },
   };
 }
+
+export const ipHash = {
+  name: "ip-hash",
+  help: "the same client key (IP, header or cookie) to the same backend (weighted Maglev)",
+  needs: "key",
+  build: buildMaglev,
+  buildsOverWholeTier: true,
+} as const satisfies BalancingAlgorithm;

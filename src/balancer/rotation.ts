@@ -1,19 +1,17 @@
 import type { PoolSnapshot } from "../state/types.ts";
 import { decideAvailability, type AvailabilityPolicy } from "./availability.ts";
-import { buildSelector } from "./select.ts";
+import type { WalkLimits } from "./candidate-walk.ts";
 import type { Backend } from "../shared/backend.ts";
-import type { Algorithm, Selector } from "./types.ts";
+import type { BalancingAlgorithm, Selector } from "./types.ts";
 
 /** The selector to ask right now, and the backends it may yield that must be skipped. */
-export interface Rotation {
+export interface Rotation extends WalkLimits {
   readonly selector: Selector;
-  readonly unavailable: ReadonlySet<string>;
   /** Sequence positions per full turn: blocks of whole turns keep round robin exact. */
   readonly granule: number;
   /** How many backends can take traffic now (0: answer 503). */
   readonly available: number;
   readonly panic: boolean;
-  /** Backends ramping up after recovery and their share of full weight (slow start). */
   readonly rampShare: ReadonlyMap<string, number>;
 }
 
@@ -21,21 +19,21 @@ const NONE: ReadonlySet<string> = new Set();
 
 /**
  * Turns the pool's backends plus the shared view into a Rotation, rebuilding the selector only
- * when the set of usable backends changes. Round robin rotates over the usable backends
- * (healthy[seq mod n]); ip-hash keeps its table over the whole tier and skips the unusable ones,
- * so a backend going down moves only its own keys.
+ * when the set of usable backends changes. Most algorithms are rebuilt over the usable backends
+ * (round robin: available[seq mod n]); one that builds over the whole tier (ip-hash) keeps its
+ * table and skips the unusable ones, so a backend going down moves only its own keys.
  */
 export class RotationCache {
   readonly #tiers: Readonly<Record<"primary" | "backup", readonly Backend[]>>;
-  /** ip-hash tables per tier, built once: health changes must not reshuffle keys. */
-  readonly #hashSelectors = new Map<string, Selector>();
+  /** Whole-tier selectors, built once per tier: health changes must not reshuffle keys. */
+  readonly #tierSelectors = new Map<string, Selector>();
   #key = "";
   #rotation: Rotation | undefined;
   #viewed: PoolSnapshot | undefined;
   #validUntil = 0;
 
   constructor(
-    private readonly algorithm: Algorithm,
+    readonly algorithm: BalancingAlgorithm,
     private readonly backends: readonly Backend[],
     private readonly policy: AvailabilityPolicy,
   ) {
@@ -60,29 +58,19 @@ export class RotationCache {
 
   #build(tier: "primary" | "backup", usable: readonly Backend[], panic: boolean, rampShare: ReadonlyMap<string, number>): Rotation {
     const base = { available: usable.length, panic, rampShare };
-    if (this.algorithm === "ip-hash") {
+    const algorithm = this.algorithm;
+    if (algorithm.buildsOverWholeTier) {
       const members = this.#tiers[tier];
       const up = new Set(usable.map((b) => b.name));
-      let selector = this.#hashSelectors.get(tier);
+      let selector = this.#tierSelectors.get(tier);
       if (!selector) {
-        selector = buildSelector(this.algorithm, members);
-        this.#hashSelectors.set(tier, selector);
+        selector = algorithm.build(members);
+        this.#tierSelectors.set(tier, selector);
       }
-      return { ...base, selector, granule: 1, unavailable: new Set(members.filter((b) => !up.has(b.name)).map((b) => b.name)) };
+      const unavailable = new Set(members.filter((b) => !up.has(b.name)).map((b) => b.name));
+      return { ...base, selector, granule: algorithm.positionsPerTurn?.(members) ?? 1, unavailable };
     }
-    return { ...base, selector: buildSelector(this.algorithm, usable), unavailable: NONE, granule: granuleOf(this.algorithm, usable) };
+    const selector = algorithm.build(usable);
+    return { ...base, selector, unavailable: NONE, granule: algorithm.positionsPerTurn?.(usable) ?? 1 };
   }
-}
-
-function granuleOf(algorithm: Algorithm, tier: readonly Backend[]): number {
-  if (algorithm === "round-robin") return Math.max(1, tier.length);
-  if (algorithm === "weighted-round-robin") {
-    const divisor = tier.reduce((g, b) => gcd(g, b.weight), 0) || 1;
-    return Math.max(1, tier.reduce((sum, b) => sum + b.weight / divisor, 0));
-  }
-  return 1;
-}
-
-function gcd(a: number, b: number): number {
-  return b === 0 ? a : gcd(b, a % b);
 }

@@ -1,5 +1,5 @@
 import type { Backend } from "../shared/backend.ts";
-import type { Selector } from "./types.ts";
+import type { BalancingAlgorithm, Selector } from "./types.ts";
 import { checkBackends } from "./validate.ts";
 
 /**
@@ -16,8 +16,9 @@ export function positionOf(seq: number, n: number): number {
  * Plain round robin: the shared sequence alone decides, so every instance that reserved a block
  * of positions agrees on the global rotation. Fallbacks continue the rotation (nginx's order).
  * That hands all of an excluded backend's turns to its successor, so long-lived exclusions
- * (unhealthy, drained) belong in the backend set the selector is built from, as DESIGN's
- * healthy[seq mod n] says; exclusion is for the already-tried backends of one request.
+ * (unhealthy, drained) belong in the backend set the selector is built from, as README's
+ * Algorithms table says (available[seq mod n]; rotation.ts rebuilds over the usable backends);
+ * exclusion is for the already-tried backends of one request.
  */
 export function buildRoundRobin(backends: readonly Backend[]): Selector {
   checkBackends(backends);
@@ -31,3 +32,11 @@ export function buildRoundRobin(backends: readonly Backend[]): Selector {
     },
   };
 }
+
+export const roundRobin = {
+  name: "round-robin",
+  help: "each backend in turn; one rotation shared by every instance",
+  needs: "sequence",
+  build: buildRoundRobin,
+  positionsPerTurn: (backends) => Math.max(1, backends.length),
+} as const satisfies BalancingAlgorithm;

@@ -22,17 +22,32 @@ export interface Selector {
   candidates(input: SelectionInput): Iterable<Backend>;
 }
 
-export type Algorithm =
-  | "round-robin"
-  | "weighted-round-robin"
-  | "ip-hash"
-  | "least-connections"
-  | "least-response-time";
+/**
+ * What a selection needs per request beyond the backends, `random` and `now`, so the proxy
+ * fetches only that: a position from the shared sequence, the client's hash key, or in-flight
+ * and latency figures (which the pool state then reports often and counts until a body is sent).
+ */
+export type SelectionNeed = "sequence" | "key" | "load" | "nothing";
 
-export const ALGORITHMS: readonly Algorithm[] = [
-  "round-robin",
-  "weighted-round-robin",
-  "ip-hash",
-  "least-connections",
-  "least-response-time",
-];
+/**
+ * One balancing algorithm, everything the rest of the balancer asks of it in one record (the
+ * way Pingora pairs a selection's build and iterate). Registered in registry.ts.
+ */
+export interface BalancingAlgorithm<Name extends string = string> {
+  /** As config spells it (ALGORITHM, "algorithm"). */
+  readonly name: Name;
+  /** One line for --help. */
+  readonly help: string;
+  readonly needs: SelectionNeed;
+  build(backends: readonly Backend[]): Selector;
+  /**
+   * Sequence positions in one full turn over `backends` (default 1). The pool state reserves
+   * whole turns, so every fully used block of positions is exactly balanced.
+   */
+  positionsPerTurn?(backends: readonly Backend[]): number;
+  /**
+   * Build once over the whole tier and skip unusable backends while walking, instead of
+   * rebuilding over the usable ones: a backend going down then moves only its own keys.
+   */
+  readonly buildsOverWholeTier?: boolean;
+}

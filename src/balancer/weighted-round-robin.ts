@@ -1,7 +1,7 @@
 import { positionOf } from "./round-robin.ts";
 import { distinctWalk } from "./walk.ts";
 import type { Backend } from "../shared/backend.ts";
-import type { Selector } from "./types.ts";
+import type { BalancingAlgorithm, Selector } from "./types.ts";
 import { checkBackends } from "./validate.ts";
 
 /**
@@ -21,8 +21,7 @@ export const MAX_SCHEDULE_LENGTH = 1 << 20;
  * period keeps the schedule small and its proportions exact over fewer requests.
  */
 export function smoothSchedule(weights: readonly number[]): Uint32Array {
-  const divisor = weights.reduce(gcd, 0);
-  const reduced = weights.map((w) => w / divisor);
+  const reduced = reducedWeights(weights);
   const total = reduced.reduce((sum, w) => sum + w, 0);
   if (total > MAX_SCHEDULE_LENGTH) {
     throw new RangeError(
@@ -43,9 +42,19 @@ export function smoothSchedule(weights: readonly number[]): Uint32Array {
   return schedule;
 }
 
+function reducedWeights(weights: readonly number[]): number[] {
+  const divisor = weights.reduce(gcd, 0) || 1;
+  return weights.map((w) => w / divisor);
+}
+
 function gcd(a: number, b: number): number {
   while (b !== 0) [a, b] = [b, a % b];
   return a;
+}
+
+/** The schedule's length: one full turn in sequence positions. */
+export function schedulePeriod(weights: readonly number[]): number {
+  return reducedWeights(weights).reduce((sum, w) => sum + w, 0);
 }
 
 /**
@@ -70,3 +79,11 @@ export function buildWeightedRoundRobin(backends: readonly Backend[]): Selector 
     },
   };
 }
+
+export const weightedRoundRobin = {
+  name: "weighted-round-robin",
+  help: "in turn by weight, interleaved (nginx's smooth weighted round robin)",
+  needs: "sequence",
+  build: buildWeightedRoundRobin,
+  positionsPerTurn: (backends) => Math.max(1, schedulePeriod(backends.map((b) => b.weight))),
+} as const satisfies BalancingAlgorithm;

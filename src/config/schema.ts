@@ -1,7 +1,8 @@
 import { z } from "zod";
+import { ALGORITHM_NAMES } from "../balancer/registry.ts";
 import { parseCidr, TRUST_PROXY_EXPECTED } from "../shared/ip-networks.ts";
-import { ALGORITHMS } from "../balancer/types.ts";
 import { type Backend } from "../shared/backend.ts";
+import { POOL_NAME, STATE_KINDS } from "../state/types.ts";
 
 /**
  * The one schema. JSON keys are snake_case like nginx/HAProxy directives; the Config type is
@@ -107,9 +108,9 @@ const poolSchema = z
   .object({
     name: z
       .string()
-      .regex(/^[A-Za-z0-9_.-]+$/, "expected letters, digits and _ . - only")
+      .regex(POOL_NAME, "expected letters, digits and _ . - only")
       .default("default"),
-    algorithm: z.enum(ALGORITHMS).default("round-robin"),
+    algorithm: z.enum(ALGORITHM_NAMES).default("round-robin"),
     backends: z.array(backendSchema).min(1, "expected at least one backend"),
     hash_key: hashKeySchema.default({ source: "ip" }),
     timeout_ms: z.number().int().min(1).max(600_000).default(30_000),
@@ -167,8 +168,6 @@ export function defaultBackendName(normalizedUrl: string): string {
   const port = url.port || (url.protocol === "https:" ? "443" : "80");
   return `${url.hostname}:${port}${url.pathname === "/" ? "" : url.pathname}`;
 }
-
-export const STATE_KINDS = ["memory", "durable-object", "upstash", "kv"] as const;
 
 export const configSchema = z
   .object({

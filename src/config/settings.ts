@@ -7,6 +7,8 @@ import { parseTrustProxy, TRUST_PROXY_EXPECTED } from "../shared/ip-networks.ts"
  * can name it).
  */
 
+import { ALGORITHM_NAMES } from "../balancer/registry.ts";
+
 export type ParseResult = { ok: true; value: unknown } | { ok: false; expected: string };
 
 export interface Setting {
@@ -121,7 +123,7 @@ export const SETTINGS: readonly Setting[] = [
     flag: "algorithm",
     path: [...POOL, "algorithm"],
     parse: text,
-    help: "round-robin | weighted-round-robin | ip-hash | least-connections | least-response-time",
+    help: ALGORITHM_NAMES.join(" | "),
   },
   {
     env: "HASH_KEY",

@@ -1,8 +1,8 @@
 import { type AvailabilityPolicy } from "../balancer/availability.ts";
 import { RotationCache } from "../balancer/rotation.ts";
-import type { Algorithm } from "../balancer/types.ts";
-import { HealthChecker } from "../health/checker.ts";
-import { PassiveHealth } from "../health/passive.ts";
+import { type Algorithm, algorithmNamed } from "../balancer/registry.ts";
+import { HealthChecker } from "../health/health-checker.ts";
+import { PassiveHealth } from "../health/passive-health.ts";
 import type { Backend } from "../shared/backend.ts";
 import { PoolState, type PoolStateOptions } from "../state/pool-state.ts";
 import type { StateStore } from "../state/types.ts";
@@ -69,26 +69,21 @@ export interface PoolRuntime {
   readonly fetch: typeof fetch | undefined;
 }
 
-const LOAD_AWARE: ReadonlySet<string> = new Set(["least-connections", "least-response-time"]);
-
-/** Whether the pool's algorithm reads in-flight counts and latency (so they are reported quickly). */
-export function isLoadAware(algorithm: Algorithm): boolean {
-  return LOAD_AWARE.has(algorithm);
-}
-
 export function createPoolRuntime(spec: PoolSpec, env: PoolEnvironment): PoolRuntime {
+  const algorithm = algorithmNamed(spec.algorithm);
   const state = new PoolState(env.store, {
     ...env.state,
     pool: spec.name,
     instance: env.instance,
-    loadAware: isLoadAware(spec.algorithm),
+    // Algorithms that read in-flight counts and latency get them reported quickly.
+    loadAware: algorithm.needs === "load",
     log: env.log,
   });
   const probeFetch = env.fetch ?? ((input, init) => fetch(input, init));
   return {
     spec,
     state,
-    rotation: new RotationCache(spec.algorithm, spec.backends, spec.availability),
+    rotation: new RotationCache(algorithm, spec.backends, spec.availability),
     budget: new RetryBudget(spec.retry.budgetRatio, spec.retry.budgetReserve),
     passive: new PassiveHealth(spec.outlier, state, env.log),
     checker: spec.healthCheck ? new HealthChecker(spec.healthCheck, spec.backends, state, env.log, probeFetch) : undefined,

@@ -1,6 +1,6 @@
-import { isLoadAware, type PoolRuntime } from "../pool/pool-runtime.ts";
-import type { Rotation, RotationCache } from "../balancer/rotation.ts";
+import { CandidateWalk } from "../balancer/candidate-walk.ts";
 import type { SelectionInput } from "../balancer/types.ts";
+import type { PoolRuntime } from "../pool/pool-runtime.ts";
 import type { Backend } from "../shared/backend.ts";
 import type { Defer } from "../shared/defer.ts";
 import { BodyTooLarge, prepareBody, type BodyProgress } from "./body.ts";
@@ -21,8 +21,6 @@ export interface RequestContext {
   readonly defer: Defer;
 }
 
-const USES_SEQUENCE = new Set(["round-robin", "weighted-round-robin"]);
-
 type Failure = Exclude<ForwardResult, { kind: "response" }> | { kind: "status"; response: Response; reason: string };
 
 /**
@@ -41,10 +39,10 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
     pool.metrics.noBackend++;
     return errorResponse(503, "no_backend", `every backend of pool ${spec.name} is disabled or drained`);
   }
-  const algorithm = spec.algorithm;
+  const needs = pool.rotation.algorithm.needs;
   const input: SelectionInput = {
-    seq: USES_SEQUENCE.has(algorithm) ? await state.nextSeq(rotation.granule) : 0,
-    key: algorithm === "ip-hash" ? hashKeyOf(request, spec.hashKey, ctx.client.ip) : "",
+    seq: needs === "sequence" ? await state.nextSeq(rotation.granule) : 0,
+    key: needs === "key" ? hashKeyOf(request, spec.hashKey, ctx.client.ip) : "",
     load: state.load,
     random: Math.random,
     now,
@@ -58,12 +56,10 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
     return errorResponse(400, "bad_request", "the request body could not be read");
   }
 
-  const tried = new Set<string>();
-  const candidates = rotation.selector.candidates(input)[Symbol.iterator]();
-  let backend = nextCandidate(candidates, rotation, tried, input.random);
+  const walk = new CandidateWalk(rotation.selector, input, rotation);
+  let backend = walk.next();
   let failure: Failure | undefined;
   while (backend) {
-    tried.add(backend.name);
     const result = await attempt(backend, request, body.replayable ?? body.stream, body.progress, pool, ctx);
     if (result.kind === "response" && !isRetryableStatus(result.response.status)) {
       const status = result.response.status;
@@ -79,8 +75,8 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
     pool.metrics.failure(backend.name, failure.kind, failure.reason);
     pool.passive.record(backend, failure.kind === "status" && !pool.passive.failsOn(failure.response.status) ? undefined : failure.reason, ctx.defer);
 
-    if (tried.size >= spec.retry.maxAttempts || body.replayable === undefined) break;
-    const next = nextCandidate(candidates, rotation, tried, input.random);
+    if (walk.tried.size >= spec.retry.maxAttempts || body.replayable === undefined) break;
+    const next = walk.next();
     if (!next || !retryPermitted(failure, request, pool)) break;
     if (failure.kind === "status") await failure.response.body?.cancel();
     pool.metrics.retries++;
@@ -163,35 +159,11 @@ async function attempt(
     end({});
     return result;
   }
-  if (!isLoadAware(pool.spec.algorithm) || !result.response.body) {
+  if (pool.rotation.algorithm.needs !== "load" || !result.response.body) {
     end({ latencyMs: result.latencyMs });
     return result;
   }
   return { ...result, response: releaseWhenStreamed(result.response, () => end({ latencyMs: result.latencyMs })) };
-}
-
-/**
- * The next candidate not excluded or tried. A backend still ramping up (slow start) takes a
- * request with probability equal to its share so far; passed over, it remains the fallback.
- */
-function nextCandidate(
-  candidates: Iterator<Backend>,
-  rotation: Rotation,
-  tried: ReadonlySet<string>,
-  random: () => number,
-): Backend | undefined {
-  let passedOver: Backend | undefined;
-  for (let step = candidates.next(); !step.done; step = candidates.next()) {
-    const backend = step.value;
-    if (rotation.unavailable.has(backend.name) || tried.has(backend.name)) continue;
-    const share = rotation.rampShare.get(backend.name);
-    if (share !== undefined && random() >= share) {
-      passedOver ??= backend;
-      continue;
-    }
-    return backend;
-  }
-  return passedOver;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { ALGORITHMS } from "../balancer/registry.ts";
 import { SETTINGS } from "../config/settings.ts";
 
 /** Flags beyond the config settings: where the config comes from, and help. */
@@ -48,6 +49,8 @@ export function usage(): string {
   for (const setting of SETTINGS) {
     if (setting.flag) lines.push(`  --${`${setting.flag}=...`.padEnd(28)} ${setting.help}${setting.env ? ` [${setting.env}]` : ""}`);
   }
+  lines.push("", "algorithms:");
+  for (const algorithm of ALGORITHMS) lines.push(`  ${algorithm.name.padEnd(22)}${algorithm.help}`);
   return lines.join("\n");
 }
 

@@ -1,7 +1,7 @@
 // The rules for a backend's shared record (BackendPatch), in one place for every adapter:
 // which fields exist, what each may hold, and how each goes to and from a string (the Redis
 // hash stores one string per field). Also the arguments of tryLock.
-import { PATCH_FIELDS, type AdminState, type BackendPatch, type Health } from "./types.ts";
+import { PATCH_FIELDS, POOL_NAME, type AdminState, type BackendPatch, type Health } from "./types.ts";
 
 export type PatchField = (typeof PATCH_FIELDS)[number];
 
@@ -118,7 +118,7 @@ export function patchStrings(patch: BackendPatch): Partial<Record<PatchField, st
 }
 
 /** Lock names become part of a Redis key, so they are held to the same alphabet as pool names. */
-export const LOCK_NAME = /^[A-Za-z0-9_.-]+$/;
+export const LOCK_NAME = POOL_NAME;
 
 /**
  * Checks tryLock's arguments the same way in every adapter; returns the ttl as whole

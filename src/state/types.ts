@@ -10,6 +10,9 @@ export interface HealthWatch {
   readonly check: ProbeSpec;
 }
 
+/** Pool names become part of store keys, so they keep to this alphabet (config checks it too). */
+export const POOL_NAME = /^[A-Za-z0-9_.-]+$/;
+
 /**
  * The shared-state contract. Every method is one atomic operation in the store (a Lua script or
  * MULTI on Redis, the object's single thread on a Durable Object) and one round trip.
@@ -42,7 +45,8 @@ export interface StateStore {
   close?(): Promise<void>;
 }
 
-export type StateKind = "memory" | "durable-object" | "upstash" | "kv";
+export const STATE_KINDS = ["memory", "durable-object", "upstash", "kv"] as const;
+export type StateKind = (typeof STATE_KINDS)[number];
 
 export type Health = "up" | "down";
 export type AdminState = "enabled" | "drained" | "disabled";

@@ -11,7 +11,7 @@ import { Redis } from "@upstash/redis/cloudflare";
 import type { LatencyEstimate } from "../shared/backend.ts";
 import { checkLock, patchStrings, readPatch, sanitizePatch } from "./patch.ts";
 import { FLAG_SEPARATOR, SYNC_SCRIPT, type KeyName } from "./upstash-scripts.ts";
-import type { BackendPatch, BackendSnapshot, InstanceReport, PoolSnapshot, StateStore } from "./types.ts";
+import { POOL_NAME, type BackendPatch, type BackendSnapshot, type InstanceReport, type PoolSnapshot, type StateStore } from "./types.ts";
 
 export interface UpstashStoreOptions {
   /** UPSTASH_REDIS_REST_URL */
@@ -27,8 +27,6 @@ export interface UpstashStoreOptions {
    */
   readonly timeoutMs?: number;
 }
-
-const POOL_NAME = /^[A-Za-z0-9_.-]+$/;
 
 /** What this adapter uses of the client's Script (createScript): the class is not exported. */
 interface LuaScript {

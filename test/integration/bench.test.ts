@@ -22,7 +22,7 @@ import {
   type BenchResults,
 } from "../../scripts/bench/report.ts";
 import { findBinary } from "../../scripts/bench/targets.ts";
-import { ALGORITHMS } from "../../src/balancer/types.ts";
+import { ALGORITHM_NAMES } from "../../src/balancer/registry.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -145,7 +145,7 @@ describe("npm run bench -- --tiny", () => {
       expect(row.vsBare, label).toBeGreaterThan(0);
       expect(Number.isFinite(row.p99OverBareMs), label).toBe(true);
     }
-    expect(results.picks).toHaveLength(ALGORITHMS.length * PICK_SIZES.length);
+    expect(results.picks).toHaveLength(ALGORITHM_NAMES.length * PICK_SIZES.length);
     for (const pick of results.picks) expect(pick.picksPerSecond).toBeGreaterThan(0);
     expect(results.machine.cores).toBeGreaterThan(0);
     expect(results.machine.cpu).not.toBe("");
@@ -183,7 +183,7 @@ describe("npm run bench -- --tiny", () => {
     const picks = parseTable(markdown, PICKS_HEADING);
     expect(picks[0]).toEqual([...PICK_COLUMNS]);
     expect(picks.slice(1)).toEqual(pickRows(results.picks));
-    for (const [i, algorithm] of ALGORITHMS.entries()) {
+    for (const [i, algorithm] of ALGORITHM_NAMES.entries()) {
       PICK_SIZES.forEach((size, j) => {
         const json = results.picks.find((p) => p.algorithm === algorithm && p.backends === size)!;
         expect(Math.abs(parseCell(picks[i + 1]![j + 1]!)! * 1e6 - json.picksPerSecond)).toBeLessThanOrEqual(5_000);

@@ -16,7 +16,7 @@ const BAD: ReadonlyArray<{ name: string; sources: ConfigSources; field: string; 
   { name: "weight not a number", sources: { env: { BACKENDS: `${ok}|weight=heavy` } }, field: "BACKENDS (pools[0].backends[0].weight)", says: /number/ },
   { name: "weight fractional", sources: { env: { BACKENDS: `${ok}|weight=1.5` } }, field: "BACKENDS (pools[0].backends[0].weight)", says: /int/ },
   { name: "unknown backend option", sources: { env: { BACKENDS: `${ok}|heavy` } }, field: "BACKENDS", says: /weight=N, backup/ },
-  { name: "unknown algorithm", sources: { env: { BACKENDS: ok, ALGORITHM: "random" } }, field: "ALGORITHM (pools[0].algorithm)", says: /round-robin/ },
+  { name: "unknown algorithm", sources: { env: { BACKENDS: ok, ALGORITHM: "no-such-algorithm" } }, field: "ALGORITHM (pools[0].algorithm)", says: /round-robin/ },
   { name: "no backends at all", sources: { env: {} }, field: "pools[0].backends", says: /expected array/ },
   { name: "timeout not a number", sources: { env: { BACKENDS: ok, TIMEOUT_MS: "soon" } }, field: "TIMEOUT_MS (pools[0].timeout_ms)", says: /number/ },
   { name: "negative timeout", sources: { env: { BACKENDS: ok, TIMEOUT_MS: "-5" } }, field: "TIMEOUT_MS (pools[0].timeout_ms)", says: />=1/ },

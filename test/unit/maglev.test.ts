@@ -5,7 +5,7 @@ import {
   MAGLEV_PRIMES,
   maglevTableSize,
 } from "../../src/balancer/maglev.ts";
-import { pick } from "../../src/balancer/select.ts";
+import { CandidateWalk } from "../../src/balancer/candidate-walk.ts";
 import type { Backend } from "../../src/shared/backend.ts";
 import { mulberry32 } from "../support/prng.ts";
 import { backends, first, input, names, numbered, randomIPv4, tally } from "./fixtures.ts";
@@ -17,7 +17,7 @@ const KEYS = (() => {
 
 function mapKeys(list: readonly Backend[], excluded: ReadonlySet<string> = new Set()): string[] {
   const selector = buildMaglev(list);
-  return KEYS.map((key) => pick(selector, input({ key }), excluded)!.name);
+  return KEYS.map((key) => new CandidateWalk(selector, input({ key }), { unavailable: excluded }).next()!.name);
 }
 
 function isPrime(n: number): boolean {
@@ -168,7 +168,7 @@ describe("ip hash (weighted maglev)", () => {
 
   it("returns undefined when all are excluded and nothing for an empty set", () => {
     const selector = buildMaglev(backends("a", "b"));
-    expect(pick(selector, input(), new Set(["a", "b"]))).toBeUndefined();
+    expect(new CandidateWalk(selector, input(), { unavailable: new Set(["a", "b"]) }).next()).toBeUndefined();
     expect(names(buildMaglev([]), input())).toEqual([]);
   });
 });

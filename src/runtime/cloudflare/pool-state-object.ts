@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
-import { probe, type ProbeSpec as ProbeOptions } from "../../health/probe.ts";
-import { judgeRound } from "../../health/round.ts";
+import { judgeRound } from "../../health/judge-round.ts";
+import { probe } from "../../health/probe.ts";
 import type { LatencyEstimate } from "../../shared/backend.ts";
 import type { ProbeSpec } from "../../shared/probe-spec.ts";
 import type { PoolObjectNamespace } from "../../state/durable-object-store.ts";
@@ -138,8 +138,7 @@ export class PoolStateObject extends DurableObject<unknown> {
     if (!watch) return;
     const interval = watch.check.intervalMs;
     if (this.tryLock(HEALTH_LOCK, interval)) {
-      const options = probeOptions(watch.check);
-      const results = await Promise.all(watch.backends.map((backend) => probe(backend, options)));
+      const results = await Promise.all(watch.backends.map((backend) => probe(backend, watch.check)));
       // Applied after the probes, against the records as they are now: one synchronous step.
       const now = Date.now();
       for (const change of judgeRound(watch.backends, results, (name) => this.#flags.get(name), watch.check, now)) {
@@ -165,18 +164,6 @@ export class PoolStateObject extends DurableObject<unknown> {
 function readWatch(stored: unknown): HealthWatch | undefined {
   const check = (stored as { check?: Partial<ProbeSpec> } | undefined)?.check;
   return typeof check?.intervalMs === "number" ? (stored as HealthWatch) : undefined;
-}
-
-/** src/health/probe.ts still takes the config's snake_case options. */
-function probeOptions(spec: ProbeSpec): ProbeOptions {
-  return {
-    path: spec.path,
-    method: spec.method,
-    expected_status: spec.expectedStatus,
-    body_contains: spec.bodyContains,
-    headers: spec.headers,
-    timeout_ms: spec.timeoutMs,
-  };
 }
 
 /** The binding as the Worker's env holds it; fails to compile if DurableObjectStore can't use it. */

@@ -6,7 +6,7 @@ import type { ProbeResult } from "./probe.ts";
 export interface RoundChange {
   readonly backend: Backend;
   readonly patch: BackendPatch;
-  /** The seed-style transition line, when health changed. */
+  /** `<url> [up]` or `<url> [down] (<reason>)` when health changed (README, Health, failure and retries). */
   readonly line?: string;
 }
 

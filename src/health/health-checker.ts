@@ -1,10 +1,9 @@
 import type { Backend } from "../shared/backend.ts";
-import type { HealthCheckConfig } from "../config/schema.ts";
 import type { Defer } from "../shared/defer.ts";
 import type { ProbeSpec } from "../shared/probe-spec.ts";
 import type { PoolState } from "../state/pool-state.ts";
+import { judgeRound } from "./judge-round.ts";
 import { probe } from "./probe.ts";
-import { judgeRound } from "./round.ts";
 
 const LOCK = "health";
 
@@ -18,7 +17,7 @@ export class HealthChecker {
   #handedOver = false;
 
   constructor(
-    private readonly spec: HealthCheckConfig,
+    private readonly spec: ProbeSpec,
     private readonly backends: readonly Backend[],
     private readonly state: PoolState,
     private readonly log: (line: string) => void,
@@ -31,7 +30,7 @@ export class HealthChecker {
     const now = this.clock();
     if (now < this.#nextAttemptAt) return;
     // A lost race retries after a quarter interval, so the group's rounds stay about one interval apart.
-    this.#nextAttemptAt = now + this.spec.interval_ms / 4;
+    this.#nextAttemptAt = now + this.spec.intervalMs / 4;
     defer(this.runIfDue(defer));
   }
 
@@ -40,10 +39,10 @@ export class HealthChecker {
     // Once per instance: a store that can probe between requests (a Durable Object) is told to.
     if (!this.#handedOver) {
       this.#handedOver = true;
-      this.state.watchHealth({ backends: this.backends, check: probeSpecOf(this.spec) }, defer);
+      this.state.watchHealth({ backends: this.backends, check: this.spec }, defer);
     }
-    if (!(await this.state.tryLock(LOCK, this.spec.interval_ms))) return false;
-    this.#nextAttemptAt = this.clock() + this.spec.interval_ms;
+    if (!(await this.state.tryLock(LOCK, this.spec.intervalMs))) return false;
+    this.#nextAttemptAt = this.clock() + this.spec.intervalMs;
     await this.runRound(defer);
     return true;
   }
@@ -59,19 +58,4 @@ export class HealthChecker {
       if (change.line) this.log(change.line);
     }
   }
-}
-
-/** A store is handed the check as a ProbeSpec; this checker still holds the config's options. */
-function probeSpecOf(check: HealthCheckConfig): ProbeSpec {
-  return {
-    path: check.path,
-    method: check.method,
-    expectedStatus: check.expected_status,
-    bodyContains: check.body_contains,
-    headers: check.headers,
-    timeoutMs: check.timeout_ms,
-    intervalMs: check.interval_ms,
-    rise: check.rise,
-    fall: check.fall,
-  };
 }

@@ -3,18 +3,21 @@ import type { Defer } from "../shared/defer.ts";
 import type { PoolState } from "../state/pool-state.ts";
 import { ejectionDuration, FailureStreaks, type OutlierPolicy } from "./outlier.ts";
 
+/** The part of a pool's state passive health reads and writes. */
+export type SharedRecords = Pick<PoolState, "snapshot" | "publish">;
+
 /**
  * Passive health (Envoy outlier detection): consecutive failures seen by this instance eject
  * the backend for base x times-ejected; the ejection is shared so every instance skips it.
- * Whether too many are ejected at once is decided when reading (availability.ts), so racing
- * instances cannot push past max_ejection_percent.
+ * Whether too many are ejected at once is decided when reading (ejectionCap in
+ * src/balancer/availability.ts), so racing instances cannot push past the cap.
  */
 export class PassiveHealth {
   readonly #streaks: FailureStreaks;
 
   constructor(
     private readonly policy: OutlierPolicy,
-    private readonly state: PoolState,
+    private readonly state: SharedRecords,
     private readonly log: (line: string) => void,
     private readonly clock: () => number = Date.now,
   ) {
@@ -27,7 +30,7 @@ export class PassiveHealth {
    */
   failsOn(status: number): boolean {
     if (status === 502 || status === 503 || status === 504) return true;
-    return this.policy.failure_on_5xx && status >= 500;
+    return this.policy.failureOn5xx && status >= 500;
   }
 
   record(backend: Backend, failure: string | undefined, defer: Defer): void {
@@ -45,7 +48,7 @@ export class PassiveHealth {
     const times = (record?.ejections ?? 0) + 1;
     const duration = ejectionDuration(this.policy, times);
     const until = now + duration;
-    const reason = `ejected for ${duration} ms after ${this.policy.consecutive_failures} consecutive failures: ${failure}`;
+    const reason = `ejected for ${duration} ms after ${this.policy.consecutiveFailures} consecutive failures: ${failure}`;
     this.state.publish(backend.name, { ejectedUntil: until, ejections: times, since: until, reason }, defer);
     this.log(`${backend.url} [down] (${reason})`);
   }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { buildSelector, pick } from "../../src/balancer/select.ts";
-import { ALGORITHMS, type Algorithm, type SelectionInput } from "../../src/balancer/types.ts";
+import { CandidateWalk } from "../../src/balancer/candidate-walk.ts";
+import { ALGORITHM_NAMES, buildSelector, type Algorithm } from "../../src/balancer/registry.ts";
+import type { SelectionInput } from "../../src/balancer/types.ts";
 import { type LatencyEstimate, type LoadView } from "../../src/shared/backend.ts";
 import { intBetween, mulberry32 } from "../support/prng.ts";
 import { backends, first, input, loadView, names, numbered, randomIPv4 } from "./fixtures.ts";
@@ -45,17 +46,17 @@ describe("buildSelector", () => {
   });
 
   it("rejects an unknown algorithm at run time (config typo that escaped validation)", () => {
-    expect(() => buildSelector("random" as Algorithm, backends("a"))).toThrow(/unknown algorithm/);
+    expect(() => buildSelector("no-such-algorithm" as Algorithm, backends("a"))).toThrow(/unknown algorithm/);
   });
 
-  it.each(ALGORITHMS)("%s rejects duplicate names and non-positive weights", (algorithm) => {
+  it.each(ALGORITHM_NAMES)("%s rejects duplicate names and non-positive weights", (algorithm) => {
     expect(() => buildSelector(algorithm, backends("a", "a"))).toThrow(/duplicate/);
     expect(() => buildSelector(algorithm, backends(["a", 0]))).toThrow(/weight/);
     expect(() => buildSelector(algorithm, backends(["a", Number.NaN]))).toThrow(/weight/);
   });
 });
 
-describe.each(ALGORITHMS)("%s", (algorithm) => {
+describe.each(ALGORITHM_NAMES)("%s", (algorithm) => {
   it("yields every backend exactly once, for any input", () => {
     const random = mulberry32(algorithm.length * 7919);
     for (let trial = 0; trial < 300; trial++) {
@@ -67,7 +68,7 @@ describe.each(ALGORITHMS)("%s", (algorithm) => {
     }
   });
 
-  it("pick skips excluded backends and returns the first candidate that is not", () => {
+  it("the walk skips unavailable backends and returns the first candidate that is not", () => {
     const random = mulberry32(algorithm.length * 104729);
     for (let trial = 0; trial < 300; trial++) {
       const n = intBetween(random, 1, 10);
@@ -77,7 +78,7 @@ describe.each(ALGORITHMS)("%s", (algorithm) => {
       // Both walks must see the same draws, so give each its own copy of the generator.
       const seed = intBetween(random, 0, 2 ** 31);
       const base = randomInput(random, n);
-      const chosen = pick(selector, { ...base, random: mulberry32(seed) }, excluded);
+      const chosen = new CandidateWalk(selector, { ...base, random: mulberry32(seed) }, { unavailable: excluded }).next();
       const expected = names(selector, { ...base, random: mulberry32(seed) }).find(
         (name) => !excluded.has(name),
       );
@@ -87,20 +88,20 @@ describe.each(ALGORITHMS)("%s", (algorithm) => {
     }
   });
 
-  it("pick moves on to the second candidate when the first is excluded", () => {
+  it("the walk moves on to the second candidate when the first is unavailable", () => {
     const list = numbered(5);
     const selector = buildSelector(algorithm, list);
     const selection = () => input({ seq: 3, key: "192.0.2.10", random: mulberry32(8), now: T0 });
     const [one, two] = names(selector, selection());
-    expect(pick(selector, selection(), new Set())?.name).toBe(one);
-    expect(pick(selector, selection(), new Set([one!]))?.name).toBe(two);
+    expect(new CandidateWalk(selector, selection(), { unavailable: new Set() }).next()?.name).toBe(one);
+    expect(new CandidateWalk(selector, selection(), { unavailable: new Set([one!]) }).next()?.name).toBe(two);
   });
 
-  it("pick returns undefined when everything is excluded or nothing is configured", () => {
+  it("the walk returns undefined when everything is unavailable or nothing is configured", () => {
     const list = numbered(4);
     const all = new Set(list.map((b) => b.name));
-    expect(pick(buildSelector(algorithm, list), input(), all)).toBeUndefined();
-    expect(pick(buildSelector(algorithm, []), input(), new Set())).toBeUndefined();
+    expect(new CandidateWalk(buildSelector(algorithm, list), input(), { unavailable: all }).next()).toBeUndefined();
+    expect(new CandidateWalk(buildSelector(algorithm, []), input(), { unavailable: new Set() }).next()).toBeUndefined();
   });
 });
 
