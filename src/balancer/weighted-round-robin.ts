@@ -1,8 +1,8 @@
 import { positionOf } from "./round-robin.ts";
-import { distinctWalk } from "./walk.ts";
+import { distinctWalk } from "./distinct-walk.ts";
 import type { Backend } from "../shared/backend.ts";
 import type { BalancingAlgorithm, Selector } from "./types.ts";
-import { checkBackends } from "./validate.ts";
+import { checkBackends } from "./check-backends.ts";
 
 /**
  * The schedule is materialised, so its length (the gcd-reduced weight sum) costs memory and

@@ -1,6 +1,6 @@
 import { type Backend, upstreamUrl } from "../shared/backend.ts";
 import type { BodyProgress } from "./body.ts";
-import { carriesHopByHop, dropHopByHop } from "./headers.ts";
+import { carriesHopByHop, dropHopByHop } from "./hop-by-hop.ts";
 
 export interface ForwardOptions {
   readonly backend: Backend;

@@ -5,7 +5,7 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { fail, prepareServer } from "./server.ts";
 import { goLog } from "./cli.ts";
-import { hostPreservingFetch } from "./node-fetch.ts";
+import { hostPreservingFetch } from "./host-preserving-fetch.ts";
 import { installShutdown } from "./shutdown.ts";
 import { nodeTimeouts, type NodeTimeouts } from "./slow-clients.ts";
 

@@ -12,7 +12,7 @@ import type { Defer } from "../shared/defer.ts";
 import { CliError, goLog, parseCli, usage } from "./cli.ts";
 import { parseCidr, type Cidr } from "../shared/ip-networks.ts";
 import { isTrusted, resolveClientIp } from "./client-ip.ts";
-import { createStore } from "./stores.ts";
+import { createStore } from "./create-store.ts";
 
 export const SEED_NO_BACKENDS = "Please provide one or more backends to load balance";
 

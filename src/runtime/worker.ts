@@ -1,10 +1,10 @@
 import { createBalancer, type Balancer } from "../app.ts";
 import { ConfigError, loadConfig } from "../config/load-config.ts";
 import { errorResponse } from "../shared/error-response.ts";
-import { createStore } from "./stores.ts";
+import { createStore } from "./create-store.ts";
 
 // The Durable Object class behind STATE=durable-object (binding LB_STATE in wrangler.toml). It
-// is exported here, from the Worker entry only: stores.ts, shared with Node/Bun/Deno, must not
+// is exported here, from the Worker entry only: create-store.ts, shared with Node/Bun/Deno, must not
 // import "cloudflare:workers".
 export { PoolStateObject } from "./cloudflare/pool-state-object.ts";
 

@@ -4,7 +4,7 @@ import type { BackendPatch, HealthWatch, InstanceReport, PoolSnapshot, StateStor
 /**
  * What the adapter needs from one pool's Durable Object stub: the RPC methods of
  * PoolStateObject (src/runtime/cloudflare/pool-state-object.ts). Structural, so this file
- * (imported by every runtime through src/runtime/stores.ts) never imports "cloudflare:workers".
+ * (imported by every runtime through src/runtime/create-store.ts) never imports "cloudflare:workers".
  */
 export interface PoolObjectStub {
   reserve(count: number): Promise<number>;

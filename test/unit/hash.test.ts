@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fmix32, murmur3 } from "../../src/balancer/hash.ts";
+import { fmix32, murmur3 } from "../../src/balancer/murmur3.ts";
 import { mulberry32 } from "../support/prng.ts";
 
 describe("murmur3 (x86_32, UTF-8)", () => {

@@ -7,7 +7,7 @@ import { BodyTooLarge, prepareBody, type BodyProgress } from "./body.ts";
 import { errorResponse } from "../shared/error-response.ts";
 import { forward, type ClientConnection, type ForwardResult } from "./forward.ts";
 import { hashKeyOf } from "./hash-key.ts";
-import { BadConnectionHeader } from "./headers.ts";
+import { BadConnectionHeader } from "./hop-by-hop.ts";
 import { isRetryableStatus, mayRepeat } from "./retry.ts";
 
 export interface RequestContext {

@@ -4,10 +4,10 @@ import { errorResponse } from "../shared/error-response.ts";
 import type { AdminState } from "../state/types.ts";
 import { callerOf, requireAdmin, type AdminAuth } from "./auth.ts";
 import { DASHBOARD_PAGE } from "./dashboard.ts";
-import { renderMetrics } from "./metrics.ts";
+import { renderMetrics } from "./render-metrics.ts";
 import { AdminSessions } from "./session.ts";
 import { mountSignIn } from "./sign-in.ts";
-import { statusOf } from "./status.ts";
+import { statusOf } from "./status-of.ts";
 
 /** POST /_lb/backends/:name/<action>: the admin state each action sets. */
 const ACTIONS: Readonly<Record<string, AdminState>> = { drain: "drained", disable: "disabled", enable: "enabled" };
