@@ -1,7 +1,8 @@
 // Bundles the Worker entry the way wrangler does (ESM, workerd conditions) so miniflare and
 // workerd can load it without wrangler. Used by the tests' global setup and the bench.
-import { build, type BuildOptions } from "esbuild";
+
 import { fileURLToPath } from "node:url";
+import { type BuildOptions, build } from "esbuild";
 
 export const WORKER_BUNDLE = fileURLToPath(new URL("../dist/worker.js", import.meta.url));
 

@@ -25,7 +25,7 @@
 //   socket to close), and a server still loading its data answers LOADING, as the hand-written
 //   client let it.
 // - connectTimeout 5 s and TCP keep-alive after 10 s, as the hand-written client had.
-import { Redis, ReplyError, type ChainableCommander, type RedisOptions } from "ioredis";
+import { type ChainableCommander, Redis, type RedisOptions, ReplyError } from "ioredis";
 import { connectionPolicy } from "./upstash-protocol.ts";
 
 /**

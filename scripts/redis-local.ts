@@ -5,7 +5,7 @@
 //
 // prints UPSTASH_REDIS_REST_URL=... and UPSTASH_REDIS_REST_TOKEN=..., and stops both on Ctrl-C
 // or SIGTERM. The helpers exported here are also what the tests use (test/support/redis.ts).
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -27,7 +27,10 @@ export function redisServerAvailable(): boolean {
   const bin = redisServerBinary();
   const candidates = bin.includes("/")
     ? [bin]
-    : (process.env.PATH ?? "").split(delimiter).filter(Boolean).map((dir) => join(dir, bin));
+    : (process.env.PATH ?? "")
+        .split(delimiter)
+        .filter(Boolean)
+        .map((dir) => join(dir, bin));
   return candidates.some((file) => {
     try {
       accessSync(file, constants.X_OK);
@@ -122,13 +125,20 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     const proc = spawn(
       redisServerBinary(),
       [
-        "--port", String(port),
-        "--bind", host,
-        "--save", "",
-        "--appendonly", "no",
-        "--dir", dir,
-        "--daemonize", "no",
-        "--loglevel", "warning",
+        "--port",
+        String(port),
+        "--bind",
+        host,
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        dir,
+        "--daemonize",
+        "no",
+        "--loglevel",
+        "warning",
         ...(options.args ?? []),
       ],
       { stdio: ["ignore", "pipe", "pipe"] },
@@ -158,7 +168,9 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       if (await pingRedis(redisUrl)) return;
       if (Date.now() > deadline) {
         proc.kill("SIGKILL");
-        throw new Error(`redis-server did not answer PING on ${host}:${port} within ${readyTimeoutMs} ms:\n${output.trim()}`);
+        throw new Error(
+          `redis-server did not answer PING on ${host}:${port} within ${readyTimeoutMs} ms:\n${output.trim()}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -254,7 +266,7 @@ async function main(): Promise<void> {
   }
   const redis = await startRedisServer();
   const opts: UpstashLocalOptions = { ...cli, redisUrl: redis.url };
-  let upstash;
+  let upstash: Awaited<ReturnType<typeof startUpstashLocal>>;
   try {
     upstash = await startUpstashLocal(opts);
   } catch (error) {

@@ -15,14 +15,14 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { RedisConnections, RedisUnavailable } from "./redis-connections.ts";
 import {
-  BadRequest,
+  type Answer,
   answerMultiExec,
   answerPipeline,
   answerSingle,
+  BadRequest,
   errorBody,
   toCommand,
   toCommandList,
-  type Answer,
 } from "./upstash-protocol.ts";
 
 export interface UpstashRequestEvent {

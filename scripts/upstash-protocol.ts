@@ -74,7 +74,10 @@ const BLOCKING = new Set([
  * Whether a request's commands need a Redis connection of their own (they leave state on it or
  * may block it), and whether they may block (no command timeout then).
  */
-export function connectionPolicy(commands: readonly (readonly string[])[]): { ownConnection: boolean; blocking: boolean } {
+export function connectionPolicy(commands: readonly (readonly string[])[]): {
+  ownConnection: boolean;
+  blocking: boolean;
+} {
   const names = commands.map((c) => c[0]!.toLowerCase());
   const blocking = names.some((n) => BLOCKING.has(n));
   return { ownConnection: blocking || names.some((n) => STATEFUL.has(n)), blocking };
@@ -114,9 +117,7 @@ export function toCommand(value: unknown, where: string): string[] {
 
 export function toCommandList(value: unknown): string[][] {
   if (!Array.isArray(value) || value.length === 0) {
-    throw new BadRequest(
-      'ERR body must be a non-empty JSON array of commands like [["set","k","v"],["get","k"]]',
-    );
+    throw new BadRequest('ERR body must be a non-empty JSON array of commands like [["set","k","v"],["get","k"]]');
   }
   return value.map((command, i) => toCommand(command, `command ${i + 1}`));
 }

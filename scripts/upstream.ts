@@ -82,7 +82,12 @@ export async function startUpstream(options: { name: string; port?: number; host
     }
     if (mode.kind === "delay") await new Promise((resolve) => setTimeout(resolve, mode.ms));
     res.setHeader("x-upstream", upstream.name);
-    const status = mode.kind === "status" ? mode.status : mode.kind === "cycle" ? mode.statuses[cycled++ % mode.statuses.length]! : 200;
+    const status =
+      mode.kind === "status"
+        ? mode.status
+        : mode.kind === "cycle"
+          ? mode.statuses[cycled++ % mode.statuses.length]!
+          : 200;
     if (status !== 200 || record.target.startsWith("/healthz")) {
       res.writeHead(status, { "content-type": "application/json" });
       res.end(JSON.stringify({ upstream: upstream.name, status }));

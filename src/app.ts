@@ -1,12 +1,12 @@
-import { Hono, type Context } from "hono";
+import { type Context, Hono } from "hono";
+import { mountAdmin } from "./admin/mount-admin.ts";
 import { poolSpecOf, stateOptionsOf } from "./app/pool-spec.ts";
 import type { Config } from "./config/load-config.ts";
 import { createPoolRuntime, type PoolEnvironment, type PoolRuntime } from "./pool/pool-runtime.ts";
 import { handleProxy } from "./proxy/handle-proxy.ts";
-import { errorResponse } from "./shared/error-response.ts";
 import { ALLOWED_METHODS, checkTarget } from "./proxy/request-target.ts";
-import { mountAdmin } from "./admin/mount-admin.ts";
 import type { Defer } from "./shared/defer.ts";
+import { errorResponse } from "./shared/error-response.ts";
 import type { StateStore } from "./state/types.ts";
 
 export interface BalancerOptions {

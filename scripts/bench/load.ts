@@ -2,8 +2,9 @@
 // generator on node:http. Both keep a fixed number of connections busy (closed loop) against a
 // 127.0.0.1 URL, for a bounded time or a bounded number of requests, and report req/s and the
 // 50th and 99th latency percentiles.
-import { Agent, request } from "node:http";
+
 import { writeFileSync } from "node:fs";
+import { Agent, request } from "node:http";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { runCommand } from "./processes.ts";

@@ -7,9 +7,9 @@ import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { CandidateWalk } from "../../src/balancer/candidate-walk.ts";
-import { ALGORITHM_NAMES, buildSelector, type Algorithm } from "../../src/balancer/registry.ts";
+import { ALGORITHM_NAMES, type Algorithm, buildSelector } from "../../src/balancer/registry.ts";
 import type { SelectionInput } from "../../src/balancer/types.ts";
-import { type Backend, type LatencyEstimate, type LoadView } from "../../src/shared/backend.ts";
+import type { Backend, LatencyEstimate, LoadView } from "../../src/shared/backend.ts";
 
 export const PICK_SIZES = [3, 30, 300] as const;
 
@@ -121,7 +121,8 @@ export function growthOf(results: readonly PickResult[], algorithm: Algorithm): 
   const slowdown = first.picksPerSecond / last.picksPerSecond;
   // log(300)/log(3) = 5.2: a logarithmic cost may slow down about that much; linear would be 100x.
   const logBound = Math.log(last.backends) / Math.log(first.backends);
-  const verdict = slowdown <= 1.5 ? "flat" : slowdown <= logBound * 1.5 ? "logarithmic or better" : "grows faster than logarithmic";
+  const verdict =
+    slowdown <= 1.5 ? "flat" : slowdown <= logBound * 1.5 ? "logarithmic or better" : "grows faster than logarithmic";
   return { slowdown, verdict };
 }
 

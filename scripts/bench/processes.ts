@@ -1,6 +1,6 @@
 // Child processes for the bench: every server is spawned in its own process group, tracked, and
 // killed (group and all) when the bench ends, fails or is interrupted. Nothing is left behind.
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { appendFileSync, readdirSync, readFileSync } from "node:fs";
 
 export interface Proc {

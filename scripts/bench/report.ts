@@ -1,12 +1,13 @@
 // The bench's results: one JSON document and the Markdown made from it (tables for the rows and
 // the pick costs, the targets, notes), and a parser that reads the tables back (the test checks
 // that the two agree).
-import { cpus, release, totalmem } from "node:os";
+
 import { readFileSync } from "node:fs";
+import { cpus, release, totalmem } from "node:os";
+import { ALGORITHM_NAMES } from "../../src/balancer/registry.ts";
 import type { LoadResult } from "./load.ts";
 import type { PickResult } from "./picks.ts";
 import { growthOf, PICK_SIZES } from "./picks.ts";
-import { ALGORITHM_NAMES } from "../../src/balancer/registry.ts";
 
 /** One row: what ran, the load generator's measurement of the warmed-up window, and more. */
 export interface RowResult extends LoadResult {
@@ -135,7 +136,21 @@ export const ROW_COLUMNS = [
 
 export function rowCells(row: RowResult): string[] {
   if (row.failed) {
-    return [row.id, row.runtime, row.what, row.store ?? DASH, `failed: ${row.failed.replace(/\|/g, "/").split("\n")[0]!.slice(0, 120)}`, DASH, DASH, DASH, DASH, DASH, DASH, DASH, DASH];
+    return [
+      row.id,
+      row.runtime,
+      row.what,
+      row.store ?? DASH,
+      `failed: ${row.failed.replace(/\|/g, "/").split("\n")[0]!.slice(0, 120)}`,
+      DASH,
+      DASH,
+      DASH,
+      DASH,
+      DASH,
+      DASH,
+      DASH,
+      DASH,
+    ];
   }
   return [
     row.id,
@@ -154,7 +169,12 @@ export function rowCells(row: RowResult): string[] {
   ];
 }
 
-export const PICK_COLUMNS = ["algorithm", ...PICK_SIZES.map((n) => `${n} backends (M picks/s)`), "3 → 300 slowdown", "growth"] as const;
+export const PICK_COLUMNS = [
+  "algorithm",
+  ...PICK_SIZES.map((n) => `${n} backends (M picks/s)`),
+  "3 → 300 slowdown",
+  "growth",
+] as const;
 
 export function pickRows(picks: readonly PickResult[]): string[][] {
   const rows: string[][] = [];
@@ -175,7 +195,12 @@ export function pickRows(picks: readonly PickResult[]): string[][] {
   return rows;
 }
 
-function table(columns: readonly string[], rows: readonly string[][], rightFrom: number, rightTo = columns.length): string {
+function table(
+  columns: readonly string[],
+  rows: readonly string[][],
+  rightFrom: number,
+  rightTo = columns.length,
+): string {
   const header = `| ${columns.join(" | ")} |`;
   const rule = `| ${columns.map((_, i) => (i >= rightFrom && i < rightTo ? "---:" : "---")).join(" | ")} |`;
   return [header, rule, ...rows.map((cells) => `| ${cells.join(" | ")} |`)].join("\n");
@@ -241,7 +266,10 @@ export function parseTable(markdown: string, heading: string): string[][] {
       if (rows.length) break;
       continue;
     }
-    const cells = line.slice(1, -1).split("|").map((c) => c.trim());
+    const cells = line
+      .slice(1, -1)
+      .split("|")
+      .map((c) => c.trim());
     if (cells.every((c) => /^-+:?$/.test(c))) continue;
     rows.push(cells);
   }
@@ -254,7 +282,10 @@ export function parseTable(markdown: string, heading: string): string[][] {
 export function checkTargets(rows: readonly RowResult[], picks: readonly PickResult[]): TargetCheck[] {
   const ok = rows.filter((r) => !r.failed);
   const checks: TargetCheck[] = [];
-  for (const [store, min] of [["memory", 0.95], ["upstash", 0.9]] as const) {
+  for (const [store, min] of [
+    ["memory", 0.95],
+    ["upstash", 0.9],
+  ] as const) {
     for (const row of ok.filter((r) => r.algorithm === "round-robin" && r.store === store && r.vsBare !== null)) {
       checks.push({
         target: `${row.runtime}: round robin on ${store} ≥ ${min.toFixed(2)} × bare proxy`,
@@ -264,7 +295,9 @@ export function checkTargets(rows: readonly RowResult[], picks: readonly PickRes
     }
   }
   const sequenced = ok.filter(
-    (r) => (r.algorithm === "round-robin" || r.algorithm === "weighted-round-robin" || r.algorithm === "ip-hash") && r.storeRoundTripsPerRequest !== null,
+    (r) =>
+      (r.algorithm === "round-robin" || r.algorithm === "weighted-round-robin" || r.algorithm === "ip-hash") &&
+      r.storeRoundTripsPerRequest !== null,
   );
   if (sequenced.length) {
     const worst = sequenced.reduce((a, b) => (b.storeRoundTripsPerRequest! > a.storeRoundTripsPerRequest! ? b : a));

@@ -12,43 +12,44 @@
 // Writes DIR/latest.{md,json} (full runs; latest-quick / latest-tiny for the others) and a
 // timestamped copy of both, and prints the Markdown. Every server it starts runs on a free
 // 127.0.0.1 port and is stopped at the end, on error, and on Ctrl-C.
-import { build } from "esbuild";
+
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { randomBytes } from "node:crypto";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { build } from "esbuild";
 import { buildWorker } from "../build-worker.ts";
 import { REDIS_INSTALL_HINT, redisServerAvailable } from "../redis-local.ts";
-import { nodeGenerator, wrkGenerator, wrkVersion, type LoadGenerator, type LoadResult, type LoadSpec } from "./load.ts";
-import { runPicks, type PickResult } from "./picks.ts";
+import { type LoadGenerator, type LoadResult, type LoadSpec, nodeGenerator, wrkGenerator, wrkVersion } from "./load.ts";
+import { type PickResult, runPicks } from "./picks.ts";
 import {
-  installCleanupHooks,
   cpuSnapshot,
   cpuTicks,
+  installCleanupHooks,
+  type Proc,
   peakRssMiB,
   runCommand,
-  TICKS_PER_SECOND,
   sleep,
   startProcess,
   stopAll,
-  type Proc,
+  TICKS_PER_SECOND,
 } from "./processes.ts";
-import { checkTargets, machineInfo, toMarkdown, type BenchResults, type RowResult } from "./report.ts";
+import { type BenchResults, checkTargets, machineInfo, type RowResult, toMarkdown } from "./report.ts";
 import {
+  type BenchEnv,
   balancerCommandFor,
   DIRECT_ROW,
   findBinary,
   HAPROXY_ROW,
   NGINX_ROW,
   PROXY_INSTALL_HINT,
-  runtimeRows,
-  startRow,
-  type BenchEnv,
-  type Runtime,
   type RowSpec,
   type Running,
+  type Runtime,
+  runtimeRows,
+  startRow,
 } from "./targets.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -78,14 +79,29 @@ interface ModeSettings {
 function modeSettings(mode: Mode, connections: number, generator: "wrk" | "node"): ModeSettings {
   switch (mode) {
     case "full":
-      return { warmup: { connections, durationS: 3 }, warmupWith: "main", measure: { connections, durationS: 10 }, pickRunMs: 300 };
+      return {
+        warmup: { connections, durationS: 3 },
+        warmupWith: "main",
+        measure: { connections, durationS: 10 },
+        pickRunMs: 300,
+      };
     case "quick":
       // 24 rows with Bun and Deno: about 1.8 s each, so the whole run stays under a minute.
-      return { warmup: { connections, durationS: 0.5 }, warmupWith: "node", measure: { connections, durationS: 1 }, pickRunMs: 25 };
+      return {
+        warmup: { connections, durationS: 0.5 },
+        warmupWith: "node",
+        measure: { connections, durationS: 1 },
+        pickRunMs: 25,
+      };
     case "tiny":
       // A few hundred requests per row: counted, so only the Node generator can do it.
       if (generator === "wrk") throw new Error("--tiny counts requests; use the node load generator");
-      return { warmup: { connections, requests: 100 }, warmupWith: "node", measure: { connections, requests: 300 }, pickRunMs: 10 };
+      return {
+        warmup: { connections, requests: 100 },
+        warmupWith: "node",
+        measure: { connections, requests: 300 },
+        pickRunMs: 10,
+      };
   }
 }
 
@@ -106,7 +122,9 @@ async function bundleNode(entry: string, outfile: string): Promise<string> {
     target: "node20",
     logLevel: "warning",
     // CommonJS dependencies bundled into ESM still call require() for Node built-ins.
-    banner: { js: "import { createRequire as __benchRequire } from 'node:module'; const require = __benchRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __benchRequire } from 'node:module'; const require = __benchRequire(import.meta.url);",
+    },
   });
   return outfile;
 }
@@ -123,13 +141,18 @@ async function waitForOutput(proc: Proc, pattern: RegExp, timeoutMs = 30_000): P
 }
 
 async function storeRoundTrips(statusUrl: string, token: string): Promise<number> {
-  const response = await fetch(statusUrl, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(10_000) });
+  const response = await fetch(statusUrl, {
+    headers: { authorization: `Bearer ${token}` },
+    signal: AbortSignal.timeout(10_000),
+  });
   if (response.status !== 200) throw new Error(`${statusUrl} answered ${response.status}: ${await response.text()}`);
   const status = (await response.json()) as { pools: Array<{ store: { roundTrips: number } }> };
   return status.pools.reduce((sum, pool) => sum + pool.store.roundTrips, 0);
 }
 
-export async function runBench(options: BenchOptions): Promise<{ results: BenchResults; markdown: string; files: string[] }> {
+export async function runBench(
+  options: BenchOptions,
+): Promise<{ results: BenchResults; markdown: string; files: string[] }> {
   const log = options.log ?? ((line: string) => console.log(line));
   const startedAt = new Date().toISOString();
   const connections = options.connections ?? (options.mode === "tiny" ? 8 : 32);
@@ -155,8 +178,10 @@ export async function runBench(options: BenchOptions): Promise<{ results: BenchR
     if (wanted === "wrk" && wrk) {
       generator = wrkGenerator(wrk, workDir);
     } else {
-      if (wanted === "wrk") notes.push(`wrk is not installed (${PROXY_INSTALL_HINT}): the Node load generator was used instead`);
-      else if (!wrk && options.mode !== "tiny") notes.push(`wrk is not installed (${PROXY_INSTALL_HINT}): the Node load generator was used`);
+      if (wanted === "wrk")
+        notes.push(`wrk is not installed (${PROXY_INSTALL_HINT}): the Node load generator was used instead`);
+      else if (!wrk && options.mode !== "tiny")
+        notes.push(`wrk is not installed (${PROXY_INSTALL_HINT}): the Node load generator was used`);
       generator = nodeGenerator();
     }
     if (wrk) versions["wrk"] = wrk;
@@ -210,19 +235,29 @@ export async function runBench(options: BenchOptions): Promise<{ results: BenchR
     }
 
     // --- Upstreams, the Upstash stack and the bundles -----------------------------------------
-    log(`bundling the worker and the Node entry points; starting 3 upstreams${redis ? " and redis-server + upstash-local" : ""}...`);
-    const upstreamsProc = startProcess("upstreams", process.execPath, ["--import", "tsx", join(ROOT, "scripts", "bench", "upstreams.ts"), "3"], {
-      cwd: ROOT,
-    });
+    log(
+      `bundling the worker and the Node entry points; starting 3 upstreams${redis ? " and redis-server + upstash-local" : ""}...`,
+    );
+    const upstreamsProc = startProcess(
+      "upstreams",
+      process.execPath,
+      ["--import", "tsx", join(ROOT, "scripts", "bench", "upstreams.ts"), "3"],
+      {
+        cwd: ROOT,
+      },
+    );
     const upstashProc = redis
-      ? startProcess("upstash-local", process.execPath, ["--import", "tsx", join(ROOT, "scripts", "redis-local.ts")], { cwd: ROOT })
+      ? startProcess("upstash-local", process.execPath, ["--import", "tsx", join(ROOT, "scripts", "redis-local.ts")], {
+          cwd: ROOT,
+        })
       : undefined;
     const [workerBundle, nodeBundle, nodeBareBundle] = await Promise.all([
       buildWorker(join(workDir, "worker.js")),
       bundleNode(join(ROOT, "src", "runtime", "node.ts"), join(workDir, "node-lb.mjs")),
       bundleNode(join(ROOT, "scripts", "bench", "bare", "node.ts"), join(workDir, "node-bare.mjs")),
     ]);
-    const upstreams = (JSON.parse((await waitForOutput(upstreamsProc, /^\{"urls".*\}$/m))[0]) as { urls: string[] }).urls;
+    const upstreams = (JSON.parse((await waitForOutput(upstreamsProc, /^\{"urls".*\}$/m))[0]) as { urls: string[] })
+      .urls;
     let upstash: BenchEnv["upstash"];
     if (upstashProc) {
       const url = (await waitForOutput(upstashProc, /^UPSTASH_REDIS_REST_URL=(\S+)$/m))[1]!;
@@ -254,10 +289,20 @@ export async function runBench(options: BenchOptions): Promise<{ results: BenchR
     if (env.bins.haproxy) plan.push(HAPROXY_ROW);
 
     // --- The rows ---------------------------------------------------------------------------
-    const per = settings.measure.durationS !== undefined ? `${settings.measure.durationS} s` : `${settings.measure.requests} requests`;
+    const per =
+      settings.measure.durationS !== undefined
+        ? `${settings.measure.durationS} s`
+        : `${settings.measure.requests} requests`;
     log(`${plan.length} rows, ${generator.name}, ${connections} connections, ${per} each:`);
     const warmer = settings.warmupWith === "node" ? nodeGenerator() : generator;
-    const measured: Array<{ row: RowSpec; load?: LoadResult; trips?: number; rss?: number; cpuUs?: number; failed?: string }> = [];
+    const measured: Array<{
+      row: RowSpec;
+      load?: LoadResult;
+      trips?: number;
+      rss?: number;
+      cpuUs?: number;
+      failed?: string;
+    }> = [];
     for (const row of plan) {
       let running: Running | undefined;
       const rowStarted = Date.now();
@@ -267,7 +312,9 @@ export async function runBench(options: BenchOptions): Promise<{ results: BenchR
         const before = running.statusUrl ? await storeRoundTrips(running.statusUrl, env.adminToken) : undefined;
         const ticksBefore = running.proc ? cpuTicks(running.proc.pid) : 0;
         const load = await generator.run(running.url, settings.measure);
-        const cpuUs = running.proc ? ((cpuTicks(running.proc.pid) - ticksBefore) / TICKS_PER_SECOND / Math.max(1, load.requests)) * 1e6 : undefined;
+        const cpuUs = running.proc
+          ? ((cpuTicks(running.proc.pid) - ticksBefore) / TICKS_PER_SECOND / Math.max(1, load.requests)) * 1e6
+          : undefined;
         let trips: number | undefined;
         if (running.statusUrl && before !== undefined) {
           const after = await storeRoundTrips(running.statusUrl, env.adminToken);
@@ -285,7 +332,8 @@ export async function runBench(options: BenchOptions): Promise<{ results: BenchR
             (load.errors ? `  errors ${load.errors}` : "") +
             `  (${((Date.now() - rowStarted) / 1000).toFixed(1)} s)`,
         );
-        if (load.errors > 0) notes.push(`${row.id}: ${load.errors} of ${load.requests} requests failed (non-2xx/3xx or socket errors)`);
+        if (load.errors > 0)
+          notes.push(`${row.id}: ${load.errors} of ${load.requests} requests failed (non-2xx/3xx or socket errors)`);
       } catch (error) {
         const message = (error as Error).message;
         measured.push({ row, failed: message });
@@ -303,7 +351,13 @@ export async function runBench(options: BenchOptions): Promise<{ results: BenchR
     const nginx = measured.find((m) => m.row.kind === "nginx")?.load;
     const rows: RowResult[] = measured.map(({ row, load, trips, rss, cpuUs, failed }) => {
       const bare = bareOf.get(row.runtime);
-      const base = { id: row.id, runtime: row.runtime, what: row.what, algorithm: row.algorithm ?? null, store: row.store ?? null };
+      const base = {
+        id: row.id,
+        runtime: row.runtime,
+        what: row.what,
+        algorithm: row.algorithm ?? null,
+        store: row.store ?? null,
+      };
       if (!load) {
         return {
           ...base,
@@ -346,7 +400,8 @@ export async function runBench(options: BenchOptions): Promise<{ results: BenchR
         "Every process (load generator, proxy, upstreams) shares this machine's cores, so compare rows within one run, not across machines.",
       "All requests come from 127.0.0.1, so IP hash sends them all to one upstream; least connections sees one process's own in-flight counts (memory store).",
     );
-    if (options.mode !== "full") notes.push(`${options.mode} run: short and noisy; \`npm run bench\` for numbers worth quoting.`);
+    if (options.mode !== "full")
+      notes.push(`${options.mode} run: short and noisy; \`npm run bench\` for numbers worth quoting.`);
 
     const cpuAtEnd = cpuSnapshot();
     const elapsedTicks = cpuAtEnd.total - cpuAtStart.total;
@@ -370,7 +425,10 @@ export async function runBench(options: BenchOptions): Promise<{ results: BenchR
         connections,
         durationS: settings.measure.durationS ?? null,
         requests: settings.measure.requests ?? null,
-        warmup: settings.warmup.durationS !== undefined ? `${settings.warmup.durationS} s` : `${settings.warmup.requests}-request`,
+        warmup:
+          settings.warmup.durationS !== undefined
+            ? `${settings.warmup.durationS} s`
+            : `${settings.warmup.requests}-request`,
         upstreams: "3 node:http servers in one process, 20-byte text answers, keep-alive",
       },
       rows,
@@ -454,7 +512,9 @@ async function main(): Promise<void> {
   const started = Date.now();
   const { results, markdown, files } = await runBench(options);
   console.log(`\n${markdown}`);
-  console.log(`wrote ${files.map((f) => f.replace(ROOT, "")).join(", ")} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(
+    `wrote ${files.map((f) => f.replace(ROOT, "")).join(", ")} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
   const failed = results.rows.filter((r) => r.failed);
   if (failed.length) {
     console.error(`${failed.length} row(s) failed: ${failed.map((r) => r.id).join(", ")}`);

@@ -4,8 +4,9 @@
 // with the same options and cannot drift.
 //
 //   node --import tsx scripts/docker/bundle.ts OUTDIR   ->  OUTDIR/edge-lb.mjs, OUTDIR/upstream.mjs
-import { build, type BuildOptions, type Metafile } from "esbuild";
+
 import { fileURLToPath } from "node:url";
+import { type BuildOptions, build, type Metafile } from "esbuild";
 
 const root = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 

@@ -2,8 +2,9 @@
 // answers `Hello from <name>` (with an x-upstream header), and /healthz with 200.
 //
 //   node /app/upstream.mjs --name=upstream1 --port=8080 [--host=0.0.0.0]
-import { parseArgs } from "node:util";
+
 import { hostname } from "node:os";
+import { parseArgs } from "node:util";
 import { startUpstream } from "../upstream.ts";
 
 const { values } = parseArgs({
@@ -20,7 +21,9 @@ const upstream = await startUpstream({ name, port: Number(portText), host: value
 console.log(`Upstream ${name} listening on :${upstream.port}`);
 
 // startUpstream records every request for the tests; a long-running demo must not keep them all.
-setInterval(() => void (upstream.received.length = 0), 1_000).unref();
+setInterval(() => {
+  upstream.received.length = 0;
+}, 1_000).unref();
 
 // As PID 1 in a container, node gets no default action for these signals: handle them.
 for (const signal of ["SIGINT", "SIGTERM"] as const) {

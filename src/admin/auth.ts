@@ -36,7 +36,11 @@ export function requireAdmin(auth: AdminAuth): MiddlewareHandler {
   return async (c, next) => {
     const caller = await callerOf(c, auth);
     if (!caller) {
-      return errorResponse(401, "unauthorized", "admin routes need Authorization: Bearer <ADMIN_TOKEN> or a dashboard sign-in");
+      return errorResponse(
+        401,
+        "unauthorized",
+        "admin routes need Authorization: Bearer <ADMIN_TOKEN> or a dashboard sign-in",
+      );
     }
     if (caller === "session" && !isSafeMethod(c.req.method) && !isSameOrigin(c.req.raw.headers, c.req.url)) {
       return crossOrigin();
@@ -46,7 +50,11 @@ export function requireAdmin(auth: AdminAuth): MiddlewareHandler {
 }
 
 export function crossOrigin(): Response {
-  return errorResponse(403, "forbidden", "a signed-in browser request that changes state must come from the dashboard's own origin");
+  return errorResponse(
+    403,
+    "forbidden",
+    "a signed-in browser request that changes state must come from the dashboard's own origin",
+  );
 }
 
 export function tokenMatches(presented: string, expected: string): boolean {

@@ -17,7 +17,8 @@ export type BoundedBody =
  */
 export async function readBoundedText(request: Request, limit: number): Promise<BoundedBody> {
   const declared = request.headers.get("content-length");
-  if (declared !== null && /^\d+$/.test(declared.trim()) && Number(declared.trim()) > limit) return { ok: false, reason: "too_large" };
+  if (declared !== null && /^\d+$/.test(declared.trim()) && Number(declared.trim()) > limit)
+    return { ok: false, reason: "too_large" };
   if (!request.body) return { ok: true, text: "" };
   // The count applies to declared lengths too: a runtime that let a body run past its header
   // must not get past us.

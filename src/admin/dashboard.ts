@@ -48,4 +48,3 @@ document.addEventListener("click", (e) => { const d = e.target.dataset; if (d &&
 refresh();
 setInterval(refresh, 2000);
 </script>`;
-

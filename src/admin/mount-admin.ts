@@ -2,7 +2,7 @@ import type { Context, Hono } from "hono";
 import type { PoolRuntime } from "../pool/pool-runtime.ts";
 import { errorResponse } from "../shared/error-response.ts";
 import type { AdminState } from "../state/types.ts";
-import { callerOf, requireAdmin, type AdminAuth } from "./auth.ts";
+import { type AdminAuth, callerOf, requireAdmin } from "./auth.ts";
 import { DASHBOARD_PAGE } from "./dashboard.ts";
 import { renderMetrics } from "./render-metrics.ts";
 import { AdminSessions } from "./session.ts";
@@ -61,7 +61,12 @@ function mountApi(app: Hono, instance: string, pools: readonly PoolRuntime[]): v
   app.post("/_lb/backends/:name/:action", async (c) => {
     const { name, action } = c.req.param();
     const state = ACTIONS[action];
-    if (!state) return errorResponse(404, "not_found", `unknown action ${JSON.stringify(action)}: expected drain, disable or enable`);
+    if (!state)
+      return errorResponse(
+        404,
+        "not_found",
+        `unknown action ${JSON.stringify(action)}: expected drain, disable or enable`,
+      );
     const pool = pools.find((p) => p.spec.backends.some((b) => b.name === name));
     if (!pool) return errorResponse(404, "not_found", `no backend named ${JSON.stringify(name)}`);
     try {

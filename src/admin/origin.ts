@@ -36,5 +36,8 @@ export function isSameOrigin(headers: Headers, requestUrl: string): boolean {
  * terminator and the browser's "https://example.com" name the same place.
  */
 function authority(host: string): string {
-  return host.trim().toLowerCase().replace(/:(80|443)$/, "");
+  return host
+    .trim()
+    .toLowerCase()
+    .replace(/:(80|443)$/, "");
 }

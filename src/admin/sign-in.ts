@@ -1,7 +1,7 @@
 import type { Context, Hono } from "hono";
 import { setCookie } from "hono/cookie";
 import { errorResponse } from "../shared/error-response.ts";
-import { ADMIN_COOKIE, crossOrigin, tokenMatches, type AdminAuth } from "./auth.ts";
+import { ADMIN_COOKIE, type AdminAuth, crossOrigin, tokenMatches } from "./auth.ts";
 import { readBoundedText, SIGN_IN_BODY_LIMIT } from "./bounded-body.ts";
 import { loginPage } from "./dashboard.ts";
 import { isSameOrigin } from "./origin.ts";
@@ -71,7 +71,11 @@ export function mountSignIn(app: Hono, options: SignInOptions): void {
 }
 
 function tooManyAttempts(retryAfterS: number): Response {
-  const response = errorResponse(429, "too_many_attempts", `sign-in failed recently from this address: try again in ${retryAfterS} s`);
+  const response = errorResponse(
+    429,
+    "too_many_attempts",
+    `sign-in failed recently from this address: try again in ${retryAfterS} s`,
+  );
   response.headers.set("retry-after", String(retryAfterS));
   return response;
 }

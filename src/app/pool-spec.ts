@@ -1,8 +1,8 @@
 import type { Config, PoolConfig } from "../config/load-config.ts";
 import type { HealthCheckConfig } from "../config/schema.ts";
 import type { OutlierPolicy } from "../health/outlier.ts";
-import type { ProbeSpec } from "../shared/probe-spec.ts";
 import type { PoolEnvironment, PoolSpec } from "../pool/pool-runtime.ts";
+import type { ProbeSpec } from "../shared/probe-spec.ts";
 
 /** The config's one conversion into each pool's own options: nothing below the app reads config. */
 export function poolSpecOf(pool: PoolConfig): PoolSpec {

@@ -1,5 +1,5 @@
-import type { BackendPatch } from "../state/types.ts";
 import type { Backend } from "../shared/backend.ts";
+import type { BackendPatch } from "../state/types.ts";
 
 export interface AvailabilityPolicy {
   /** At most this share of the primaries counts as ejected at once (at least one may be). */

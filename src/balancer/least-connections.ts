@@ -1,6 +1,6 @@
 import type { Backend, LoadView } from "../shared/backend.ts";
-import type { BalancingAlgorithm, Selector } from "./types.ts";
 import { checkBackends } from "./check-backends.ts";
+import type { BalancingAlgorithm, Selector } from "./types.ts";
 
 /**
  * Two distinct indices in 0..n-1 (n >= 2), uniform over ordered pairs, from two draws. Exported

@@ -1,7 +1,7 @@
-import { elapsed } from "../shared/latency.ts";
 import type { Backend, LatencyEstimate, LoadView } from "../shared/backend.ts";
-import type { BalancingAlgorithm, Selector } from "./types.ts";
+import { elapsed } from "../shared/latency.ts";
 import { checkBackends } from "./check-backends.ts";
+import type { BalancingAlgorithm, Selector } from "./types.ts";
 
 /**
  * How fast an unrefreshed estimate fades when scoring. A backend that was slow and so stopped

@@ -1,8 +1,8 @@
-import { murmur3 } from "./murmur3.ts";
-import { distinctWalk } from "./distinct-walk.ts";
 import type { Backend } from "../shared/backend.ts";
-import type { BalancingAlgorithm, Selector } from "./types.ts";
 import { checkBackends } from "./check-backends.ts";
+import { distinctWalk } from "./distinct-walk.ts";
+import { murmur3 } from "./murmur3.ts";
+import type { BalancingAlgorithm, Selector } from "./types.ts";
 
 /**
  * Table sizes, each a prime roughly double the last. The size must be prime so every skip in

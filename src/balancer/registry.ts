@@ -1,8 +1,8 @@
+import type { Backend } from "../shared/backend.ts";
 import { leastConnections } from "./least-connections.ts";
 import { leastResponseTime } from "./least-response-time.ts";
 import { ipHash } from "./maglev.ts";
 import { roundRobin } from "./round-robin.ts";
-import type { Backend } from "../shared/backend.ts";
 import type { BalancingAlgorithm, Selector } from "./types.ts";
 import { weightedRoundRobin } from "./weighted-round-robin.ts";
 

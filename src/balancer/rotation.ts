@@ -1,7 +1,7 @@
-import type { PoolSnapshot } from "../state/types.ts";
-import { decideAvailability, type AvailabilityPolicy } from "./availability.ts";
-import type { WalkLimits } from "./candidate-walk.ts";
 import type { Backend } from "../shared/backend.ts";
+import type { PoolSnapshot } from "../state/types.ts";
+import { type AvailabilityPolicy, decideAvailability } from "./availability.ts";
+import type { WalkLimits } from "./candidate-walk.ts";
 import type { BalancingAlgorithm, Selector } from "./types.ts";
 
 /** The selector to ask right now, and the backends it may yield that must be skipped. */
@@ -56,7 +56,12 @@ export class RotationCache {
     return this.#rotation;
   }
 
-  #build(tier: "primary" | "backup", usable: readonly Backend[], panic: boolean, rampShare: ReadonlyMap<string, number>): Rotation {
+  #build(
+    tier: "primary" | "backup",
+    usable: readonly Backend[],
+    panic: boolean,
+    rampShare: ReadonlyMap<string, number>,
+  ): Rotation {
     const base = { available: usable.length, panic, rampShare };
     const algorithm = this.algorithm;
     if (algorithm.buildsOverWholeTier) {

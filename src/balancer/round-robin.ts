@@ -1,6 +1,6 @@
 import type { Backend } from "../shared/backend.ts";
-import type { BalancingAlgorithm, Selector } from "./types.ts";
 import { checkBackends } from "./check-backends.ts";
+import type { BalancingAlgorithm, Selector } from "./types.ts";
 
 /**
  * Maps a shared sequence position onto 0..n-1. The sequence is a store counter that only grows,

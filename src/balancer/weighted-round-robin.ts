@@ -1,8 +1,8 @@
-import { positionOf } from "./round-robin.ts";
-import { distinctWalk } from "./distinct-walk.ts";
 import type { Backend } from "../shared/backend.ts";
-import type { BalancingAlgorithm, Selector } from "./types.ts";
 import { checkBackends } from "./check-backends.ts";
+import { distinctWalk } from "./distinct-walk.ts";
+import { positionOf } from "./round-robin.ts";
+import type { BalancingAlgorithm, Selector } from "./types.ts";
 
 /**
  * The schedule is materialised, so its length (the gcd-reduced weight sum) costs memory and
@@ -24,9 +24,7 @@ export function smoothSchedule(weights: readonly number[]): Uint32Array {
   const reduced = reducedWeights(weights);
   const total = reduced.reduce((sum, w) => sum + w, 0);
   if (total > MAX_SCHEDULE_LENGTH) {
-    throw new RangeError(
-      `weighted round robin period ${total} exceeds ${MAX_SCHEDULE_LENGTH}; use smaller weights`,
-    );
+    throw new RangeError(`weighted round robin period ${total} exceeds ${MAX_SCHEDULE_LENGTH}; use smaller weights`);
   }
   const schedule = new Uint32Array(total);
   const current = new Array<number>(reduced.length).fill(0);

@@ -1,7 +1,7 @@
 import type { z } from "zod";
+import { isSecretName, jsonSyntaxSummary, REDACTED, redact, scrubCredentials } from "./redact.ts";
 import { configSchema, type ParsedConfig } from "./schema.ts";
 import { SETTINGS, type Setting } from "./settings.ts";
-import { isSecretName, jsonSyntaxSummary, REDACTED, redact, scrubCredentials } from "./redact.ts";
 
 export type Config = ParsedConfig;
 export type PoolConfig = Config["pools"][number];
@@ -22,7 +22,10 @@ export class ConfigError extends Error {
 
   constructor(problems: readonly ConfigProblem[]) {
     const safe = problems.map(redactProblem);
-    super("invalid configuration:\n" + safe.map((p) => `  ${p.field}: ${p.expected} (got ${describeValue(p.value)})`).join("\n"));
+    super(
+      "invalid configuration:\n" +
+        safe.map((p) => `  ${p.field}: ${p.expected} (got ${describeValue(p.value)})`).join("\n"),
+    );
     this.name = "ConfigError";
     this.problems = safe;
   }
@@ -114,7 +117,11 @@ function mergeJson(
     doc = JSON.parse(text);
   } catch (error) {
     // The text is never printed: a secret sits beside whatever broke the syntax.
-    problems.push({ field: label, value: REDACTED, expected: `valid JSON (JSON.parse: ${jsonSyntaxSummary(error, text)})` });
+    problems.push({
+      field: label,
+      value: REDACTED,
+      expected: `valid JSON (JSON.parse: ${jsonSyntaxSummary(error, text)})`,
+    });
     return false;
   }
   if (!isPlainObject(doc)) {
@@ -192,6 +199,6 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 function describeValue(value: unknown): string {
   if (value === undefined) return "nothing";
   if (value === REDACTED) return REDACTED;
-  const text = typeof value === "string" ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
+  const text = typeof value === "string" ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
   return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }

@@ -93,30 +93,43 @@ export function jsonErrorOffset(text: string): number | undefined {
     }
     i++;
   };
-  const list = (close: string, item: () => void) => {
+  const list = (close: string, item: () => void): void => {
     i++;
     space();
-    if (text[i] === close) return void i++;
+    if (text[i] === close) {
+      i++;
+      return;
+    }
     for (;;) {
       item();
       space();
-      if (text[i] === close) return void i++;
+      if (text[i] === close) {
+        i++;
+        return;
+      }
       expect(",");
     }
   };
   const value = (): void => {
     space();
     if (text[i] === "{") {
-      return list("}", () => {
+      list("}", () => {
         space();
         string();
         space();
         expect(":");
         value();
       });
+      return;
     }
-    if (text[i] === "[") return list("]", value);
-    if (text[i] === '"') return string();
+    if (text[i] === "[") {
+      list("]", value);
+      return;
+    }
+    if (text[i] === '"') {
+      string();
+      return;
+    }
     LITERAL.lastIndex = i;
     if (!LITERAL.test(text)) fail();
     i = LITERAL.lastIndex;

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { ALGORITHM_NAMES } from "../balancer/registry.ts";
+import type { Backend } from "../shared/backend.ts";
 import { parseCidr, TRUST_PROXY_EXPECTED } from "../shared/ip-networks.ts";
-import { type Backend } from "../shared/backend.ts";
 import { POOL_NAME, STATE_KINDS } from "../state/types.ts";
 
 /**
@@ -61,7 +61,12 @@ const hashKeySchema = z.discriminatedUnion("source", [
 const retrySchema = z
   .object({
     max_attempts: z.number().int().min(1).max(10).default(3),
-    max_body_bytes: z.number().int().min(0).max(16 * 1024 * 1024).default(64 * 1024),
+    max_body_bytes: z
+      .number()
+      .int()
+      .min(0)
+      .max(16 * 1024 * 1024)
+      .default(64 * 1024),
     /** Each successful response earns this share of a retry (Finagle-style budget). */
     budget_percent: z.number().min(0).max(100).default(20),
     /** Retries kept in reserve, so a quiet instance can still retry. */
@@ -106,10 +111,7 @@ export type OutlierConfig = z.output<typeof outlierSchema>;
 
 const poolSchema = z
   .object({
-    name: z
-      .string()
-      .regex(POOL_NAME, "expected letters, digits and _ . - only")
-      .default("default"),
+    name: z.string().regex(POOL_NAME, "expected letters, digits and _ . - only").default("default"),
     algorithm: z.enum(ALGORITHM_NAMES).default("round-robin"),
     backends: z.array(backendSchema).min(1, "expected at least one backend"),
     hash_key: hashKeySchema.default({ source: "ip" }),
@@ -204,7 +206,12 @@ export const configSchema = z
     /** Bearer token for /_lb admin routes; without it they answer 404. */
     admin_token: z.string().min(16, "expected at least 16 characters").optional(),
     /** Lifetime of a dashboard sign-in (the signed session cookie). */
-    admin_session_ttl_s: z.number().int().min(60).max(30 * 86_400).default(12 * 3_600),
+    admin_session_ttl_s: z
+      .number()
+      .int()
+      .min(60)
+      .max(30 * 86_400)
+      .default(12 * 3_600),
     /** The session cookie is Secure unless turned off for plain-HTTP development. */
     admin_cookie_secure: z.boolean().default(true),
     /** Longest request target (path and query) in bytes: 414 above it. */

@@ -70,7 +70,7 @@ export function parseHashKey(value: string): ParseResult {
   const trimmed = value.trim();
   if (trimmed === "ip") return ok({ source: "ip" });
   const match = /^(header|cookie):(.+)$/.exec(trimmed);
-  if (!match) return { ok: false, expected: 'ip, header:NAME or cookie:NAME' };
+  if (!match) return { ok: false, expected: "ip, header:NAME or cookie:NAME" };
   return ok({ source: match[1], name: match[2]!.trim() });
 }
 

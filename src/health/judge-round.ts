@@ -31,8 +31,14 @@ export function judgeRound(
     if (next.health === previous.health && next.streak === previous.streak) return;
     const patch: BackendPatch = { health: next.health, streak: next.streak };
     if (next.health === previous.health) changes.push({ backend, patch });
-    else if (next.health === "up") changes.push({ backend, patch: { ...patch, since: now, reason: "" }, line: `${backend.url} [up]` });
-    else changes.push({ backend, patch: { ...patch, reason: result.reason }, line: `${backend.url} [down] (${result.reason})` });
+    else if (next.health === "up")
+      changes.push({ backend, patch: { ...patch, since: now, reason: "" }, line: `${backend.url} [up]` });
+    else
+      changes.push({
+        backend,
+        patch: { ...patch, reason: result.reason },
+        line: `${backend.url} [down] (${result.reason})`,
+      });
   });
   return changes;
 }

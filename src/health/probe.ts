@@ -1,5 +1,5 @@
-import { upstreamUrl } from "../shared/backend.ts";
 import type { Backend } from "../shared/backend.ts";
+import { upstreamUrl } from "../shared/backend.ts";
 import type { ProbeSpec } from "../shared/probe-spec.ts";
 
 export interface ProbeResult {

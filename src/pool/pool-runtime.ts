@@ -1,6 +1,6 @@
-import { type AvailabilityPolicy } from "../balancer/availability.ts";
-import { RotationCache } from "../balancer/rotation.ts";
+import type { AvailabilityPolicy } from "../balancer/availability.ts";
 import { type Algorithm, algorithmNamed } from "../balancer/registry.ts";
+import { RotationCache } from "../balancer/rotation.ts";
 import { HealthChecker } from "../health/health-checker.ts";
 import { PassiveHealth } from "../health/passive-health.ts";
 import type { Backend } from "../shared/backend.ts";
@@ -86,7 +86,9 @@ export function createPoolRuntime(spec: PoolSpec, env: PoolEnvironment): PoolRun
     rotation: new RotationCache(algorithm, spec.backends, spec.availability),
     budget: new RetryBudget(spec.retry.budgetRatio, spec.retry.budgetReserve),
     passive: new PassiveHealth(spec.outlier, state, env.log),
-    checker: spec.healthCheck ? new HealthChecker(spec.healthCheck, spec.backends, state, env.log, probeFetch) : undefined,
+    checker: spec.healthCheck
+      ? new HealthChecker(spec.healthCheck, spec.backends, state, env.log, probeFetch)
+      : undefined,
     metrics: new PoolMetrics(),
     logRequest: env.logRequests ? env.log : undefined,
     log: env.log,

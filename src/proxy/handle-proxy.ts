@@ -3,9 +3,9 @@ import type { SelectionInput } from "../balancer/types.ts";
 import type { PoolRuntime } from "../pool/pool-runtime.ts";
 import type { Backend } from "../shared/backend.ts";
 import type { Defer } from "../shared/defer.ts";
-import { BodyTooLarge, prepareBody, type BodyProgress } from "./body.ts";
 import { errorResponse } from "../shared/error-response.ts";
-import { forward, type ClientConnection, type ForwardResult } from "./forward.ts";
+import { type BodyProgress, BodyTooLarge, type PreparedBody, prepareBody } from "./body.ts";
+import { type ClientConnection, type ForwardResult, forward } from "./forward.ts";
 import { hashKeyOf } from "./hash-key.ts";
 import { BadConnectionHeader } from "./hop-by-hop.ts";
 import { isRetryableStatus, mayRepeat } from "./retry.ts";
@@ -48,7 +48,7 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
     now,
   };
 
-  let body;
+  let body: PreparedBody;
   try {
     body = await prepareBody(request, spec.retry.maxReplayBytes, ctx.maxBodyBytes);
   } catch (error) {
@@ -68,12 +68,19 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
       pool.metrics.response(backend.name, status);
       return result.response;
     }
-    failure = result.kind === "response" ? { kind: "status", response: result.response, reason: `status ${result.response.status}` } : result;
+    failure =
+      result.kind === "response"
+        ? { kind: "status", response: result.response, reason: `status ${result.response.status}` }
+        : result;
     const clientFault = result.kind !== "response" && clientBroke(request, body.progress);
     if (clientFault) return clientFault;
     pool.log(`${backend.url}: attempt failed (${failure.kind}): ${failure.reason}`);
     pool.metrics.failure(backend.name, failure.kind, failure.reason);
-    pool.passive.record(backend, failure.kind === "status" && !pool.passive.failsOn(failure.response.status) ? undefined : failure.reason, ctx.defer);
+    pool.passive.record(
+      backend,
+      failure.kind === "status" && !pool.passive.failsOn(failure.response.status) ? undefined : failure.reason,
+      ctx.defer,
+    );
 
     if (walk.tried.size >= spec.retry.maxAttempts || body.replayable === undefined) break;
     const next = walk.next();
@@ -108,7 +115,11 @@ function clientBroke(request: Request, progress: BodyProgress | undefined): Resp
 }
 
 function tooLarge(limit: number | undefined): Response {
-  return errorResponse(413, "payload_too_large", limit ? `the request body is larger than ${limit} bytes` : "the request body is too large");
+  return errorResponse(
+    413,
+    "payload_too_large",
+    limit ? `the request body is larger than ${limit} bytes` : "the request body is too large",
+  );
 }
 
 /**
@@ -174,7 +185,9 @@ function releaseWhenStreamed(response: Response, release: () => void): Response 
   const reader = response.body!.getReader();
   let released = false;
   const done = () => {
-    if (!released) (released = true), release();
+    if (released) return;
+    released = true;
+    release();
   };
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {

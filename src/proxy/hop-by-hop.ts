@@ -23,7 +23,8 @@ export function dropHopByHop(headers: Headers, strict: boolean): Headers {
     for (const raw of connection.split(",")) {
       const name = raw.trim();
       if (TOKEN.test(name)) headers.delete(name);
-      else if (strict && name !== "") throw new BadConnectionHeader(`invalid Connection header token ${JSON.stringify(name)}`);
+      else if (strict && name !== "")
+        throw new BadConnectionHeader(`invalid Connection header token ${JSON.stringify(name)}`);
     }
   }
   for (const name of HOP_BY_HOP) headers.delete(name);

@@ -41,13 +41,20 @@ export function checkTarget(request: Request, limits: TargetLimits): TargetCheck
     return { ok: false, status: 400, error: "bad_request", reason: "invalid Host header" };
   }
   const canonical = canonicalUrl(request.url);
-  if (canonical === undefined) return { ok: false, status: 400, error: "bad_request", reason: "invalid request target" };
+  if (canonical === undefined)
+    return { ok: false, status: 400, error: "bad_request", reason: "invalid request target" };
   const { target } = canonical;
   if (target.length > limits.maxUrlBytes) {
-    return { ok: false, status: 414, error: "uri_too_long", reason: `the request target is longer than ${limits.maxUrlBytes} bytes` };
+    return {
+      ok: false,
+      status: 414,
+      error: "uri_too_long",
+      reason: `the request target is longer than ${limits.maxUrlBytes} bytes`,
+    };
   }
   const bytes = headerBytes(request.headers);
-  if (bytes < 0) return { ok: false, status: 400, error: "bad_request", reason: "a header value holds a control character" };
+  if (bytes < 0)
+    return { ok: false, status: 400, error: "bad_request", reason: "a header value holds a control character" };
   if (bytes > limits.maxHeaderBytes) {
     return {
       ok: false,
@@ -113,4 +120,5 @@ function headerBytes(headers: Headers): number {
   return control ? -1 : total;
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
 const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;

@@ -44,14 +44,22 @@ function main(): void {
       hostname: host,
       idleTimeout: idleSeconds,
       fetch: (request, bunServer) =>
-        fetchWithinLimits(request, bunServer, (forwarded) => balancer.fetch(forwarded, envFor(bunServer)), idleSeconds, upstreamSeconds),
+        fetchWithinLimits(
+          request,
+          bunServer,
+          (forwarded) => balancer.fetch(forwarded, envFor(bunServer)),
+          idleSeconds,
+          upstreamSeconds,
+        ),
     });
   } catch (error) {
     fail(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
   }
   announce(server.port);
   if (settings.config.header_timeout_ms !== BUN_HEADER_DEADLINE_MS) {
-    goLog(`HEADER_TIMEOUT_MS does not apply on Bun: Bun.serve allows a fixed ${BUN_HEADER_DEADLINE_MS / 1000} s for request headers`);
+    goLog(
+      `HEADER_TIMEOUT_MS does not apply on Bun: Bun.serve allows a fixed ${BUN_HEADER_DEADLINE_MS / 1000} s for request headers`,
+    );
   }
 
   installShutdown({

@@ -20,7 +20,7 @@ export class CliError extends Error {}
 export function parseCli(argv: readonly string[]): CliArgs {
   const options: Record<string, { type: "string" | "boolean"; short?: string }> = { ...SOURCE_FLAGS };
   for (const setting of SETTINGS) if (setting.flag) options[setting.flag] = { type: "string" };
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false });
   } catch (error) {
@@ -47,7 +47,8 @@ export function usage(): string {
     "  --help, -h                     this text",
   ];
   for (const setting of SETTINGS) {
-    if (setting.flag) lines.push(`  --${`${setting.flag}=...`.padEnd(28)} ${setting.help}${setting.env ? ` [${setting.env}]` : ""}`);
+    if (setting.flag)
+      lines.push(`  --${`${setting.flag}=...`.padEnd(28)} ${setting.help}${setting.env ? ` [${setting.env}]` : ""}`);
   }
   lines.push("", "algorithms:");
   for (const algorithm of ALGORITHMS) lines.push(`  ${algorithm.name.padEnd(22)}${algorithm.help}`);

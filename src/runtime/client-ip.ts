@@ -1,4 +1,4 @@
-import { cidrContains, parseForwardedElement, type Cidr } from "../shared/ip-networks.ts";
+import { type Cidr, cidrContains, parseForwardedElement } from "../shared/ip-networks.ts";
 
 /**
  * The client's address on a server runtime (Node, Bun, Deno): the socket peer, unless that peer

@@ -1,7 +1,7 @@
 import type { Config } from "../config/load-config.ts";
 import { ConfigError } from "../config/load-config.ts";
 import { DurableObjectStore, type PoolObjectNamespace } from "../state/durable-object-store.ts";
-import { KvStore, type KvNamespaceLike } from "../state/kv.ts";
+import { type KvNamespaceLike, KvStore } from "../state/kv.ts";
 import { MemoryStore } from "../state/memory.ts";
 import type { StateStore } from "../state/types.ts";
 import { UpstashStore } from "../state/upstash.ts";
@@ -21,7 +21,12 @@ export function createStore(config: Config, env: Readonly<Record<string, unknown
     }
     case "durable-object":
       return new DurableObjectStore(
-        requireBinding<PoolObjectNamespace>(env, "LB_STATE", "a Durable Object namespace binding (see wrangler.toml)", "idFromName"),
+        requireBinding<PoolObjectNamespace>(
+          env,
+          "LB_STATE",
+          "a Durable Object namespace binding (see wrangler.toml)",
+          "idFromName",
+        ),
       );
     case "kv":
       return new KvStore(

@@ -16,7 +16,9 @@ export function hostPreservingFetch(hostFrom: (request: Request) => string | und
     const request = new Request(input, init);
     const url = new URL(request.url);
     const headers: Record<string, string> = {};
-    request.headers.forEach((value, name) => (headers[name] = value));
+    request.headers.forEach((value, name) => {
+      headers[name] = value;
+    });
     const host = hostFrom(request);
     if (host) headers["host"] = host;
     // Frame the body ourselves. node:http sends a GET, DELETE or OPTIONS body with neither

@@ -1,13 +1,14 @@
 // Node entry point: `npm run lb -- --backends=URL,URL --port=3000` (the original Go balancer's command line: README, Running it).
-import { serve } from "@hono/node-server";
-import { getConnInfo } from "@hono/node-server/conninfo";
+
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { fail, prepareServer } from "./server.ts";
+import { serve } from "@hono/node-server";
+import { getConnInfo } from "@hono/node-server/conninfo";
 import { goLog } from "./cli.ts";
 import { hostPreservingFetch } from "./host-preserving-fetch.ts";
+import { fail, prepareServer } from "./server.ts";
 import { installShutdown } from "./shutdown.ts";
-import { nodeTimeouts, type NodeTimeouts } from "./slow-clients.ts";
+import { type NodeTimeouts, nodeTimeouts } from "./slow-clients.ts";
 
 function main(): void {
   const { settings, balancer, announce, stopBackground } = prepareServer(process.argv.slice(2), {
@@ -62,7 +63,7 @@ function limitSlowClients(server: Server, limits: NodeTimeouts): void {
   server.on("request", (req: IncomingMessage, res: ServerResponse) => exchanges.set(req.socket, { req, res }));
   server.on("timeout", (socket: Socket) => {
     const exchange = exchanges.get(socket);
-    if (exchange && exchange.req.complete && !exchange.res.headersSent) return;
+    if (exchange?.req.complete && !exchange.res.headersSent) return;
     socket.destroy();
   });
   server.timeout = limits.idleTimeout;

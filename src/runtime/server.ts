@@ -6,11 +6,11 @@
 import { readFileSync } from "node:fs";
 import process from "node:process";
 import type { Context } from "hono";
-import { createBalancer, type Balancer } from "../app.ts";
-import { ConfigError, loadConfig, type Config } from "../config/load-config.ts";
+import { type Balancer, createBalancer } from "../app.ts";
+import { type Config, ConfigError, loadConfig } from "../config/load-config.ts";
 import type { Defer } from "../shared/defer.ts";
+import { type Cidr, parseCidr } from "../shared/ip-networks.ts";
 import { CliError, goLog, parseCli, usage } from "./cli.ts";
-import { parseCidr, type Cidr } from "../shared/ip-networks.ts";
 import { isTrusted, resolveClientIp } from "./client-ip.ts";
 import { createStore } from "./create-store.ts";
 
@@ -104,7 +104,10 @@ export function prepareServer(argv: readonly string[], options: ServerOptions): 
           : (c) => resolveClientIp(options.peerAddress(c), c.req.header("x-forwarded-for"), trusted),
       // These servers speak plain HTTP: the client's scheme is http unless a trusted proxy in
       // front (a TLS terminator) says otherwise. Never the request target's scheme.
-      clientProto: trusted.length === 0 ? () => "http" : (c) => (isTrusted(options.peerAddress(c), trusted) ? forwardedProto(c) : "http"),
+      clientProto:
+        trusted.length === 0
+          ? () => "http"
+          : (c) => (isTrusted(options.peerAddress(c), trusted) ? forwardedProto(c) : "http"),
       trustsPeer: trusted.length === 0 ? () => false : (c) => isTrusted(options.peerAddress(c), trusted),
       log: goLog,
       ...(upstreamFetch ? { fetch: upstreamFetch } : {}),

@@ -26,7 +26,10 @@ export interface ShutdownOptions {
 /** Longest wait for the final flush: the store may be the thing that is down. */
 const FLUSH_LIMIT_MS = 5_000;
 
-export function installShutdown(options: ShutdownOptions): { readonly shuttingDown: () => boolean; shutdown(signal: string): Promise<void> } {
+export function installShutdown(options: ShutdownOptions): {
+  readonly shuttingDown: () => boolean;
+  shutdown(signal: string): Promise<void>;
+} {
   let started = false;
   const shutdown = async (signal: string) => {
     if (started) {
@@ -37,16 +40,27 @@ export function installShutdown(options: ShutdownOptions): { readonly shuttingDo
     started = true;
     options.log(`${signal}: shutting down; in-flight requests have up to ${options.timeoutMs} ms`);
     options.stopBackground?.();
-    const drained = await within(options.drain().then(() => true), options.timeoutMs, false);
+    const drained = await within(
+      options.drain().then(() => true),
+      options.timeoutMs,
+      false,
+    );
     if (!drained) {
       options.log(`shutdown: requests still in flight after ${options.timeoutMs} ms; closing their connections`);
-      await within(Promise.resolve(options.forceClose()).then(() => true), 1_000, false);
+      await within(
+        Promise.resolve(options.forceClose()).then(() => true),
+        1_000,
+        false,
+      );
     }
     const flushed = await within(
-      options.flush().then(() => true, (error: unknown) => {
-        options.log(`shutdown: flushing counters failed: ${(error as Error).message}`);
-        return true;
-      }),
+      options.flush().then(
+        () => true,
+        (error: unknown) => {
+          options.log(`shutdown: flushing counters failed: ${(error as Error).message}`);
+          return true;
+        },
+      ),
       FLUSH_LIMIT_MS,
       false,
     );
@@ -68,4 +82,3 @@ function within<T>(work: Promise<T>, ms: number, fallback: T): Promise<T> {
   });
   return Promise.race([work.catch(() => fallback), timeout]).finally(() => clearTimeout(timer));
 }
-

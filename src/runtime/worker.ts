@@ -1,4 +1,4 @@
-import { createBalancer, type Balancer } from "../app.ts";
+import { type Balancer, createBalancer } from "../app.ts";
 import { ConfigError, loadConfig } from "../config/load-config.ts";
 import { errorResponse } from "../shared/error-response.ts";
 import { createStore } from "./create-store.ts";

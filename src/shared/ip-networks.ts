@@ -94,4 +94,3 @@ export function parseTrustProxy(value: string): TrustProxyParse {
 
 export const TRUST_PROXY_EXPECTED =
   "a comma list of IPv4/IPv6 networks or addresses, e.g. 10.0.0.0/8,192.168.1.7,fd00::/8,::1";
-

@@ -21,11 +21,7 @@ export const TAU_MS = 10_000;
  * that grows with the time since the last one, so recovery is believed gradually and a burst of
  * fast samples within a few ms counts little more than one.
  */
-export function foldLatency(
-  prev: LatencyEstimate | undefined,
-  sampleMs: number,
-  now: number,
-): LatencyEstimate {
+export function foldLatency(prev: LatencyEstimate | undefined, sampleMs: number, now: number): LatencyEstimate {
   if (!Number.isFinite(sampleMs)) {
     throw new RangeError(`latency sample must be finite, got ${sampleMs}`);
   }
@@ -46,7 +42,7 @@ export function foldSharedLatency(
   now: number,
 ): LatencyEstimate {
   if (!previous) return { ewmaMs: summary.meanMs, updatedAt: now };
-  const keep = Math.pow(1 - SHARED_LATENCY_ALPHA, summary.count);
+  const keep = (1 - SHARED_LATENCY_ALPHA) ** summary.count;
   return { ewmaMs: previous.ewmaMs * keep + summary.meanMs * (1 - keep), updatedAt: now };
 }
 

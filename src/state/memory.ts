@@ -1,6 +1,6 @@
 import type { LatencyEstimate } from "../shared/backend.ts";
 import { checkLock, sanitizePatch } from "./patch.ts";
-import { mergeReport, snapshotOf, type InstanceEntry } from "./snapshot.ts";
+import { type InstanceEntry, mergeReport, snapshotOf } from "./snapshot.ts";
 import type { BackendPatch, InstanceReport, PoolSnapshot, StateStore } from "./types.ts";
 
 interface PoolRecord {

@@ -1,7 +1,7 @@
 // The rules for a backend's shared record (BackendPatch), in one place for every adapter:
 // which fields exist, what each may hold, and how each goes to and from a string (the Redis
 // hash stores one string per field). Also the arguments of tryLock.
-import { PATCH_FIELDS, POOL_NAME, type AdminState, type BackendPatch, type Health } from "./types.ts";
+import { type AdminState, type BackendPatch, type Health, PATCH_FIELDS, POOL_NAME } from "./types.ts";
 
 export type PatchField = (typeof PATCH_FIELDS)[number];
 
@@ -76,7 +76,9 @@ export function sanitizePatch(patch: unknown): BackendPatch {
   const out: Mutable<BackendPatch> = {};
   for (const [key, value] of Object.entries(patch)) {
     if (!FIELDS.has(key)) {
-      throw new TypeError(`setBackend: unknown field ${JSON.stringify(key)} (expected one of ${PATCH_FIELDS.join(", ")})`);
+      throw new TypeError(
+        `setBackend: unknown field ${JSON.stringify(key)} (expected one of ${PATCH_FIELDS.join(", ")})`,
+      );
     }
     if (value === undefined) continue;
     const field = key as PatchField;

@@ -79,7 +79,6 @@ export interface InstanceReport {
   readonly ttlMs: number;
 }
 
-
 export interface BackendSnapshot extends BackendPatch {
   /** Sum of live instances' reported in-flight counts. */
   readonly inflight: number;

@@ -10,8 +10,15 @@
 import { Redis } from "@upstash/redis/cloudflare";
 import type { LatencyEstimate } from "../shared/backend.ts";
 import { checkLock, patchStrings, readPatch, sanitizePatch } from "./patch.ts";
-import { FLAG_SEPARATOR, SYNC_SCRIPT, type KeyName } from "./upstash-scripts.ts";
-import { POOL_NAME, type BackendPatch, type BackendSnapshot, type InstanceReport, type PoolSnapshot, type StateStore } from "./types.ts";
+import {
+  type BackendPatch,
+  type BackendSnapshot,
+  type InstanceReport,
+  POOL_NAME,
+  type PoolSnapshot,
+  type StateStore,
+} from "./types.ts";
+import { FLAG_SEPARATOR, type KeyName, SYNC_SCRIPT } from "./upstash-scripts.ts";
 
 export interface UpstashStoreOptions {
   /** UPSTASH_REDIS_REST_URL */
@@ -124,7 +131,8 @@ export class UpstashStore implements StateStore {
    * the SHA, and a NOSCRIPT (script cache flushed, failover) costs one extra EVAL.
    */
   async #runSync(keys: string[], args: string[]): Promise<unknown> {
-    const script = (this.#syncScript ??= this.#redis.createScript(SYNC_SCRIPT));
+    this.#syncScript ??= this.#redis.createScript(SYNC_SCRIPT);
+    const script = this.#syncScript;
     if (this.#syncLoaded) return script.exec(keys, args);
     const result = await script.eval(keys, args);
     this.#syncLoaded = true;

@@ -4,7 +4,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Upstream } from "../../scripts/upstream.ts";
-import { RUNTIMES, type LbTarget } from "../support/lb-targets.ts";
+import { type LbTarget, RUNTIMES } from "../support/lb-targets.ts";
 import { backendsOf, startUpstreams, tally } from "../support/upstreams.ts";
 
 /** Sends `count` GETs one after another (so the rotation order is the request order). */
@@ -44,7 +44,9 @@ describe.each(RUNTIMES)("conformance on $name", (runtime) => {
   });
   afterAll(async () => {
     await Promise.all([roundRobin?.stop(), weighted?.stop(), ipHash?.stop()]);
-    await Promise.all([...(upstreams ?? []), ...(weightedUpstreams ?? []), ...(hashUpstreams ?? [])].map((u) => u.close()));
+    await Promise.all(
+      [...(upstreams ?? []), ...(weightedUpstreams ?? []), ...(hashUpstreams ?? [])].map((u) => u.close()),
+    );
   });
 
   it("round robin: 300 sequential GETs land exactly 100/100/100", async () => {
@@ -90,7 +92,11 @@ describe.each(RUNTIMES)("conformance on $name", (runtime) => {
 
   it("delivers a 1 MB random POST body byte-identical", async () => {
     const body = randomBytes(1024 * 1024);
-    const response = await roundRobin.fetch("/echo", { method: "POST", body, headers: { "content-type": "application/octet-stream" } });
+    const response = await roundRobin.fetch("/echo", {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/octet-stream" },
+    });
     expect(response.status).toBe(200);
     const echo = (await response.json()) as { method: string; bodyLength: number; bodySha256: string };
     expect(echo.method).toBe("POST");

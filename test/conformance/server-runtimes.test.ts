@@ -3,7 +3,7 @@
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Upstream } from "../../scripts/upstream.ts";
-import { runServer, SERVER_RUNTIMES, startServer, type RunningServer } from "../support/runtimes.ts";
+import { type RunningServer, runServer, SERVER_RUNTIMES, startServer } from "../support/runtimes.ts";
 import { backendsOf, startUpstreams, tally } from "../support/upstreams.ts";
 
 /** Resolves "open" when a TCP connection to the port succeeds, "refused" when it is refused. */
@@ -14,7 +14,9 @@ function probe(port: number): Promise<"open" | "refused" | string> {
       socket.destroy();
       resolve("open");
     });
-    socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code === "ECONNREFUSED" ? "refused" : String(error.code)));
+    socket.once("error", (error: NodeJS.ErrnoException) =>
+      resolve(error.code === "ECONNREFUSED" ? "refused" : String(error.code)),
+    );
   });
 }
 
@@ -56,9 +58,15 @@ describe.each(SERVER_RUNTIMES)("on %s", (runtime) => {
 
     it("prints the seed's start-up lines", () => {
       const stamp = String.raw`^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d `;
-      expect(untrusting.stdout.slice(0, 3)).toEqual(upstreams.map((u) => expect.stringMatching(new RegExp(`${stamp}Added backend: ${u.url}$`))));
-      expect(untrusting.stdout).toContainEqual(expect.stringMatching(new RegExp(`${stamp}Load Balancer started at :${untrusting.port}$`)));
-      expect(trusting.stdout).toContainEqual(expect.stringMatching(/Trusting X-Forwarded-For from: 10\.0\.0\.0\/8, 127\.0\.0\.1\/32$/));
+      expect(untrusting.stdout.slice(0, 3)).toEqual(
+        upstreams.map((u) => expect.stringMatching(new RegExp(`${stamp}Added backend: ${u.url}$`))),
+      );
+      expect(untrusting.stdout).toContainEqual(
+        expect.stringMatching(new RegExp(`${stamp}Load Balancer started at :${untrusting.port}$`)),
+      );
+      expect(trusting.stdout).toContainEqual(
+        expect.stringMatching(/Trusting X-Forwarded-For from: 10\.0\.0\.0\/8, 127\.0\.0\.1\/32$/),
+      );
     });
 
     it("ip-hash ignores X-Forwarded-For from an untrusted peer: 30 forged values, one backend", async () => {
@@ -72,7 +80,9 @@ describe.each(SERVER_RUNTIMES)("on %s", (runtime) => {
       const counts = await spread(trusting);
       expect(Object.keys(counts).sort()).toEqual(["x1", "x2", "x3"]);
       // The right-most untrusted address is the client; trusted hops to its right are skipped.
-      const response = await fetch(`${trusting.url}/echo`, { headers: { "x-forwarded-for": "6.6.6.6, 198.51.100.4, 10.1.2.3" } });
+      const response = await fetch(`${trusting.url}/echo`, {
+        headers: { "x-forwarded-for": "6.6.6.6, 198.51.100.4, 10.1.2.3" },
+      });
       const { rawHeaders } = (await response.json()) as { rawHeaders: string[] };
       const [xff] = headerOf(rawHeaders, "x-forwarded-for");
       // The balancer appends the client it settled on, as nginx's realip plus
@@ -94,7 +104,11 @@ describe.each(SERVER_RUNTIMES)("on %s", (runtime) => {
   });
 
   it("refuses a bad --trust-proxy network, naming the flag and the value", async () => {
-    const result = await runServer(runtime, ["--backends=http://127.0.0.1:9", "--port=0", "--trust-proxy=10.0.0.0/8,10.0.0.0/33"]);
+    const result = await runServer(runtime, [
+      "--backends=http://127.0.0.1:9",
+      "--port=0",
+      "--trust-proxy=10.0.0.0/8,10.0.0.0/33",
+    ]);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain("--trust-proxy");
     expect(result.stderr).toContain("10.0.0.0/33");
@@ -118,7 +132,9 @@ describe.each(SERVER_RUNTIMES)("on %s", (runtime) => {
     it("SIGTERM with 200 slow requests in flight: it stops accepting, every one completes with 200, exit 0", async () => {
       let settled = 0;
       const requests = Array.from({ length: 200 }, (_, i) =>
-        fetch(`${lb.url}/slow/${i}`).then(async (response) => ({ status: response.status, body: await response.text() })).finally(() => settled++),
+        fetch(`${lb.url}/slow/${i}`)
+          .then(async (response) => ({ status: response.status, body: await response.text() }))
+          .finally(() => settled++),
       );
       // Every request has reached the upstream (and waits there for a second): they are in flight.
       await expect.poll(() => upstreams[0]!.received.length, { timeout: 10_000, interval: 20 }).toBe(200);

@@ -1,7 +1,7 @@
-import { request } from "node:http";
 import { readFileSync } from "node:fs";
+import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SERVER_RUNTIMES, startServer, type RunningServer } from "../support/runtimes.ts";
+import { type RunningServer, SERVER_RUNTIMES, startServer } from "../support/runtimes.ts";
 import { ADMIN_TOKEN } from "../support/worker.ts";
 
 // Sign-in is the one admin route an anonymous client can make the balancer work for. Parsing its
@@ -13,7 +13,9 @@ const BODY_BYTES = 50 * MB;
 
 /** The process's peak resident set so far (VmHWM), in bytes. */
 function peakRss(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmHWM:"));
+  const line = readFileSync(`/proc/${pid}/status`, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("VmHWM:"));
   if (!line) throw new Error(`no VmHWM for ${pid}`);
   return Number(/(\d+)\s*kB/.exec(line)![1]) * 1024;
 }
@@ -99,7 +101,9 @@ describe("hostile sign-ins on Node", () => {
       expect(result.written).toBeLessThan(BODY_BYTES);
     }
     const growth = after - before;
-    console.log(`admin-hostile: peak RSS ${(before / MB).toFixed(1)} MB -> ${(after / MB).toFixed(1)} MB (+${(growth / MB).toFixed(1)} MB)`);
+    console.log(
+      `admin-hostile: peak RSS ${(before / MB).toFixed(1)} MB -> ${(after / MB).toFixed(1)} MB (+${(growth / MB).toFixed(1)} MB)`,
+    );
     expect(growth).toBeLessThan(50 * MB);
 
     // Still serving, and an honest sign-in still works (none of the above counted as a failure).
@@ -119,7 +123,9 @@ describe("sessions across runtimes", () => {
   const servers: RunningServer[] = [];
   beforeAll(async () => {
     for (const runtime of SERVER_RUNTIMES) {
-      servers.push(await startServer(runtime, ["--backends=http://127.0.0.1:9"], { ADMIN_TOKEN, LOG_REQUESTS: "false" }));
+      servers.push(
+        await startServer(runtime, ["--backends=http://127.0.0.1:9"], { ADMIN_TOKEN, LOG_REQUESTS: "false" }),
+      );
     }
   });
   afterAll(async () => {
@@ -153,12 +159,20 @@ describe("sessions across runtimes", () => {
       const big = await fetch(`${server.url}/_lb/login`, {
         method: "POST",
         headers: { origin: server.url, "content-type": "application/x-www-form-urlencoded" },
-        body: "token=" + "x".repeat(10_000),
+        body: `token=${"x".repeat(10_000)}`,
       });
       expect(big.status, server.runtime).toBe(413);
-      const wrong = await fetch(`${server.url}/_lb/login`, { method: "POST", headers: { origin: server.url }, body: new URLSearchParams({ token: "not-the-token-0000000" }) });
+      const wrong = await fetch(`${server.url}/_lb/login`, {
+        method: "POST",
+        headers: { origin: server.url },
+        body: new URLSearchParams({ token: "not-the-token-0000000" }),
+      });
       expect(wrong.status, server.runtime).toBe(401);
-      const blocked = await fetch(`${server.url}/_lb/login`, { method: "POST", headers: { origin: server.url }, body: new URLSearchParams({ token: ADMIN_TOKEN }) });
+      const blocked = await fetch(`${server.url}/_lb/login`, {
+        method: "POST",
+        headers: { origin: server.url },
+        body: new URLSearchParams({ token: ADMIN_TOKEN }),
+      });
       expect(blocked.status, server.runtime).toBe(429);
       expect(blocked.headers.get("retry-after"), server.runtime).toBe("1");
     }

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Upstream } from "../../scripts/upstream.ts";
+import { signSession } from "../../src/admin/session.ts";
 import { sendMany } from "../support/load.ts";
 import { backendsOf, startUpstreams, tally } from "../support/upstreams.ts";
-import { signSession } from "../../src/admin/session.ts";
 import { ADMIN_TOKEN, backendStatus, startWorker, status, type WorkerInstance } from "../support/worker.ts";
 
 describe("the admin API: drain, disable, enable", () => {
@@ -25,7 +25,9 @@ describe("the admin API: drain, disable, enable", () => {
 
   it("refuses without the token and does not proxy the admin prefix", async () => {
     expect((await act(nameOf(upstreams[0]!), "drain", {})).status).toBe(401);
-    expect((await act(nameOf(upstreams[0]!), "drain", { authorization: "Bearer wrong-token-0123456789" })).status).toBe(401);
+    expect((await act(nameOf(upstreams[0]!), "drain", { authorization: "Bearer wrong-token-0123456789" })).status).toBe(
+      401,
+    );
     const unknown = await worker.fetch("/_lb/nothing-here", { headers: auth });
     expect(unknown.status).toBe(404);
     expect(unknown.headers.get("x-upstream")).toBeNull();
@@ -72,7 +74,14 @@ describe("GET /_lb/metrics", () => {
     await Promise.all(upstreams.map((u) => u.close()));
   });
 
-  const metric = (text: string, line: RegExp) => Number(text.split("\n").find((l) => line.test(l))?.split(" ").at(-1) ?? NaN);
+  const metric = (text: string, line: RegExp) =>
+    Number(
+      text
+        .split("\n")
+        .find((l) => line.test(l))
+        ?.split(" ")
+        .at(-1) ?? NaN,
+    );
 
   it("counts responses per backend and status class, failed attempts, retries and shared state", async () => {
     const [a, b] = upstreams as [Upstream, Upstream];
@@ -90,7 +99,9 @@ describe("GET /_lb/metrics", () => {
     const okB = metric(text, new RegExp(`^edge_lb_responses_total\\{pool="default",backend="${nameB}",code="2xx"\\}`));
     expect(okA + okB).toBe(40); // every 503 from b was retried on a
     expect(okB).toBe(10);
-    expect(metric(text, new RegExp(`^edge_lb_attempt_failures_total\\{pool="default",backend="${nameB}",kind="status"\\}`))).toBe(10);
+    expect(
+      metric(text, new RegExp(`^edge_lb_attempt_failures_total\\{pool="default",backend="${nameB}",kind="status"\\}`)),
+    ).toBe(10);
     expect(metric(text, /^edge_lb_retries_total\{pool="default"\}/)).toBe(10);
     expect(metric(text, new RegExp(`^edge_lb_backend_healthy\\{pool="default",backend="${nameA}"\\}`))).toBe(1);
     expect(metric(text, /^edge_lb_store_degraded\{pool="default",store="memory"\}/)).toBe(0);
@@ -116,7 +127,13 @@ describe("the dashboard and its sign-in", () => {
 
   // Each test signs in from its own address so one test's failed attempts never back off another's.
   const login = (token: string, clientIp: string, headers: Record<string, string> = { origin: SAME_ORIGIN }) =>
-    worker.fetch("/_lb/login", { method: "POST", body: new URLSearchParams({ token }), headers, redirect: "manual", clientIp });
+    worker.fetch("/_lb/login", {
+      method: "POST",
+      body: new URLSearchParams({ token }),
+      headers,
+      redirect: "manual",
+      clientIp,
+    });
   const signIn = async (clientIp: string) => {
     const response = await login(ADMIN_TOKEN, clientIp);
     expect(response.status).toBe(303);
@@ -169,7 +186,9 @@ describe("the dashboard and its sign-in", () => {
     expect((await worker.fetch("/_lb/status", { headers: session })).status).toBe(200);
     expect((await worker.fetch("/_lb/status", { headers: { cookie: "edge_lb_admin=wrong" } })).status).toBe(401);
     // The token itself is not a session.
-    expect((await worker.fetch("/_lb/status", { headers: { cookie: `edge_lb_admin=${ADMIN_TOKEN}` } })).status).toBe(401);
+    expect((await worker.fetch("/_lb/status", { headers: { cookie: `edge_lb_admin=${ADMIN_TOKEN}` } })).status).toBe(
+      401,
+    );
   });
 
   it("a signed-in browser changes state only from its own origin; a bearer token needs no Origin", async () => {
@@ -202,7 +221,10 @@ describe("the dashboard and its sign-in", () => {
     expect((await act("enable", { ...bearer, origin: "https://evil.example" })).status).toBe(200);
     expect(await adminState()).toBe("enabled");
     // A wrong bearer token is not rescued by a valid cookie.
-    expect((await act("disable", { ...session, origin: SAME_ORIGIN, authorization: "Bearer wrong-token-0123456789" })).status).toBe(401);
+    expect(
+      (await act("disable", { ...session, origin: SAME_ORIGIN, authorization: "Bearer wrong-token-0123456789" }))
+        .status,
+    ).toBe(401);
     expect(await adminState()).toBe("enabled");
   });
 
@@ -212,7 +234,11 @@ describe("the dashboard and its sign-in", () => {
       expect(response.status).toBe(403);
       expect(response.headers.getSetCookie()).toEqual([]);
     }
-    const logout = await worker.fetch("/_lb/logout", { method: "POST", headers: { origin: "https://evil.example" }, redirect: "manual" });
+    const logout = await worker.fetch("/_lb/logout", {
+      method: "POST",
+      headers: { origin: "https://evil.example" },
+      redirect: "manual",
+    });
     expect(logout.status).toBe(403);
     expect(logout.headers.getSetCookie()).toEqual([]);
   });
@@ -240,7 +266,11 @@ describe("the dashboard and its sign-in", () => {
 
   it("sign-out clears the cookie with the same attributes and sends the browser to sign-in", async () => {
     const session = await signIn("198.51.100.40");
-    const logout = await worker.fetch("/_lb/logout", { method: "POST", headers: { ...session, origin: SAME_ORIGIN }, redirect: "manual" });
+    const logout = await worker.fetch("/_lb/logout", {
+      method: "POST",
+      headers: { ...session, origin: SAME_ORIGIN },
+      redirect: "manual",
+    });
     expect(logout.status).toBe(303);
     expect(logout.headers.get("location")).toBe("/_lb/login");
     const cleared = logout.headers.getSetCookie()[0]!;
@@ -278,7 +308,7 @@ describe("the dashboard and its sign-in", () => {
   // miniflare forwards both bodies to workerd chunked, so both take the counting path here; the
   // declared-length path (refused before reading) is covered on Node in admin-hostile.test.ts.
   it("refuses sign-in bodies over 4 KiB, declared or streamed, with 413 JSON", async () => {
-    const big = "token=" + "x".repeat(5_000);
+    const big = `token=${"x".repeat(5_000)}`;
     const declared = await worker.fetch("/_lb/login", {
       method: "POST",
       body: big,
@@ -315,7 +345,12 @@ describe("the dashboard and its sign-in", () => {
 describe("the session cookie with ADMIN_SESSION_TTL_S and ADMIN_COOKIE_SECURE=false", () => {
   let worker: WorkerInstance;
   beforeAll(async () => {
-    worker = await startWorker({ BACKENDS: "http://127.0.0.1:9", ADMIN_TOKEN, ADMIN_SESSION_TTL_S: "60", ADMIN_COOKIE_SECURE: "false" });
+    worker = await startWorker({
+      BACKENDS: "http://127.0.0.1:9",
+      ADMIN_TOKEN,
+      ADMIN_SESSION_TTL_S: "60",
+      ADMIN_COOKIE_SECURE: "false",
+    });
   });
   afterAll(async () => {
     await worker?.dispose();
@@ -350,12 +385,24 @@ describe("the admin API without ADMIN_TOKEN", () => {
   });
 
   it("does not exist (404), except /_lb/healthz", async () => {
-    expect((await worker.fetch("/_lb/status", { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status).toBe(404);
+    expect((await worker.fetch("/_lb/status", { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status).toBe(
+      404,
+    );
     expect((await worker.fetch("/_lb/backends/x/drain", { method: "POST" })).status).toBe(404);
     expect((await worker.fetch("/_lb/healthz")).status).toBe(200);
     expect((await worker.fetch("/_lb/login")).status).toBe(404);
-    expect((await worker.fetch("/_lb/login", { method: "POST", body: new URLSearchParams({ token: ADMIN_TOKEN }), headers: { origin: "http://balancer.test" } })).status).toBe(404);
-    expect((await worker.fetch("/_lb/logout", { method: "POST", headers: { origin: "http://balancer.test" } })).status).toBe(404);
+    expect(
+      (
+        await worker.fetch("/_lb/login", {
+          method: "POST",
+          body: new URLSearchParams({ token: ADMIN_TOKEN }),
+          headers: { origin: "http://balancer.test" },
+        })
+      ).status,
+    ).toBe(404);
+    expect(
+      (await worker.fetch("/_lb/logout", { method: "POST", headers: { origin: "http://balancer.test" } })).status,
+    ).toBe(404);
     expect((await worker.fetch("/_lb/")).status).toBe(404);
     expect((await worker.fetch("/_lb")).status).toBe(404);
   });

@@ -8,20 +8,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { redisServerAvailable } from "../../scripts/redis-local.ts";
 import { PICK_SIZES } from "../../scripts/bench/picks.ts";
 import {
+  type BenchResults,
+  PICK_COLUMNS,
+  PICKS_HEADING,
   parseCell,
   parseTable,
   pickRows,
-  PICK_COLUMNS,
-  PICKS_HEADING,
   ROW_COLUMNS,
-  rowCells,
   ROWS_HEADING,
-  type BenchResults,
+  rowCells,
 } from "../../scripts/bench/report.ts";
 import { findBinary } from "../../scripts/bench/targets.ts";
+import { redisServerAvailable } from "../../scripts/redis-local.ts";
 import { ALGORITHM_NAMES } from "../../src/balancer/registry.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -35,11 +35,15 @@ interface Run {
 function runTinyBench(outDir: string, pidLog: string): Promise<Run> {
   const started = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "scripts", "bench", "run.ts"), "--tiny", `--out=${outDir}`], {
-      cwd: ROOT,
-      env: { ...process.env, BENCH_PID_LOG: pidLog },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", join(ROOT, "scripts", "bench", "run.ts"), "--tiny", `--out=${outDir}`],
+      {
+        cwd: ROOT,
+        env: { ...process.env, BENCH_PID_LOG: pidLog },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -114,8 +118,11 @@ describe("npm run bench -- --tiny", () => {
     if (findBinary("nginx")) expected.push("nginx");
     if (findBinary("haproxy")) expected.push("haproxy");
     for (const runtime of ["bun", "deno"] as const) {
-      const usable = existsSync(join(ROOT, "src", "runtime", `${runtime}.ts`)) && existsSync(join(ROOT, "node_modules", ".bin", runtime));
-      if (usable && results.machine.versions[runtime === "bun" ? "Bun" : "Deno"]) expected.push(`${runtime}-bare`, `${runtime}-rr-memory`);
+      const usable =
+        existsSync(join(ROOT, "src", "runtime", `${runtime}.ts`)) &&
+        existsSync(join(ROOT, "node_modules", ".bin", runtime));
+      if (usable && results.machine.versions[runtime === "bun" ? "Bun" : "Deno"])
+        expected.push(`${runtime}-bare`, `${runtime}-rr-memory`);
     }
     expect(ids).toEqual(expect.arrayContaining(expected));
     // Anything skipped says why.

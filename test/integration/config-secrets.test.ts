@@ -35,29 +35,43 @@ describe("a real Node process refusing a bad config", () => {
 
 describe("a Worker (workerd) with a bad config", () => {
   it.each<{ name: string; bindings: Record<string, string>; source: string; secret: string }>([
-    { name: "LB_CONFIG with an admin_token", bindings: { LB_CONFIG: BAD_LB_CONFIG }, source: "LB_CONFIG", secret: ADMIN_SECRET },
-    { name: "a credentialed backend", bindings: { BACKENDS: CREDENTIALED_BACKEND, ALGORITHM: "fastest-first" }, source: "ALGORITHM, BACKENDS", secret: URL_PASSWORD },
-  ])("$name: 503 bad_config naming the source only; the log has the redacted details", async ({ bindings, source, secret }) => {
-    const worker = await startWorker(bindings);
-    try {
-      for (const path of ["/", "/_lb/status"]) {
-        const response = await worker.fetch(path);
-        expect(response.status).toBe(503);
-        const text = await response.text();
-        expect(JSON.parse(text)).toEqual({
-          error: "bad_config",
-          reason: `invalid configuration in ${source}; the Worker's log has the details`,
-        });
-        for (const value of [secret, "fastest-first", "127.0.0.1", "<redacted>", "user"]) expect(text).not.toContain(value);
+    {
+      name: "LB_CONFIG with an admin_token",
+      bindings: { LB_CONFIG: BAD_LB_CONFIG },
+      source: "LB_CONFIG",
+      secret: ADMIN_SECRET,
+    },
+    {
+      name: "a credentialed backend",
+      bindings: { BACKENDS: CREDENTIALED_BACKEND, ALGORITHM: "fastest-first" },
+      source: "ALGORITHM, BACKENDS",
+      secret: URL_PASSWORD,
+    },
+  ])(
+    "$name: 503 bad_config naming the source only; the log has the redacted details",
+    async ({ bindings, source, secret }) => {
+      const worker = await startWorker(bindings);
+      try {
+        for (const path of ["/", "/_lb/status"]) {
+          const response = await worker.fetch(path);
+          expect(response.status).toBe(503);
+          const text = await response.text();
+          expect(JSON.parse(text)).toEqual({
+            error: "bad_config",
+            reason: `invalid configuration in ${source}; the Worker's log has the details`,
+          });
+          for (const value of [secret, "fastest-first", "127.0.0.1", "<redacted>", "user"])
+            expect(text).not.toContain(value);
+        }
+        await expect.poll(() => worker.logs.join("\n"), { timeout: 5_000 }).toContain("invalid configuration:");
+        const log = worker.logs.join("\n");
+        expect(log).toContain("fastest-first");
+        expect(log).not.toContain(secret);
+        // Logged once per isolate, not once per request.
+        expect(worker.logs.filter((line) => line.includes("invalid configuration:"))).toHaveLength(1);
+      } finally {
+        await worker.dispose();
       }
-      await expect.poll(() => worker.logs.join("\n"), { timeout: 5_000 }).toContain("invalid configuration:");
-      const log = worker.logs.join("\n");
-      expect(log).toContain("fastest-first");
-      expect(log).not.toContain(secret);
-      // Logged once per isolate, not once per request.
-      expect(worker.logs.filter((line) => line.includes("invalid configuration:"))).toHaveLength(1);
-    } finally {
-      await worker.dispose();
-    }
-  });
+    },
+  );
 });

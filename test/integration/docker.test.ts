@@ -9,7 +9,7 @@
 // - The Dockerfile is checked for shape (stages, non-root user, entry point, what it copies).
 // - The bundling step the Dockerfile runs (scripts/docker/bundle.ts) runs here, and the result
 //   serves traffic from a directory with no node_modules, as in the final image.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
@@ -50,7 +50,10 @@ function parseYaml(text: string): unknown {
 /** Compose's variable interpolation for the forms compose.yaml uses, against an empty environment. */
 function interpolate(value: unknown): unknown {
   if (typeof value === "string") {
-    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}/g, (_m, _name, fallback?: string) => fallback ?? "");
+    return value.replace(
+      /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}/g,
+      (_m, _name, fallback?: string) => fallback ?? "",
+    );
   }
   if (Array.isArray(value)) return value.map(interpolate);
   if (value && typeof value === "object") {
@@ -76,7 +79,11 @@ interface Service {
 type Model = Record<string, Service>;
 
 const asArgs = (value: unknown): string[] | undefined =>
-  value === undefined || value === null ? undefined : typeof value === "string" ? value.split(/\s+/).filter(Boolean) : (value as unknown[]).map(String);
+  value === undefined || value === null
+    ? undefined
+    : typeof value === "string"
+      ? value.split(/\s+/).filter(Boolean)
+      : (value as unknown[]).map(String);
 
 /** One shape for both the short and the long Compose syntaxes. */
 function normalise(document: unknown): Model {
@@ -100,7 +107,9 @@ function normalise(document: unknown): Model {
         const long = port as { published?: unknown; target?: unknown };
         return { published: Number(long.published), target: Number(long.target) };
       }
-      const parts = String(port).replace(/\/(tcp|udp)$/, "").split(":");
+      const parts = String(port)
+        .replace(/\/(tcp|udp)$/, "")
+        .split(":");
       return { published: Number(parts.at(-2)), target: Number(parts.at(-1)) };
     });
     const depends = raw["depends_on"];
@@ -122,7 +131,8 @@ function normalise(document: unknown): Model {
       environment,
       ports,
       dependsOn,
-      healthcheck: healthcheck && !healthcheck.disable && healthcheck.test ? { test: asArgs(healthcheck.test)! } : undefined,
+      healthcheck:
+        healthcheck && !healthcheck.disable && healthcheck.test ? { test: asArgs(healthcheck.test)! } : undefined,
     };
   }
   return model;
@@ -183,6 +193,7 @@ describe("the Dockerfile", () => {
   it("builds on node 20 in both stages (engines: node >= 20.3)", () => {
     const arg = dockerfile.preamble.find((i) => i.keyword === "ARG" && i.args.startsWith("NODE_IMAGE="));
     for (const stage of dockerfile.stages) {
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the Dockerfile's own ARG syntax.
       const image = stage[0]!.args.split(/\s+/)[0]!.replace("${NODE_IMAGE}", arg?.args.split("=")[1] ?? "");
       expect(image).toMatch(/^node:20(-|$)|nodejs20/);
     }
@@ -202,7 +213,11 @@ describe("the Dockerfile", () => {
     expect(copies.length).toBeGreaterThan(0);
     for (const copy of copies) expect(copy.args).toMatch(/^--from=build\s/);
     const copied = copies.flatMap((c) => c.args.split(/\s+/).slice(1, -1)).map((p) => p.split("/").at(-1));
-    expect(copied.sort()).toEqual(Object.keys(DOCKER_ENTRIES).map((name) => `${name}.mjs`).sort());
+    expect(copied.sort()).toEqual(
+      Object.keys(DOCKER_ENTRIES)
+        .map((name) => `${name}.mjs`)
+        .sort(),
+    );
     expect(finalStage.some((i) => i.keyword === "RUN")).toBe(false);
     expect(ENTRYPOINT).toEqual(["node", "/app/edge-lb.mjs"]);
     expect(last(finalStage, "EXPOSE")?.args).toBe("3000");
@@ -243,9 +258,15 @@ describe("compose.yaml under docker-compose config", () => {
   it("is accepted, with the seven services", () => {
     const result = runDockerComposeConfig();
     expect(result.status, result.stderr).toBe(0);
-    expect(Object.keys(normalise(parseYaml(result.stdout))).sort()).toEqual(
-      ["lb1", "lb2", "redis", "upstash", "upstream1", "upstream2", "upstream3"],
-    );
+    expect(Object.keys(normalise(parseYaml(result.stdout))).sort()).toEqual([
+      "lb1",
+      "lb2",
+      "redis",
+      "upstash",
+      "upstream1",
+      "upstream2",
+      "upstream3",
+    ]);
   });
 });
 
@@ -260,7 +281,16 @@ const UPSTREAMS = ["upstream1", "upstream2", "upstream3"];
 const BALANCERS = ["lb1", "lb2"];
 /** Keys this file may use; a misspelt key would otherwise pass unnoticed without docker-compose. */
 const KNOWN_SERVICE_KEYS = new Set([
-  "image", "build", "init", "restart", "entrypoint", "command", "environment", "ports", "depends_on", "healthcheck",
+  "image",
+  "build",
+  "init",
+  "restart",
+  "entrypoint",
+  "command",
+  "environment",
+  "ports",
+  "depends_on",
+  "healthcheck",
 ]);
 
 describe.each(models)("compose.yaml structure (%s)", (_label, load) => {
@@ -351,7 +381,8 @@ describe.each(models)("compose.yaml structure (%s)", (_label, load) => {
     for (const service of Object.values(services)) {
       for (const [dep, condition] of Object.entries(service.dependsOn)) {
         expect(services[dep], `${service.name} depends on ${dep}`).toBeDefined();
-        if (condition === "service_healthy") expect(services[dep]!.healthcheck, `${dep} has no healthcheck`).toBeDefined();
+        if (condition === "service_healthy")
+          expect(services[dep]!.healthcheck, `${dep} has no healthcheck`).toBeDefined();
       }
     }
     for (const name of BALANCERS) {
@@ -465,13 +496,19 @@ describe("the image's bundle (scripts/docker/bundle.ts, as the Dockerfile runs i
 
   it("takes BACKENDS from the environment, prints the seed's start-up lines, and spreads 30 GETs 15/15", async () => {
     // The image's CMD, with the port moved off 3000 for the test.
-    const lb = runBundle(bundle.balancer, [...DEFAULT_CMD, "--port=0", "--host=127.0.0.1"], { BACKENDS: upstreamUrls.join(",") }, workdir);
+    const lb = runBundle(
+      bundle.balancer,
+      [...DEFAULT_CMD, "--port=0", "--host=127.0.0.1"],
+      { BACKENDS: upstreamUrls.join(",") },
+      workdir,
+    );
     procs.push(lb);
     const port = Number((await lb.waitFor(/Load Balancer started at :(\d+)$/))[1]);
     await lb.waitFor(/Load balancing to servers: /);
 
     const stamp = String.raw`^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d `;
-    for (const url of upstreamUrls) expect(lb.stdout).toContainEqual(expect.stringMatching(new RegExp(`${stamp}Added backend: ${url}$`)));
+    for (const url of upstreamUrls)
+      expect(lb.stdout).toContainEqual(expect.stringMatching(new RegExp(`${stamp}Added backend: ${url}$`)));
     expect(lb.stdout).toContainEqual(expect.stringMatching(new RegExp(`${stamp}Load Balancer started at :${port}$`)));
     expect(lb.stdout).toContain(
       lb.stdout.find((l) => l.endsWith(`Load balancing to servers: [${upstreamUrls.join(" ")}]`)),

@@ -5,10 +5,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Upstream } from "../../scripts/upstream.ts";
 import { DurableObjectStore, type PoolObjectNamespace } from "../../src/state/durable-object-store.ts";
 import { MemoryStore } from "../../src/state/memory.ts";
-import { PATCH_FIELDS, type BackendPatch, type InstanceReport, type PoolSnapshot, type StateStore } from "../../src/state/types.ts";
+import {
+  type BackendPatch,
+  type InstanceReport,
+  PATCH_FIELDS,
+  type PoolSnapshot,
+  type StateStore,
+} from "../../src/state/types.ts";
+import { FULL_PATCH } from "../support/patches.ts";
 import { backendsOf, startUpstreams, tally } from "../support/upstreams.ts";
 import { startWorker, type WorkerInstance } from "../support/worker.ts";
-import { FULL_PATCH } from "../support/patches.ts";
 
 const WITH_DO = { durableObjects: { LB_STATE: "PoolStateObject" } };
 
@@ -37,7 +43,11 @@ async function sendAll(worker: WorkerInstance, total: number, concurrency: numbe
   return responses;
 }
 
-const report = (instance: string, inflight: Record<string, number>, extra: Partial<InstanceReport> = {}): InstanceReport => ({
+const report = (
+  instance: string,
+  inflight: Record<string, number>,
+  extra: Partial<InstanceReport> = {},
+): InstanceReport => ({
   instance,
   inflight,
   latency: {},
@@ -97,7 +107,9 @@ describe("The durable-object store: the same exact distribution through one Mini
     expect(logs.filter((line) => line.includes("unreachable"))).toEqual([]);
   });
 
-  it.concurrent("default batching (up to 64), one client in sequence: still exactly 1,000 each, with a few dozen reservations", async ({ expect }) => {
+  it.concurrent("default batching (up to 64), one client in sequence: still exactly 1,000 each, with a few dozen reservations", async ({
+    expect,
+  }) => {
     const { counts, sequence, elapsedMs, logs } = await run({ STORE_TIMEOUT_MS: "5000" }, 1);
     console.info(`durable-object, batch 64: 3000 requests in ${elapsedMs} ms, object sequence ${sequence}`);
     // Exact, not just within 1%: one isolate is the only reserver, so its blocks follow each
@@ -179,7 +191,11 @@ describe("The PoolStateObject's semantics, through DurableObjectStore over minif
   it("setBackend merges patches into the flags the snapshot carries", async () => {
     await a.setBackend("flags", "x", { health: "down" });
     await b.setBackend("flags", "x", { admin: "drained" });
-    expect((await a.sync("flags", undefined)).backends["x"]).toMatchObject({ health: "down", admin: "drained", inflight: 0 });
+    expect((await a.sync("flags", undefined)).backends["x"]).toMatchObject({
+      health: "down",
+      admin: "drained",
+      inflight: 0,
+    });
     await a.setBackend("flags", "x", { health: "up" });
     expect((await b.sync("flags", undefined)).backends["x"]).toMatchObject({ health: "up", admin: "drained" });
   });
@@ -189,7 +205,9 @@ describe("The PoolStateObject's semantics, through DurableObjectStore over minif
     const stores = [a, b, c];
     const ttlMs = 400;
     const takenAt = Date.now();
-    const first = await Promise.all(Array.from({ length: 20 }, (_, i) => stores[i % 3]!.tryLock("lock", "health", ttlMs)));
+    const first = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => stores[i % 3]!.tryLock("lock", "health", ttlMs)),
+    );
     expect(first.filter(Boolean)).toHaveLength(1);
     // Still held a moment later; other names and pools are separate locks.
     expect(await c.tryLock("lock", "health", ttlMs)).toBe(false);
@@ -245,14 +263,25 @@ describe("The PoolStateObject's semantics, through DurableObjectStore over minif
 
   it("refuses unknown fields and wrong types, in the adapter and in the object itself", async () => {
     await a.setBackend("invalid", "x", { health: "up" });
-    for (const patch of [{ colour: "red" }, { streak: -1 }, { ejections: 0.5 }, { since: "now" }, { admin: "paused" }, { reason: 1 }]) {
+    for (const patch of [
+      { colour: "red" },
+      { streak: -1 },
+      { ejections: 0.5 },
+      { since: "now" },
+      { admin: "paused" },
+      { reason: 1 },
+    ]) {
       await expect(a.setBackend("invalid", "x", patch as BackendPatch)).rejects.toThrow(TypeError);
     }
     const namespace = (await worker.mf.getDurableObjectNamespace("LB_STATE")) as unknown as PoolObjectNamespace;
     const stub = namespace.get(namespace.idFromName("invalid"));
     await expect(stub.setBackend("x", { health: "down", colour: "red" } as BackendPatch)).rejects.toThrow();
     await expect(stub.setBackend("x", { streak: "3" } as unknown as BackendPatch)).rejects.toThrow();
-    expect((await b.sync("invalid", undefined)).backends["x"]).toEqual({ health: "up", inflight: 0, latency: undefined });
+    expect((await b.sync("invalid", undefined)).backends["x"]).toEqual({
+      health: "up",
+      inflight: 0,
+      latency: undefined,
+    });
   });
 
   it("agrees with MemoryStore call for call, latency folding included", async () => {
@@ -260,7 +289,11 @@ describe("The PoolStateObject's semantics, through DurableObjectStore over minif
     const calls: Array<(store: StateStore) => Promise<unknown>> = [
       (s) => s.setBackend("same", "p", { admin: "disabled" }),
       (s) => s.sync("same", report("i1", { p: 1, q: 2 }, { latency: { q: { count: 1, meanMs: 100 } } })),
-      (s) => s.sync("same", report("i2", { q: 1 }, { latency: { q: { count: 2, meanMs: 50 }, r: { count: 0, meanMs: 9 } } })),
+      (s) =>
+        s.sync(
+          "same",
+          report("i2", { q: 1 }, { latency: { q: { count: 2, meanMs: 50 }, r: { count: 0, meanMs: 9 } } }),
+        ),
       (s) => s.setBackend("same", "q", { health: "down" }),
       (s) => s.sync("same", report("i1", {}, { latency: { p: { count: 5, meanMs: 20 } } })),
       (s) => s.reserve("same", 7),

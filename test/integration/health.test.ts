@@ -37,7 +37,9 @@ describe("active health checks (lazy, on requests) with rise/fall", () => {
     const failingFrom = probesOf(b);
     await expect.poll(async () => backendStatus(await status(worker), b.url).health, { timeout: 10_000 }).toBe("down");
     expect(probesOf(b) - failingFrom).toBeGreaterThanOrEqual(3);
-    await expect.poll(() => worker.logs.some((l) => l.includes(`${b.url} [down] (status 500, expected 2xx)`))).toBe(true);
+    await expect
+      .poll(() => worker.logs.some((l) => l.includes(`${b.url} [down] (status 500, expected 2xx)`)))
+      .toBe(true);
 
     const before = b.received.filter((r) => !r.target.startsWith("/healthz")).length;
     const responses = await sendMany([worker], 60, { concurrency: 6 });
@@ -132,12 +134,21 @@ describe("passive ejection, its cap, and panic mode", () => {
     const during = await sendMany([worker], 20, { concurrency: 2 });
     expect(tally(during)["b"]).toBeUndefined();
     await expect
-      .poll(async () => tally(await sendMany([worker!], 8, { concurrency: 2 }))["b"] ?? 0, { timeout: 5_000, interval: 200 })
+      .poll(async () => tally(await sendMany([worker!], 8, { concurrency: 2 }))["b"] ?? 0, {
+        timeout: 5_000,
+        interval: 200,
+      })
       .toBeGreaterThan(0);
   });
 
   it("never ejects more than max_ejection_percent of the pool", async () => {
-    worker = await startWorker({ BACKENDS: backendsOf(upstreams), ADMIN_TOKEN, MAX_EJECTION_PERCENT: "50", EJECT_BASE_MS: "30000", EJECT_ON_5XX: "true" });
+    worker = await startWorker({
+      BACKENDS: backendsOf(upstreams),
+      ADMIN_TOKEN,
+      MAX_EJECTION_PERCENT: "50",
+      EJECT_BASE_MS: "30000",
+      EJECT_ON_5XX: "true",
+    });
     for (const u of upstreams.slice(0, 3)) u.mode = { kind: "status", status: 500 };
     await sendMany([worker], 120, { concurrency: 4 });
     const view = await status(worker);
@@ -152,7 +163,13 @@ describe("passive ejection, its cap, and panic mode", () => {
   });
 
   it("uses every backend (panic) when all of them are failing", async () => {
-    worker = await startWorker({ BACKENDS: backendsOf(upstreams), ADMIN_TOKEN, MAX_EJECTION_PERCENT: "100", EJECT_BASE_MS: "30000", EJECT_ON_5XX: "true" });
+    worker = await startWorker({
+      BACKENDS: backendsOf(upstreams),
+      ADMIN_TOKEN,
+      MAX_EJECTION_PERCENT: "100",
+      EJECT_BASE_MS: "30000",
+      EJECT_ON_5XX: "true",
+    });
     for (const u of upstreams) u.mode = { kind: "status", status: 500 };
     await sendMany([worker], 60, { concurrency: 4 });
     const view = await status(worker);
@@ -195,7 +212,9 @@ describe("backup backends", () => {
 
     a.healthMode = b.healthMode = { kind: "status", status: 500 };
     await expect
-      .poll(async () => (await status(worker)).pools[0]!.backends.filter((x) => x.health === "down").length, { timeout: 10_000 })
+      .poll(async () => (await status(worker)).pools[0]!.backends.filter((x) => x.health === "down").length, {
+        timeout: 10_000,
+      })
       .toBe(2);
     expect(tally(await sendMany([worker], 60))).toEqual({ spare: 60 });
 
@@ -249,7 +268,9 @@ describe("slow start", () => {
     const middle = await shareAt(0.45);
     const late = await shareAt(0.8);
     const after = await shareAt(1.1);
-    console.log(`slow start: b's share ${early.toFixed(3)} -> ${middle.toFixed(3)} -> ${late.toFixed(3)} -> ${after.toFixed(3)} (full: 0.333)`);
+    console.log(
+      `slow start: b's share ${early.toFixed(3)} -> ${middle.toFixed(3)} -> ${late.toFixed(3)} -> ${after.toFixed(3)} (full: 0.333)`,
+    );
     expect(early).toBeLessThan(middle);
     expect(middle).toBeLessThan(late);
     expect(early).toBeLessThan(0.2);
@@ -287,7 +308,9 @@ describe("health checks on the Durable Object's alarm, with no requests", () => 
     const handedAt = probesOf(b);
     await expect.poll(() => probesOf(b) - handedAt, { timeout: 5_000, interval: 50 }).toBeGreaterThanOrEqual(3);
     b.healthMode = { kind: "status", status: 500 };
-    await expect.poll(async () => backendStatus(await status(worker), b.url).health, { timeout: 5_000, interval: 100 }).toBe("down");
+    await expect
+      .poll(async () => backendStatus(await status(worker), b.url).health, { timeout: 5_000, interval: 100 })
+      .toBe("down");
     await expect.poll(() => worker.logs.some((l) => l.includes(`${b.url} [down] (status 500`))).toBe(true);
     expect(backendStatus(await status(worker), upstreams[0]!.url).health).toBe("up");
   });

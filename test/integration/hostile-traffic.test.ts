@@ -4,9 +4,9 @@
 import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Upstream } from "../../scripts/upstream.ts";
-import { exchange, type RawOutcome } from "../support/raw-http.ts";
-import { startServer, type RunningServer, type ServerRuntime, SERVER_RUNTIMES } from "../support/runtimes.ts";
 import { startUpstream } from "../../scripts/upstream.ts";
+import { exchange, type RawOutcome } from "../support/raw-http.ts";
+import { type RunningServer, SERVER_RUNTIMES, type ServerRuntime, startServer } from "../support/runtimes.ts";
 import { backendsOf, startUpstreams, tally } from "../support/upstreams.ts";
 import { ADMIN_TOKEN, startWorker, type WorkerInstance } from "../support/worker.ts";
 
@@ -91,7 +91,9 @@ describe("a client cannot make backends look broken (Node)", () => {
     for (const upload of uploads) upload.abort();
     await Promise.all(uploads.map((u) => u.settled));
     // ... and the balancer has finished with every one of them.
-    await expect.poll(async () => (await backendsOfStatus(lb)).every((b) => b.inflight === 0), { timeout: 10_000 }).toBe(true);
+    await expect
+      .poll(async () => (await backendsOfStatus(lb)).every((b) => b.inflight === 0), { timeout: 10_000 })
+      .toBe(true);
 
     for (const u of upstreams) u.mode = { kind: "status", status: 500 };
     for (let i = 0; i < 20; i++) {
@@ -127,27 +129,30 @@ describe("request smuggling through --preserve-host (Node's own upstream client)
     await upstream?.close();
   });
 
-  it.each(["DELETE", "OPTIONS"])("a chunked %s body arrives framed; the upstream parses exactly one request", async (method) => {
-    upstream.received.length = 0;
-    const smuggled = "GET /smuggled HTTP/1.1\r\nHost: attacker.example\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n";
-    const chunked = `${smuggled.length.toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`;
-    const outcome = await raw(
-      lb.port,
-      `${method} /item HTTP/1.1\r\nHost: lb.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n`,
-      chunked,
-    );
-    expect(statusOf(outcome)).toBe(200);
-    // The upstream connection is kept alive: a smuggled request would be parsed before this one.
-    const after = await fetch(`${lb.url}/after`);
-    expect(after.status).toBe(200);
-    await after.arrayBuffer();
+  it.each(["DELETE", "OPTIONS"])(
+    "a chunked %s body arrives framed; the upstream parses exactly one request",
+    async (method) => {
+      upstream.received.length = 0;
+      const smuggled = "GET /smuggled HTTP/1.1\r\nHost: attacker.example\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n";
+      const chunked = `${smuggled.length.toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`;
+      const outcome = await raw(
+        lb.port,
+        `${method} /item HTTP/1.1\r\nHost: lb.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n`,
+        chunked,
+      );
+      expect(statusOf(outcome)).toBe(200);
+      // The upstream connection is kept alive: a smuggled request would be parsed before this one.
+      const after = await fetch(`${lb.url}/after`);
+      expect(after.status).toBe(200);
+      await after.arrayBuffer();
 
-    expect(upstream.received.map((r) => `${r.method} ${r.target}`)).toEqual([`${method} /item`, "GET /after"]);
-    const first = upstream.received[0]!;
-    expect(first.bodyLength).toBe(Buffer.byteLength(smuggled));
-    const names = first.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
-    expect(names.includes("content-length") || names.includes("transfer-encoding")).toBe(true);
-  });
+      expect(upstream.received.map((r) => `${r.method} ${r.target}`)).toEqual([`${method} /item`, "GET /after"]);
+      const first = upstream.received[0]!;
+      expect(first.bodyLength).toBe(Buffer.byteLength(smuggled));
+      const names = first.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+      expect(names.includes("content-length") || names.includes("transfer-encoding")).toBe(true);
+    },
+  );
 });
 
 /** Targets and Host values that try to leave the backend's base path. */
@@ -201,7 +206,8 @@ describe.each(SERVER_RUNTIMES)("base path /api on %s", (runtime: ServerRuntime) 
     expect(statusOf(outcome)).toBe(200);
     const last = upstream.received[upstream.received.length - 1]!;
     const headers = new Map<string, string>();
-    for (let i = 0; i < last.rawHeaders.length; i += 2) headers.set(last.rawHeaders[i]!.toLowerCase(), last.rawHeaders[i + 1]!);
+    for (let i = 0; i < last.rawHeaders.length; i += 2)
+      headers.set(last.rawHeaders[i]!.toLowerCase(), last.rawHeaders[i + 1]!);
     expect(headers.get("x-forwarded-proto")).toBe("http");
     expect(headers.has("forwarded")).toBe(false);
     expect(headers.has("x-real-ip")).toBe(false);

@@ -28,11 +28,14 @@ describe("STATE=kv: shared flags from Workers KV, per-instance counters", () => 
     await kv.put("edge-lb:default:flags", JSON.stringify({ [name]: { admin: "disabled" } }));
     // The view refreshes about once a second while requests flow; wait for b to drop out.
     await expect
-      .poll(async () => {
-        const responses = [];
-        for (let i = 0; i < 6; i++) responses.push(await worker.fetch("/"));
-        return tally(responses)["b"] ?? 0;
-      }, { timeout: 10_000, interval: 200 })
+      .poll(
+        async () => {
+          const responses = [];
+          for (let i = 0; i < 6; i++) responses.push(await worker.fetch("/"));
+          return tally(responses)["b"] ?? 0;
+        },
+        { timeout: 10_000, interval: 200 },
+      )
       .toBe(0);
     const responses = [];
     for (let i = 0; i < 60; i++) {

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startUpstream, type Upstream } from "../../scripts/upstream.ts";
 import { exchange } from "../support/raw-http.ts";
-import { startServer, type RunningServer } from "../support/runtimes.ts";
+import { type RunningServer, startServer } from "../support/runtimes.ts";
 
 describe("request limits (Node)", () => {
   let upstream: Upstream;
@@ -44,7 +44,9 @@ describe("request limits (Node)", () => {
   it("413 for a declared Content-Length over MAX_REQUEST_BODY_BYTES, before any backend is asked", async () => {
     const before = upstream.started;
     const outcome = await exchange(
-      Buffer.from(`POST /big HTTP/1.1\r\nHost: lb.test\r\nContent-Length: 300000\r\nConnection: close\r\n\r\n${"x".repeat(1000)}`),
+      Buffer.from(
+        `POST /big HTTP/1.1\r\nHost: lb.test\r\nContent-Length: 300000\r\nConnection: close\r\n\r\n${"x".repeat(1000)}`,
+      ),
       { port: lb.port, deadlineMs: 5_000 },
     );
     expect(outcome.kind === "response" && outcome.response.status).toBe(413);
@@ -53,7 +55,8 @@ describe("request limits (Node)", () => {
 
   it("413 for a chunked body that grows past the limit while it streams; a body under it arrives whole", async () => {
     const chunk = "y".repeat(50_000);
-    const framed = (count: number) => Array.from({ length: count }, () => `${chunk.length.toString(16)}\r\n${chunk}\r\n`).join("") + "0\r\n\r\n";
+    const framed = (count: number) =>
+      `${Array.from({ length: count }, () => `${chunk.length.toString(16)}\r\n${chunk}\r\n`).join("")}0\r\n\r\n`;
     const head = "POST /stream HTTP/1.1\r\nHost: lb.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
     const over = await exchange(Buffer.from(head + framed(6)), { port: lb.port, deadlineMs: 10_000 });
     expect(over.kind === "response" && over.response.status).toBe(413);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Upstream } from "../../scripts/upstream.ts";
-import { runLb, startNodeLb, type RunningLb } from "../support/node-lb.ts";
+import { type RunningLb, runLb, startNodeLb } from "../support/node-lb.ts";
 import { backendsOf, startUpstreams, tally } from "../support/upstreams.ts";
 
 describe("the Node CLI (the seed's command line)", () => {
@@ -20,7 +20,9 @@ describe("the Node CLI (the seed's command line)", () => {
     for (const upstream of upstreams) {
       expect(lb.stdout.some((line) => line.endsWith(`Added backend: ${upstream.url}`))).toBe(true);
     }
-    expect(lb.stdout.some((line) => /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d Load Balancer started at :\d+$/.test(line))).toBe(true);
+    expect(
+      lb.stdout.some((line) => /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d Load Balancer started at :\d+$/.test(line)),
+    ).toBe(true);
   });
 
   it("spreads 300 GETs exactly 100/100/100 and logs each forward", async () => {
@@ -94,12 +96,16 @@ describe("the Node CLI with --preserve-host", () => {
   it("sends the client's Host upstream, streams bodies both ways, and keeps every Set-Cookie", async () => {
     const { request } = await import("node:http");
     const body = await new Promise<string>((resolve, reject) => {
-      const req = request(`${lb.url}/echo`, { method: "POST", headers: { host: "shop.example:8443", "content-type": "text/plain" } }, (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => (text += chunk));
-        res.on("end", () => resolve(text));
-      });
+      const req = request(
+        `${lb.url}/echo`,
+        { method: "POST", headers: { host: "shop.example:8443", "content-type": "text/plain" } },
+        (res) => {
+          let text = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => (text += chunk));
+          res.on("end", () => resolve(text));
+        },
+      );
       req.on("error", reject);
       req.end("payload");
     });
@@ -134,7 +140,10 @@ describe("the Node CLI and hostile request targets", () => {
   });
 
   /** Writes a raw HTTP/1.1 request and returns the status line and the x-upstream header. */
-  async function raw(requestLine: string, host = "127.0.0.1"): Promise<{ status: number; upstream: string | undefined }> {
+  async function raw(
+    requestLine: string,
+    host = "127.0.0.1",
+  ): Promise<{ status: number; upstream: string | undefined }> {
     const { connect } = await import("node:net");
     const { port } = new URL(lb.url);
     return new Promise((resolve, reject) => {

@@ -37,7 +37,10 @@ describe("failover and safe retries through the Worker", () => {
     const killed = (async () => {
       await new Promise<void>((resolve) => {
         const check = setInterval(() => {
-          if (b.received.length >= 150) clearInterval(check), resolve();
+          if (b.received.length >= 150) {
+            clearInterval(check);
+            resolve();
+          }
         }, 5);
       });
       await b.close();
@@ -82,7 +85,9 @@ describe("failover and safe retries through the Worker", () => {
     const atB = b.received.filter((r) => r.target.startsWith("/post/keyed/")).length;
     expect(atB).toBeGreaterThan(0);
     // Each was answered once by a healthy backend; the ones that met b first were sent twice.
-    const succeeded = [upstreams[0]!, upstreams[2]!].flatMap((u) => u.received.filter((r) => r.target.startsWith("/post/keyed/")));
+    const succeeded = [upstreams[0]!, upstreams[2]!].flatMap((u) =>
+      u.received.filter((r) => r.target.startsWith("/post/keyed/")),
+    );
     expect(succeeded.length).toBe(200);
   });
 

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Upstream } from "../../scripts/upstream.ts";
+import { keepTraffic, sendMany } from "../support/load.ts";
 import { describeWithRedis, startUpstashStack, type UpstashStack } from "../support/redis.ts";
 import { backendsOf, startUpstreams, tally } from "../support/upstreams.ts";
-import { ADMIN_TOKEN, startWorker, status, type Status, type WorkerInstance } from "../support/worker.ts";
-import { keepTraffic, sendMany } from "../support/load.ts";
+import { ADMIN_TOKEN, type Status, startWorker, status, type WorkerInstance } from "../support/worker.ts";
 
 const inflightOf = (s: Status, url: string) => s.pools[0]!.backends.find((b) => b.url === url)!.inflight;
 
@@ -74,7 +74,10 @@ describeWithRedis("instances sharing one Redis through the Upstash REST protocol
     await spread(workers, 1500, 12, 4);
     const after = await Promise.all(workers.map(status));
     // Each status call itself costs one round trip (a fresh view): subtract it.
-    const trips = after.reduce((sum, s, i) => sum + s.pools[0]!.store.roundTrips - before[i]!.pools[0]!.store.roundTrips - 1, 0);
+    const trips = after.reduce(
+      (sum, s, i) => sum + s.pools[0]!.store.roundTrips - before[i]!.pools[0]!.store.roundTrips - 1,
+      0,
+    );
     console.log(`store round trips per request: ${(trips / 1500).toFixed(4)} (${trips} over 1500)`);
     expect(trips / 1500).toBeLessThanOrEqual(0.05);
   });
@@ -92,11 +95,20 @@ describeWithRedis("instances sharing one Redis through the Upstash REST protocol
     const ttl = 3000;
     // Instance 1 rotates (so a third of its requests land on A); instance 2 balances on load.
     const [one] = await startInstances(1, { INFLIGHT_TTL_MS: String(ttl) });
-    const [two] = await startInstances(1, { ALGORITHM: "least-connections", INFLIGHT_TTL_MS: String(ttl), STATE_PREFIX: `t${prefixes}` });
+    const [two] = await startInstances(1, {
+      ALGORITHM: "least-connections",
+      INFLIGHT_TTL_MS: String(ttl),
+      STATE_PREFIX: `t${prefixes}`,
+    });
     const a = upstreams[0]!;
     a.mode = { kind: "hang" };
     const receivedBefore = a.received.length;
-    const hanging = Array.from({ length: 60 }, (_, i) => one!.fetch(`/slow/${i}`).then((r) => r.arrayBuffer()).catch(() => undefined));
+    const hanging = Array.from({ length: 60 }, (_, i) =>
+      one!
+        .fetch(`/slow/${i}`)
+        .then((r) => r.arrayBuffer())
+        .catch(() => undefined),
+    );
     await expect.poll(() => a.received.length - receivedBefore, { timeout: 10_000 }).toBe(20);
     await expect.poll(async () => inflightOf(await status(two!), a.url), { timeout: 10_000 }).toBe(20);
 
@@ -113,7 +125,9 @@ describeWithRedis("instances sharing one Redis through the Upstash REST protocol
     // Kill instance 1 with its 20 requests in flight: its counts expire with their TTL.
     const killedAt = Date.now();
     await one!.dispose();
-    await expect.poll(async () => inflightOf(await status(two!), a.url), { timeout: ttl + 5_000, interval: 100 }).toBe(0);
+    await expect
+      .poll(async () => inflightOf(await status(two!), a.url), { timeout: ttl + 5_000, interval: 100 })
+      .toBe(0);
     expect(Date.now() - killedAt).toBeLessThanOrEqual(ttl + 2_000);
     a.mode = { kind: "ok" };
     await Promise.all(hanging);
@@ -144,10 +158,13 @@ describeWithRedis("instances sharing one Redis through the Upstash REST protocol
     await stack.redis.restart();
     const afterRestart = await seq();
     await expect
-      .poll(async () => {
-        await spread(workers, 100, 8, 8);
-        return (await seq()) > afterRestart;
-      }, { timeout: 15_000 })
+      .poll(
+        async () => {
+          await spread(workers, 100, 8, 8);
+          return (await seq()) > afterRestart;
+        },
+        { timeout: 15_000 },
+      )
       .toBe(true);
     await expect
       .poll(() => workers.some((w) => w.logs.some((l) => l.includes("reachable again"))), { timeout: 5_000 })
@@ -208,7 +225,10 @@ describeWithRedis("instances sharing one Redis through the Upstash REST protocol
       const other = workers[1 - downLogged()]!;
       // The other instance's view refreshes about once a second while requests flow.
       await expect
-        .poll(async () => tally(await sendMany([other], 9, { concurrency: 3 }))["b"] ?? 0, { timeout: 3_000, interval: 50 })
+        .poll(async () => tally(await sendMany([other], 9, { concurrency: 3 }))["b"] ?? 0, {
+          timeout: 3_000,
+          interval: 50,
+        })
         .toBe(0);
       const followedAfter = Date.now() - downAt;
       console.log(`the other instance stopped using b ${followedAfter} ms after the check marked it down`);

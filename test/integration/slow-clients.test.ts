@@ -5,7 +5,7 @@
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Upstream } from "../../scripts/upstream.ts";
-import { startServer, type RunningServer, type ServerRuntime } from "../support/runtimes.ts";
+import { type RunningServer, type ServerRuntime, startServer } from "../support/runtimes.ts";
 import { startUpstreams } from "../support/upstreams.ts";
 
 interface Client {
@@ -26,14 +26,21 @@ function client(port: number): Promise<Client> {
     let data = "";
     let since = Date.now();
     let closedAt: number | undefined;
-    const closed = new Promise<void>((done) => socket.once("close", () => ((closedAt = Date.now()), done())));
+    const closed = new Promise<void>((done) =>
+      socket.once("close", () => {
+        closedAt = Date.now();
+        done();
+      }),
+    );
     socket.on("data", (chunk: Buffer) => (data += chunk.toString("latin1")));
     socket.on("error", () => undefined);
     socket.once("connect", () =>
       resolve({
         socket,
         text: () => data,
-        mark: () => void (since = Date.now()),
+        mark: () => {
+          since = Date.now();
+        },
         async closedWithin(deadlineMs) {
           let timer: NodeJS.Timeout | undefined;
           const deadline = new Promise<void>((done) => (timer = setTimeout(done, deadlineMs)));
@@ -76,7 +83,8 @@ function client(port: number): Promise<Client> {
 
 const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: lb.test\r\n\r\n`;
 const measured: string[] = [];
-const note = (runtime: string, what: string, ms: number | null) => measured.push(`${runtime}: ${what}: ${ms ?? "not closed"} ms`);
+const note = (runtime: string, what: string, ms: number | null) =>
+  measured.push(`${runtime}: ${what}: ${ms ?? "not closed"} ms`);
 
 afterAll(() => console.log(`slow-client timings\n  ${measured.join("\n  ")}`));
 
@@ -95,7 +103,13 @@ const IDLE_MS = 1_000;
 const HEADER_MS = 1_000;
 
 const CASES: readonly Case[] = [
-  { runtime: "node", idleBoundMs: IDLE_MS + 2_000, headerBoundMs: HEADER_MS + 2_000, timeoutMs: 5_000, slowUpstreamMs: 2_500 },
+  {
+    runtime: "node",
+    idleBoundMs: IDLE_MS + 2_000,
+    headerBoundMs: HEADER_MS + 2_000,
+    timeoutMs: 5_000,
+    slowUpstreamMs: 2_500,
+  },
   // Bun checks its timers on a 4-second tick, so 1 s of idleness closes after up to 4 s; its
   // header deadline is fixed near 10 s (measured 12-13 s) whatever HEADER_TIMEOUT_MS says.
   // The slow upstream must outlast that tick to prove the wait is not cut.
@@ -168,7 +182,11 @@ describe.each(CASES)("on $runtime, IDLE_TIMEOUT_MS=1000 and HEADER_TIMEOUT_MS=10
         getting.received("Hello from slow\n", c.slowUpstreamMs + 5_000),
         posting.received("Hello from slow\n", c.slowUpstreamMs + 5_000),
       ]);
-      note(c.runtime, `(d) GET and POST through a ${c.slowUpstreamMs} ms upstream answered after`, Date.now() - started);
+      note(
+        c.runtime,
+        `(d) GET and POST through a ${c.slowUpstreamMs} ms upstream answered after`,
+        Date.now() - started,
+      );
       expect(getting.text()).toMatch(/^HTTP\/1\.1 200 /);
       expect(posting.text()).toMatch(/^HTTP\/1\.1 200 /);
       expect(upstreams[1]!.received.find((r) => r.method === "POST")?.bodyLength).toBe(5);
@@ -247,7 +265,10 @@ describe("on node, header and connection limits", () => {
           async () => {
             const next = await client(lb.port);
             next.socket.write(get("/next"));
-            const ok = await next.received("Hello from n\n", 1_000).then(() => true, () => false);
+            const ok = await next.received("Hello from n\n", 1_000).then(
+              () => true,
+              () => false,
+            );
             next.socket.destroy();
             return ok;
           },

@@ -41,6 +41,7 @@ describeWithRedis("upstash-local (Upstash REST protocol over a real redis-server
     path: string,
     body: unknown,
     opts: { token?: string | null; base64?: boolean; rawBody?: string; method?: string } = {},
+    // biome-ignore lint/suspicious/noExplicitAny: the checks read arbitrary protocol JSON, field by field.
   ): Promise<{ status: number; text: string; json: any }> {
     const headers: Record<string, string> = { "content-type": "application/json" };
     const token = opts.token === undefined ? stack.upstash.token : opts.token;
@@ -68,8 +69,7 @@ describeWithRedis("upstash-local (Upstash REST protocol over a real redis-server
     { mode: "base64 responses (client default)", responseEncoding: undefined, base64: true },
     { mode: "plain JSON responses (responseEncoding: false)", responseEncoding: false as const, base64: false },
   ])("$mode", ({ responseEncoding, base64 }) => {
-    const redis = (): Redis =>
-      client(responseEncoding === undefined ? {} : { responseEncoding });
+    const redis = (): Redis => client(responseEncoding === undefined ? {} : { responseEncoding });
 
     it("sends the encoding header as configured, POSTs to / and sends a sync token", async () => {
       const r = redis();
@@ -109,7 +109,12 @@ describeWithRedis("upstash-local (Upstash REST protocol over a real redis-server
       expect(await r.set(key("absent"), "x", { xx: true })).toBeNull();
       // Options go out as separate arguments; numbers as JSON numbers, sent on as strings.
       expect(events.find((e) => commandNames(e)[0] === "set")?.commands?.[0]).toEqual([
-        "set", k, "first", "nx", "ex", "100",
+        "set",
+        k,
+        "first",
+        "nx",
+        "ex",
+        "100",
       ]);
     });
 
@@ -140,9 +145,7 @@ describeWithRedis("upstash-local (Upstash REST protocol over a real redis-server
         ["välue", "inner"],
       );
       expect(result).toEqual([k, "välue", 42, ["inner", 7]]);
-      await expect(r.eval("return redis.error_reply('BOOM from lua')", [], [])).rejects.toThrow(
-        /BOOM from lua/,
-      );
+      await expect(r.eval("return redis.error_reply('BOOM from lua')", [], [])).rejects.toThrow(/BOOM from lua/);
     });
 
     it("evalsha: scriptLoad + evalsha, createScript's NOSCRIPT fallback, and a raw NOSCRIPT", async () => {
@@ -250,8 +253,7 @@ describeWithRedis("upstash-local (Upstash REST protocol over a real redis-server
         r.exists(readKey),
       ]);
       expect(results).toEqual([1, 2, "present", "OK", 4, 1]);
-      const delta = (path: string): number =>
-        (stack.upstash.stats.requests[path] ?? 0) - (before[path] ?? 0);
+      const delta = (path: string): number => (stack.upstash.stats.requests[path] ?? 0) - (before[path] ?? 0);
       expect(delta("/")).toBe(0);
       expect(delta("/pipeline")).toBe(2);
       const batches = events.map((e) => commandNames(e).sort().join(","));
@@ -287,11 +289,9 @@ describeWithRedis("upstash-local (Upstash REST protocol over a real redis-server
         result: Buffer.from("héllo").toString("base64"),
       });
       expect((await raw("/", ["get", k])).json).toEqual({ result: "héllo" });
-      const nested = await raw(
-        "/",
-        ["eval", "return {'a', 1, {'OK', redis.status_reply('OK')}, false}", 0],
-        { base64: true },
-      );
+      const nested = await raw("/", ["eval", "return {'a', 1, {'OK', redis.status_reply('OK')}, false}", 0], {
+        base64: true,
+      });
       expect(nested.json).toEqual({ result: ["YQ==", 1, ["T0s=", "T0s="], null] });
       const pipe = await raw("/pipeline", [["ping"], ["set", k, "v"], ["strlen", k]], { base64: true });
       expect(pipe.json).toEqual([{ result: "UE9ORw==" }, { result: "OK" }, { result: 1 }]);
@@ -356,7 +356,10 @@ describeWithRedis("upstash-local (Upstash REST protocol over a real redis-server
     it("multi-exec really goes through MULTI/EXEC in redis", async () => {
       await raw("/", ["config", "resetstat"]);
       const k = key("stats");
-      const res = await raw("/multi-exec", [["incr", k], ["incr", k]]);
+      const res = await raw("/multi-exec", [
+        ["incr", k],
+        ["incr", k],
+      ]);
       expect(res.json).toEqual([{ result: 1 }, { result: 2 }]);
       const info = (await raw("/", ["info", "commandstats"])).json.result as string;
       expect(info).toMatch(/cmdstat_multi:calls=1,/);
@@ -369,11 +372,13 @@ describeWithRedis("upstash-local (Upstash REST protocol over a real redis-server
     it("concurrent transactions never interleave", async () => {
       const k = key("interleave");
       const txs = Array.from({ length: 20 }, () =>
-        raw("/multi-exec", [["incr", k], ["incr", k], ["incr", k]]),
+        raw("/multi-exec", [
+          ["incr", k],
+          ["incr", k],
+          ["incr", k],
+        ]),
       );
-      const results = (await Promise.all(txs)).map((res) =>
-        (res.json as { result: number }[]).map((e) => e.result),
-      );
+      const results = (await Promise.all(txs)).map((res) => (res.json as { result: number }[]).map((e) => e.result));
       for (const [a, b, c] of results) {
         expect([b! - a!, c! - b!]).toEqual([1, 1]);
       }
@@ -391,10 +396,14 @@ describeWithRedis("upstash-local (Upstash REST protocol over a real redis-server
       // WATCH/SELECT are allowed but their connection is not reused: db 0 still answers.
       const k = key("select");
       await raw("/", ["set", k, "db0"]);
-      expect((await raw("/pipeline", [["select", 1], ["get", k]])).json).toEqual([
-        { result: "OK" },
-        { result: null },
-      ]);
+      expect(
+        (
+          await raw("/pipeline", [
+            ["select", 1],
+            ["get", k],
+          ])
+        ).json,
+      ).toEqual([{ result: "OK" }, { result: null }]);
       for (let i = 0; i < 5; i++) expect((await raw("/", ["get", k])).json).toEqual({ result: "db0" });
     });
   });

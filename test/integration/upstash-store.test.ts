@@ -1,28 +1,29 @@
 // UpstashStore against a real redis-server through scripts/upstash-local.ts. Counts what goes
 // over the wire (the server's stats and onRequest hook) as well as what comes back.
-import { createServer, type Server, type Socket } from "node:net";
-import { foldSharedLatency } from "../../src/shared/latency.ts";
+
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Redis } from "@upstash/redis";
 import { build } from "esbuild";
-import { WORKER_BUILD_OPTIONS } from "../../scripts/build-worker.ts";
 import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { WORKER_BUILD_OPTIONS } from "../../scripts/build-worker.ts";
 import type { UpstashRequestEvent } from "../../scripts/upstash-local.ts";
+import { foldSharedLatency } from "../../src/shared/latency.ts";
 import { MemoryStore } from "../../src/state/memory.ts";
 import {
-  PATCH_FIELDS,
   type BackendPatch,
   type InstanceReport,
+  PATCH_FIELDS,
   type PoolSnapshot,
   type StateStore,
 } from "../../src/state/types.ts";
 import { UpstashStore } from "../../src/state/upstash.ts";
-import { describeWithRedis, startUpstashStack, type UpstashStack } from "../support/redis.ts";
 import { FULL_PATCH } from "../support/patches.ts";
+import { describeWithRedis, startUpstashStack, type UpstashStack } from "../support/redis.ts";
 
 describeWithRedis("UpstashStore (Upstash REST over a real redis-server)", () => {
   let stack: UpstashStack;
@@ -56,8 +57,7 @@ describeWithRedis("UpstashStore (Upstash REST over a real redis-server)", () => 
       retry: false,
     });
 
-  const totalRequests = (): number =>
-    Object.values(stack.upstash.stats.requests).reduce((sum, n) => sum + n, 0);
+  const totalRequests = (): number => Object.values(stack.upstash.stats.requests).reduce((sum, n) => sum + n, 0);
 
   /** HTTP requests `work` made, counted by the server. */
   async function requestsOf<T>(work: () => Promise<T>): Promise<{ result: T; requests: number }> {
@@ -71,7 +71,11 @@ describeWithRedis("UpstashStore (Upstash REST over a real redis-server)", () => 
 
   const commandNames = (): string[] => events.map((e) => e.commands?.[0]?.[0]?.toLowerCase() ?? "?");
 
-  const report = (instance: string, inflight: Record<string, number>, extra: Partial<InstanceReport> = {}): InstanceReport => ({
+  const report = (
+    instance: string,
+    inflight: Record<string, number>,
+    extra: Partial<InstanceReport> = {},
+  ): InstanceReport => ({
     instance,
     inflight,
     latency: {},
@@ -91,7 +95,8 @@ describeWithRedis("UpstashStore (Upstash REST over a real redis-server)", () => 
     for (;;) {
       const value = await probe();
       if (done(value)) return value;
-      if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms (last: ${JSON.stringify(value)})`);
+      if (Date.now() > deadline)
+        throw new Error(`condition not met within ${timeoutMs} ms (last: ${JSON.stringify(value)})`);
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
   }
@@ -192,7 +197,11 @@ describeWithRedis("UpstashStore (Upstash REST over a real redis-server)", () => 
       expect(snap.backends.b2).toEqual({ health: "up", admin: "disabled", inflight: 0 });
     }
     await stores[2]!.setBackend(pool, "b1", { health: "up" });
-    expect((await stores[0]!.sync(pool, undefined)).backends.b1).toEqual({ health: "up", admin: "drained", inflight: 0 });
+    expect((await stores[0]!.sync(pool, undefined)).backends.b1).toEqual({
+      health: "up",
+      admin: "drained",
+      inflight: 0,
+    });
     await expect(stores[0]!.setBackend(pool, "b1", { health: "sideways" as never })).rejects.toThrow(TypeError);
   });
 
@@ -276,14 +285,26 @@ describeWithRedis("UpstashStore (Upstash REST over a real redis-server)", () => 
     const pool = freshPool("invalid");
     const s = store();
     await s.setBackend(pool, "x", { health: "up" });
-    for (const patch of [{ colour: "red" }, { streak: -1 }, { ejections: 0.5 }, { since: "now" }, { admin: "paused" }, { reason: 1 }]) {
+    for (const patch of [
+      { colour: "red" },
+      { streak: -1 },
+      { ejections: 0.5 },
+      { since: "now" },
+      { admin: "paused" },
+      { reason: 1 },
+    ]) {
       const { requests } = await requestsOf(() =>
         expect(s.setBackend(pool, "x", patch as BackendPatch)).rejects.toThrow(TypeError),
       );
       expect(requests).toBe(0);
     }
     // Values written around the adapter: invalid ones and unknown fields never reach the view.
-    await raw().hset(`${PREFIX}:${pool}:flags`, { "x|streak": "many", "x|admin": "paused", "x|colour": "red", "x|ejections": "2" });
+    await raw().hset(`${PREFIX}:${pool}:flags`, {
+      "x|streak": "many",
+      "x|admin": "paused",
+      "x|colour": "red",
+      "x|ejections": "2",
+    });
     expect((await s.sync(pool, undefined)).backends.x).toEqual({ health: "up", ejections: 2, inflight: 0 });
   });
 
@@ -296,7 +317,10 @@ describeWithRedis("UpstashStore (Upstash REST over a real redis-server)", () => 
       out.push(await s.reserve(pool, 5), await s.reserve(pool, 1));
       await s.setBackend(pool, "a", { admin: "drained" });
       await s.sync(pool, report("one", { a: 2, b: 1 }, { latency: { a: { count: 4, meanMs: 12 } } }));
-      await s.sync(pool, report("two", { b: 3, c: 0 }, { latency: { a: { count: 2, meanMs: 30 }, c: { count: 1, meanMs: 7 } } }));
+      await s.sync(
+        pool,
+        report("two", { b: 3, c: 0 }, { latency: { a: { count: 2, meanMs: 30 }, c: { count: 1, meanMs: 7 } } }),
+      );
       await s.setBackend(pool, "d", { health: "down" });
       const snap = await s.sync(pool, report("one", {}));
       // Timestamps differ between the stores; everything else must not.

@@ -1,4 +1,4 @@
-import { randomBytes, createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Upstream } from "../../scripts/upstream.ts";
@@ -88,13 +88,13 @@ describe("the Worker forwards requests faithfully", () => {
   it("drops hop-by-hop headers and the headers Connection lists", async () => {
     // undici's fetch will not send Connection or Keep-Alive, so this one goes over node:http.
     const got = await rawEcho(worker.url, {
-        connection: "x-secret-hop, keep-alive",
-        "x-secret-hop": "must not pass",
-        "keep-alive": "timeout=5",
-        te: "trailers",
-        "proxy-authorization": "Basic Zm9vOmJhcg==",
-        "x-kept": "yes",
-        "cf-connecting-ip": "203.0.113.7",
+      connection: "x-secret-hop, keep-alive",
+      "x-secret-hop": "must not pass",
+      "keep-alive": "timeout=5",
+      te: "trailers",
+      "proxy-authorization": "Basic Zm9vOmJhcg==",
+      "x-kept": "yes",
+      "cf-connecting-ip": "203.0.113.7",
     });
     expect(got.headers.has("x-secret-hop")).toBe(false);
     expect(got.headers.has("te")).toBe(false);
@@ -172,7 +172,9 @@ describe("the Worker when upstreams fail", () => {
     expect(body.error).toBe("upstream_timeout");
     // What happened, not where or with which setting: the detail is in the log.
     expect(JSON.stringify(body)).not.toMatch(/127\.0\.0\.1|localhost|:\d{2,5}\b|400/);
-    await expect.poll(() => worker.logs.some((l) => l.includes("attempt failed (timeout): no response within 400 ms"))).toBe(true);
+    await expect
+      .poll(() => worker.logs.some((l) => l.includes("attempt failed (timeout): no response within 400 ms")))
+      .toBe(true);
     expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT_MS - 5);
     expect(elapsed).toBeLessThan(TIMEOUT_MS + 2_000);
     for (const u of upstreams) u.mode = { kind: "ok" };

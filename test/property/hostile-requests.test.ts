@@ -26,23 +26,23 @@
 // shrunk counterexample, its seed and path.
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createBalancer, type Balancer } from "../../src/app.ts";
+import { type Balancer, createBalancer } from "../../src/app.ts";
 import { loadConfig } from "../../src/config/load-config.ts";
 import { MemoryStore } from "../../src/state/memory.ts";
 import {
+  type Addresses,
   basePathEscape,
   describeRequest,
+  type HostileRequest,
   headLike,
   hostileRequest,
   plainlyValid,
   toRaw,
   toWebRequest,
-  type Addresses,
-  type HostileRequest,
 } from "../support/hostile-requests.ts";
 import { encodeRequest, exchange, type RawOutcome } from "../support/raw-http.ts";
-import { startRecordingServer, type RecordingServer } from "../support/recording-server.ts";
-import { SERVER_RUNTIMES, startServer, type RunningServer, type ServerRuntime } from "../support/runtimes.ts";
+import { type RecordingServer, startRecordingServer } from "../support/recording-server.ts";
+import { type RunningServer, SERVER_RUNTIMES, type ServerRuntime, startServer } from "../support/runtimes.ts";
 
 const SEED = Number(process.env["HOSTILE_SEED"] ?? 20_261_202);
 const REQUESTS = Number(process.env["HOSTILE_REQUESTS"] ?? 2_000);
@@ -91,7 +91,9 @@ function sideEffectProblems(before: readonly Mark[]): string[] {
   for (const canary of canaries) {
     if (canary.connections() > 0 || canary.requests.length > 0) {
       const seen = canary.requests.map((r) => `${r.method} ${r.url} (Host ${r.hosts.join(" | ")})`);
-      problems.push(`[1: only backends are contacted] canary ${canary.authority} got ${canary.connections()} connection(s): ${JSON.stringify(seen)}`);
+      problems.push(
+        `[1: only backends are contacted] canary ${canary.authority} got ${canary.connections()} connection(s): ${JSON.stringify(seen)}`,
+      );
     }
   }
   upstreams.forEach((upstream, i) => {
@@ -99,14 +101,22 @@ function sideEffectProblems(before: readonly Mark[]): string[] {
       // node:http refused it (the balancer forwarded something that is not HTTP); its target
       // must still be under the base path.
       const url = targetOfRequestLine(rejected.head);
-      const escape = basePathEscape(url, BASE);
-      if (escape) problems.push(`[2: base path] ${upstream.name} received (and refused, ${rejected.code}) ${JSON.stringify(rejected.head.slice(0, 200))}: ${escape}`);
+      const escaped = basePathEscape(url, BASE);
+      if (escaped)
+        problems.push(
+          `[2: base path] ${upstream.name} received (and refused, ${rejected.code}) ${JSON.stringify(rejected.head.slice(0, 200))}: ${escaped}`,
+        );
     }
     for (const seen of upstream.requests.slice(before[i]!.requests)) {
-      const escape = basePathEscape(seen.url, BASE);
-      if (escape) problems.push(`[2: base path] ${upstream.name} received ${seen.method} ${JSON.stringify(seen.url)}: ${escape}`);
+      const escaped = basePathEscape(seen.url, BASE);
+      if (escaped)
+        problems.push(
+          `[2: base path] ${upstream.name} received ${seen.method} ${JSON.stringify(seen.url)}: ${escaped}`,
+        );
       if (seen.hosts.length !== 1 || seen.hosts[0] !== upstream.authority) {
-        problems.push(`[1: only backends are contacted] ${upstream.name} received Host ${JSON.stringify(seen.hosts)}, expected its own ${upstream.authority}`);
+        problems.push(
+          `[1: only backends are contacted] ${upstream.name} received Host ${JSON.stringify(seen.hosts)}, expected its own ${upstream.authority}`,
+        );
       }
     }
   });
@@ -141,12 +151,17 @@ function blameFromMetrics(text: string): Blame {
 
 function blameProblems(before: Blame, after: Blame): string[] {
   if (after.failures === before.failures && after.ejected <= before.ejected) return [];
-  return [`[5: never held against a backend] attempt failures ${before.failures} -> ${after.failures}, ejected ${before.ejected} -> ${after.ejected} (${after.detail})`];
+  return [
+    `[5: never held against a backend] attempt failures ${before.failures} -> ${after.failures}, ejected ${before.ejected} -> ${after.ejected} (${after.detail})`,
+  ];
 }
 
 /** How many requests of a batch arbitrary the first `runs` runs of `seed` generate. */
 function runsFor(batch: fc.Arbitrary<readonly unknown[]>, requests: number, seed: number): number {
-  const lengths = fc.sample(batch.map((b) => b.length), { seed, numRuns: requests });
+  const lengths = fc.sample(
+    batch.map((b) => b.length),
+    { seed, numRuns: requests },
+  );
   let total = 0;
   for (let i = 0; i < lengths.length; i++) {
     total += lengths[i]!;
@@ -156,7 +171,10 @@ function runsFor(batch: fc.Arbitrary<readonly unknown[]>, requests: number, seed
 }
 
 function summary(label: string, counts: Map<string, number>): string {
-  return `${label}: ${[...counts].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(", ")}`;
+  return `${label}: ${[...counts]
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${k} ${n}`)
+    .join(", ")}`;
 }
 
 const bump = (counts: Map<string, number>, key: string) => counts.set(key, (counts.get(key) ?? 0) + 1);
@@ -179,7 +197,8 @@ describe("hostile requests: in-process (createBalancer, memory store, app.fetch)
     const now = Date.now();
     let ejected = 0;
     for (const pool of balancer.pools) {
-      for (const record of Object.values(pool.state.snapshot.backends)) if ((record?.ejectedUntil ?? 0) > now) ejected++;
+      for (const record of Object.values(pool.state.snapshot.backends))
+        if ((record?.ejectedUntil ?? 0) > now) ejected++;
     }
     return { failures, ejected, detail: JSON.stringify([...balancer.pools[0]!.metrics.failures]) };
   };
@@ -213,18 +232,24 @@ describe("hostile requests: in-process (createBalancer, memory store, app.fetch)
       ]);
       clearTimeout(timer);
       if (answer === "timeout") problems.push(`[3: no hang] app.fetch did not settle within ${DEADLINE_MS} ms`);
-      else if (answer instanceof Error || !(answer.response instanceof Response)) problems.push(`[3: a response] app.fetch gave ${String(answer)}`);
+      else if (answer instanceof Error || !(answer.response instanceof Response))
+        problems.push(`[3: a response] app.fetch gave ${String(answer)}`);
       else {
         const { status } = answer.response;
         bump(statuses, String(status));
-        if (!Number.isInteger(status) || status < 200 || status > 599) problems.push(`[3: a response] status ${status}`);
+        if (!Number.isInteger(status) || status < 200 || status > 599)
+          problems.push(`[3: a response] status ${status}`);
         if (BLAME_STATUSES.has(status)) {
-          problems.push(`[5: ${blameLabel(status)}] answered ${status} ${JSON.stringify(answer.body.slice(0, 160))} while both upstreams are healthy`);
+          problems.push(
+            `[5: ${blameLabel(status)}] answered ${status} ${JSON.stringify(answer.body.slice(0, 160))} while both upstreams are healthy`,
+          );
         }
       }
       problems.push(...sideEffectProblems(before), ...blameProblems(blameBefore, blame()));
       if (problems.length > 0) {
-        throw new Error(`${request.method} ${request.url} ${JSON.stringify([...request.headers])}:\n  ${problems.join("\n  ")}`);
+        throw new Error(
+          `${request.method} ${request.url} ${JSON.stringify([...request.headers])}:\n  ${problems.join("\n  ")}`,
+        );
       }
     });
     await fc.assert(property, {
@@ -254,7 +279,9 @@ class Target {
   constructor(readonly runtime: ServerRuntime) {}
 
   async start(): Promise<void> {
-    this.server = await startServer(this.runtime, [`--backends=${backendsFlag()}`, "--log-requests=false"], { ADMIN_TOKEN });
+    this.server = await startServer(this.runtime, [`--backends=${backendsFlag()}`, "--log-requests=false"], {
+      ADMIN_TOKEN,
+    });
   }
 
   alive(): boolean {
@@ -272,7 +299,9 @@ class Target {
   }
 
   async blame(): Promise<Blame> {
-    const response = await fetch(`${this.server.url}/_lb/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const response = await fetch(`${this.server.url}/_lb/metrics`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
     const text = await response.text();
     if (response.status !== 200) throw new Error(`GET /_lb/metrics answered ${response.status}: ${text.slice(0, 200)}`);
     return blameFromMetrics(text);
@@ -284,11 +313,14 @@ function answerProblem(request: HostileRequest, outcome: RawOutcome): string | u
   switch (outcome.kind) {
     case "response": {
       const { status } = outcome.response;
-      if (BLAME_STATUSES.has(status)) return `[5: ${blameLabel(status)}] answered ${status} ${JSON.stringify(outcome.response.body.toString("utf8").slice(0, 160))} while both upstreams are healthy`;
+      if (BLAME_STATUSES.has(status))
+        return `[5: ${blameLabel(status)}] answered ${status} ${JSON.stringify(outcome.response.body.toString("utf8").slice(0, 160))} while both upstreams are healthy`;
       return undefined;
     }
     case "closed":
-      return plainlyValid(request) ? `[3: an HTTP answer] a plainly valid request got a ${outcome.how === "reset" ? "reset" : "close"} and no response` : undefined;
+      return plainlyValid(request)
+        ? `[3: an HTTP answer] a plainly valid request got a ${outcome.how === "reset" ? "reset" : "close"} and no response`
+        : undefined;
     case "malformed":
       return `[3: well-formed] ${outcome.reason}; received ${JSON.stringify(outcome.received.toString("latin1").slice(0, 300))}`;
     case "timeout":
@@ -319,7 +351,9 @@ describe.each(SERVER_RUNTIMES)("hostile requests: %s process over raw HTTP/1.1",
     // same length bounds, so only with 0 can a failing batch shrink to its one culprit.
     const batch = fc.array(hostileRequest(addresses), { minLength: 0, maxLength: BATCH });
     const numRuns = runsFor(batch, REQUESTS, SEED);
-    console.log(`hostile requests on ${runtime}: seed ${SEED}, ${numRuns} batches of 0-${BATCH} (HOSTILE_SEED=${SEED} to reproduce)`);
+    console.log(
+      `hostile requests on ${runtime}: seed ${SEED}, ${numRuns} batches of 0-${BATCH} (HOSTILE_SEED=${SEED} to reproduce)`,
+    );
     let sent = 0;
     let trailing = 0;
     const outcomes = new Map<string, number>();
@@ -364,7 +398,12 @@ describe.each(SERVER_RUNTIMES)("hostile requests: %s process over raw HTTP/1.1",
       });
     } finally {
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
-      console.log(summary(`${runtime}: ${sent} requests in ${seconds} s, ${trailing} answers with trailing bytes; outcomes`, outcomes));
+      console.log(
+        summary(
+          `${runtime}: ${sent} requests in ${seconds} s, ${trailing} answers with trailing bytes; outcomes`,
+          outcomes,
+        ),
+      );
     }
     expect(sent).toBeGreaterThanOrEqual(REQUESTS);
   });

@@ -81,7 +81,29 @@ const NASTY_SEGMENTS = [
   "a#b",
 ];
 
-const ALPHABET = ["/", ".", ".", "%", "2", "e", "E", "f", "5", "c", "\\", "@", "?", "#", ":", ";", "a", "é", "~", "&", "="];
+const ALPHABET = [
+  "/",
+  ".",
+  ".",
+  "%",
+  "2",
+  "e",
+  "E",
+  "f",
+  "5",
+  "c",
+  "\\",
+  "@",
+  "?",
+  "#",
+  ":",
+  ";",
+  "a",
+  "é",
+  "~",
+  "&",
+  "=",
+];
 
 function segment(addresses: Addresses): fc.Arbitrary<string> {
   return fc.oneof(
@@ -91,20 +113,37 @@ function segment(addresses: Addresses): fc.Arbitrary<string> {
     { weight: 2, arbitrary: fc.string({ unit: fc.constantFrom(...ALPHABET), minLength: 1, maxLength: 8 }) },
     { weight: 1, arbitrary: fc.constantFrom(...addresses.canaries, ...addresses.canaries.map((c) => `@${c}`)) },
     // Long segments: 414 territory on some runtimes, plain text on others.
-    { weight: 1, arbitrary: fc.tuple(fc.constantFrom("a", "%2e", "..", "é"), fc.integer({ min: 50, max: 1_200 })).map(([s, n]) => s.repeat(n)) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.constantFrom("a", "%2e", "..", "é"), fc.integer({ min: 50, max: 1_200 }))
+        .map(([s, n]) => s.repeat(n)),
+    },
   );
 }
 
 /** "/" joined segments with the odd backslash or doubled slash as separator. */
 function path(addresses: Addresses): fc.Arbitrary<string> {
-  return fc
-    .array(fc.tuple(fc.constantFrom("/", "/", "/", "/", "\\", "//"), segment(addresses)), { minLength: 0, maxLength: 8 })
-    // Several long segments together are cut at 4,000 characters: bounded bytes per request.
-    .map((parts) => parts.map(([sep, seg]) => sep + seg).join("").slice(0, 4_000));
+  return (
+    fc
+      .array(fc.tuple(fc.constantFrom("/", "/", "/", "/", "\\", "//"), segment(addresses)), {
+        minLength: 0,
+        maxLength: 8,
+      })
+      // Several long segments together are cut at 4,000 characters: bounded bytes per request.
+      .map((parts) =>
+        parts
+          .map(([sep, seg]) => sep + seg)
+          .join("")
+          .slice(0, 4_000),
+      )
+  );
 }
 
 const query = fc.option(
-  fc.string({ unit: fc.constantFrom(...ALPHABET, "..", "/../", "%2e%2e", " ", "http://"), maxLength: 10 }).map((q) => `?${q}`),
+  fc
+    .string({ unit: fc.constantFrom(...ALPHABET, "..", "/../", "%2e%2e", " ", "http://"), maxLength: 10 })
+    .map((q) => `?${q}`),
   { nil: "", freq: 2 },
 );
 const fragment = fc.option(fc.constantFrom("#", "#x", "#/../..", "#@127.0.0.1", "#?a"), { nil: "", freq: 5 });
@@ -120,26 +159,53 @@ export function target(addresses: Addresses): fc.Arbitrary<string> {
     canary.map((c) => `${c}@lb.local`),
     canary.map((c) => `${c}\\@lb.local`),
   );
-  const origin = fc.tuple(path(addresses), query, fragment).map(([p, q, f]) => (p.startsWith("/") ? p : `/${p}`) + q + f);
+  const origin = fc
+    .tuple(path(addresses), query, fragment)
+    .map(([p, q, f]) => (p.startsWith("/") ? p : `/${p}`) + q + f);
   return fc.oneof(
     CROSS_SHRINK,
     { weight: 10, arbitrary: origin },
     {
       weight: 3,
       arbitrary: fc
-        .tuple(fc.constantFrom("http://", "https://", "HTTP://", "http:/", "http:\\\\", "ftp://", "http:///"), authority, path(addresses), query)
+        .tuple(
+          fc.constantFrom("http://", "https://", "HTTP://", "http:/", "http:\\\\", "ftp://", "http:///"),
+          authority,
+          path(addresses),
+          query,
+        )
         .map(([scheme, a, p, q]) => scheme + a + p + q),
     },
-    { weight: 2, arbitrary: fc.tuple(fc.constantFrom("//", "\\\\", "/\\", "///"), authority, path(addresses)).map(([s, a, p]) => s + a + p) },
+    {
+      weight: 2,
+      arbitrary: fc
+        .tuple(fc.constantFrom("//", "\\\\", "/\\", "///"), authority, path(addresses))
+        .map(([s, a, p]) => s + a + p),
+    },
     { weight: 1, arbitrary: fc.tuple(fc.constantFrom("", "@", ":@"), authority).map(([s, a]) => s + a) },
-    { weight: 1, arbitrary: fc.constantFrom("*", "", "?", "#", "x", "..", "./x", "../x", "?/../x", "%2f", "/%2f..%2f..%2fx") },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom("*", "", "?", "#", "x", "..", "./x", "../x", "?/../x", "%2f", "/%2f..%2f..%2fx"),
+    },
   );
 }
 
 export function hostHeaders(addresses: Addresses): fc.Arbitrary<(readonly [string, string])[]> {
   const value = fc.oneof(
     CROSS_SHRINK,
-    { weight: 4, arbitrary: fc.constantFrom("lb.local", "localhost", "127.0.0.1", "LB.LOCAL", "lb.local.", "lb.local:80", "[::1]", "[::1]:8080") },
+    {
+      weight: 4,
+      arbitrary: fc.constantFrom(
+        "lb.local",
+        "localhost",
+        "127.0.0.1",
+        "LB.LOCAL",
+        "lb.local.",
+        "lb.local:80",
+        "[::1]",
+        "[::1]:8080",
+      ),
+    },
     { weight: 3, arbitrary: fc.constantFrom(...addresses.canaries, ...addresses.backends) },
     {
       weight: 4,
@@ -178,37 +244,96 @@ export function hostHeaders(addresses: Addresses): fc.Arbitrary<(readonly [strin
     CROSS_SHRINK,
     { weight: 6, arbitrary: fc.tuple(name, value).map((h) => [h]) },
     { weight: 1, arbitrary: fc.constant<(readonly [string, string])[]>([]) },
-    { weight: 2, arbitrary: fc.tuple(name, value, name, value).map(([n1, v1, n2, v2]) => [[n1, v1] as const, [n2, v2] as const]) },
+    {
+      weight: 2,
+      arbitrary: fc.tuple(name, value, name, value).map(([n1, v1, n2, v2]) => [[n1, v1] as const, [n2, v2] as const]),
+    },
     // A name with whitespace before the colon is a request a server must refuse.
-    { weight: 1, arbitrary: fc.tuple(fc.constantFrom<string>("Host ", " Host", "Ho st"), value).map(([n, v]) => [[n, v] as const]) },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(fc.constantFrom<string>("Host ", " Host", "Ho st"), value).map(([n, v]) => [[n, v] as const]),
+    },
   );
 }
 
 export const METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"] as const;
 
 export const method = fc.oneof(
-    CROSS_SHRINK,
+  CROSS_SHRINK,
   { weight: 8, arbitrary: fc.constantFrom<string>(...METHODS) },
   { weight: 3, arbitrary: fc.constantFrom("TRACE", "TRACK", "CONNECT") },
-  { weight: 2, arbitrary: fc.constantFrom("get", "head", "post", "put", "delete", "options", "patch", "trace", "connect", "Get", "hEaD", "pAtCh") },
-  { weight: 2, arbitrary: fc.constantFrom("PROPFIND", "QUERY", "M-SEARCH", "PURGE", "BREW", "X", "FOO-BAR", "GET/", "GET\t", "G@T", "ÄÖ", "", "GET\x00", "123") },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      "get",
+      "head",
+      "post",
+      "put",
+      "delete",
+      "options",
+      "patch",
+      "trace",
+      "connect",
+      "Get",
+      "hEaD",
+      "pAtCh",
+    ),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      "PROPFIND",
+      "QUERY",
+      "M-SEARCH",
+      "PURGE",
+      "BREW",
+      "X",
+      "FOO-BAR",
+      "GET/",
+      "GET\t",
+      "G@T",
+      "ÄÖ",
+      "",
+      "GET\x00",
+      "123",
+    ),
+  },
   { weight: 1, arbitrary: fc.stringMatching(/^[A-Za-z!#$%&'*+.^_`|~-]{1,12}$/) },
 );
 
 export const version = fc.oneof(
-    CROSS_SHRINK,
+  CROSS_SHRINK,
   { weight: 12, arbitrary: fc.constant("HTTP/1.1") },
   { weight: 2, arbitrary: fc.constant("HTTP/1.0") },
-  { weight: 1, arbitrary: fc.constantFrom("HTTP/1.2", "HTTP/2.0", "HTTP/3", "http/1.1", "HTTP/1.1 x", "HTTP/1", "HTTP/01.1") },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom("HTTP/1.2", "HTTP/2.0", "HTTP/3", "http/1.1", "HTTP/1.1 x", "HTTP/1", "HTTP/01.1"),
+  },
 );
 
-const IP_VALUES = ["1.2.3.4", "203.0.113.7", "::1", "unknown", "", "1.2.3.4, 5.6.7.8", "127.0.0.1", "10.0.0.1", "999.1.1.1", "[::1]:80", "_hidden", "1.2.3.4:80"];
+const IP_VALUES = [
+  "1.2.3.4",
+  "203.0.113.7",
+  "::1",
+  "unknown",
+  "",
+  "1.2.3.4, 5.6.7.8",
+  "127.0.0.1",
+  "10.0.0.1",
+  "999.1.1.1",
+  "[::1]:80",
+  "_hidden",
+  "1.2.3.4:80",
+];
 
 /** `arb` with probability `percent`, else undefined; shrinks towards undefined. */
 function optional<T>(arb: fc.Arbitrary<T>, percent: number): fc.Arbitrary<T | undefined> {
-  return fc.oneof(CROSS_SHRINK, { weight: 100 - percent, arbitrary: fc.constant(undefined) }, { weight: percent, arbitrary: arb });
+  return fc.oneof(
+    CROSS_SHRINK,
+    { weight: 100 - percent, arbitrary: fc.constant(undefined) },
+    { weight: percent, arbitrary: arb },
+  );
 }
-
 
 /** Proxy headers a client has no business sending: X-Forwarded-*, Forwarded, X-Real-IP. */
 function proxyHeaders(addresses: Addresses): fc.Arbitrary<Lines> {
@@ -266,11 +391,17 @@ const connection: fc.Arbitrary<Lines> = fc
   )
   .map((tokens) => [["Connection", tokens.join(", ")] as const]);
 
-const expectHeader: fc.Arbitrary<Lines> = fc.constantFrom("100-continue", "100-Continue", "200-ok", "").map((v) => [["Expect", v] as const]);
+const expectHeader: fc.Arbitrary<Lines> = fc
+  .constantFrom("100-continue", "100-Continue", "200-ok", "")
+  .map((v) => [["Expect", v] as const]);
 
 /** One long header value: 1-12 KB (Node refuses heads over 16 KiB with 431). */
 const longHeader: fc.Arbitrary<Lines> = fc
-  .tuple(fc.constantFrom("X-Long", "Cookie", "User-Agent", "X-Forwarded-For"), fc.constantFrom("a", "1.2.3.4, ", "é"), fc.integer({ min: 1_000, max: 12_000 }))
+  .tuple(
+    fc.constantFrom("X-Long", "Cookie", "User-Agent", "X-Forwarded-For"),
+    fc.constantFrom("a", "1.2.3.4, ", "é"),
+    fc.integer({ min: 1_000, max: 12_000 }),
+  )
   .map(([name, unit, bytes]) => {
     const chars = Math.floor((bytes * unit.length) / Buffer.byteLength(unit));
     return [[name, unit.repeat(Math.ceil(chars / unit.length)).slice(0, chars)] as const];
@@ -293,7 +424,8 @@ const oddHeader: fc.Arbitrary<Lines> = fc
   .map((line) => [line]);
 
 /** Encodes `payload` as one chunk plus the last chunk. */
-const chunkedOf = (payload: string) => (payload.length === 0 ? "0\r\n\r\n" : `${payload.length.toString(16)}\r\n${payload}\r\n0\r\n\r\n`);
+const chunkedOf = (payload: string) =>
+  payload.length === 0 ? "0\r\n\r\n" : `${payload.length.toString(16)}\r\n${payload}\r\n0\r\n\r\n`;
 
 /**
  * Body and framing headers. Whatever framing a server believes, the bytes sent end the message
@@ -314,7 +446,20 @@ const framing: fc.Arbitrary<{ headers: (readonly [string, string])[]; body: stri
       "two-lengths",
     ),
     fc.string({ unit: fc.constantFrom("a", "b", "0", "\r\n", "G", " "), maxLength: 24 }),
-    fc.constantFrom("chunked, chunked", "gzip, chunked", "Chunked", " chunked", "chunked ", "identity", "gzip", "xchunked", "chunked;q=1", "identity, chunked", "chunked, identity", ""),
+    fc.constantFrom(
+      "chunked, chunked",
+      "gzip, chunked",
+      "Chunked",
+      " chunked",
+      "chunked ",
+      "identity",
+      "gzip",
+      "xchunked",
+      "chunked;q=1",
+      "identity, chunked",
+      "chunked, identity",
+      "",
+    ),
     fc.constantFrom("+5", "-1", "0x5", "5 ", "5, 5", " 5", "abc", "99999999999999999999", "1e1", "5,"),
   )
   .map(([kind, payload, te, oddLength]) => {
@@ -325,11 +470,17 @@ const framing: fc.Arbitrary<{ headers: (readonly [string, string])[]; body: stri
         return { headers: [["Transfer-Encoding", "chunked"] as const], body: chunkedOf(payload) };
       case "chunked+length": {
         const body = chunkedOf(payload);
-        return { headers: [["Transfer-Encoding", "chunked"] as const, ["Content-Length", String(body.length)] as const], body };
+        return {
+          headers: [["Transfer-Encoding", "chunked"] as const, ["Content-Length", String(body.length)] as const],
+          body,
+        };
       }
       case "odd-te+length": {
         const body = chunkedOf(payload);
-        return { headers: [["Transfer-Encoding", te] as const, ["Content-Length", String(body.length)] as const], body };
+        return {
+          headers: [["Transfer-Encoding", te] as const, ["Content-Length", String(body.length)] as const],
+          body,
+        };
       }
       case "odd-te":
         return { headers: [["Transfer-Encoding", te] as const], body: chunkedOf(payload) };
@@ -357,16 +508,29 @@ const plainPath = fc
   .chain((segments) => fc.constantFrom("", "?q=1", "?a=b&c").map((q) => `/${segments.join("/")}${q}`));
 
 function plainHost(addresses: Addresses): fc.Arbitrary<Lines> {
-  return fc.constantFrom("lb.local", "localhost", "127.0.0.1", "lb.local:8080", ...addresses.canaries, ...addresses.backends).map((v) => [["Host", v] as const]);
+  return fc
+    .constantFrom("lb.local", "localhost", "127.0.0.1", "lb.local:8080", ...addresses.canaries, ...addresses.backends)
+    .map((v) => [["Host", v] as const]);
 }
 
-const plainFraming = fc.oneof(CROSS_SHRINK, { weight: 3, arbitrary: fc.constant("") }, { weight: 2, arbitrary: fc.string({ unit: fc.constantFrom("a", "b", "0"), minLength: 1, maxLength: 16 }) }).map((payload) => ({
-  headers: payload === "" ? [] : [["Content-Length", String(payload.length)] as const],
-  body: payload,
-}));
+const plainFraming = fc
+  .oneof(
+    CROSS_SHRINK,
+    { weight: 3, arbitrary: fc.constant("") },
+    { weight: 2, arbitrary: fc.string({ unit: fc.constantFrom("a", "b", "0"), minLength: 1, maxLength: 16 }) },
+  )
+  .map((payload) => ({
+    headers: payload === "" ? [] : [["Content-Length", String(payload.length)] as const],
+    body: payload,
+  }));
 
 /** Whether a dimension is hostile, with probability `percent`; shrinks towards plain. */
-const hostile = (percent: number) => fc.oneof(CROSS_SHRINK, { weight: 100 - percent, arbitrary: fc.constant(false) }, { weight: percent, arbitrary: fc.constant(true) });
+const hostile = (percent: number) =>
+  fc.oneof(
+    CROSS_SHRINK,
+    { weight: 100 - percent, arbitrary: fc.constant(false) },
+    { weight: percent, arbitrary: fc.constant(true) },
+  );
 
 /**
  * A request with a few hostile parts and the rest plain, so that most requests get past the
@@ -425,7 +589,8 @@ export function hostileRequest(addresses: Addresses): fc.Arbitrary<HostileReques
 }
 
 const lower = (name: string) => name.toLowerCase();
-const headerValues = (request: HostileRequest, name: string) => request.headers.filter(([n]) => lower(n) === name).map(([, v]) => v);
+const headerValues = (request: HostileRequest, name: string) =>
+  request.headers.filter(([n]) => lower(n) === name).map(([, v]) => v);
 
 /** Whether the method is HEAD to a case-insensitive reader but not to a case-sensitive one. */
 export const headLike = (m: string) => m !== "HEAD" && m.toUpperCase() === "HEAD";
@@ -440,7 +605,13 @@ export function toRaw(request: HostileRequest): RawRequest {
   const connection = headerValues(request, "connection");
   if (connection.length === 0) headers.push(["Connection", "close"]);
   else if (headLike(request.method)) headers.push(["Connection", "close"]);
-  return { method: request.method, target: request.target, version: request.version, headers, body: Buffer.from(request.body, "utf8") };
+  return {
+    method: request.method,
+    target: request.target,
+    version: request.version,
+    headers,
+    body: Buffer.from(request.body, "utf8"),
+  };
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -458,7 +629,8 @@ export function plainlyValid(request: HostileRequest): boolean {
   if (!(METHODS as readonly string[]).includes(request.method) && request.method !== "TRACE") return false;
   if (request.version !== "HTTP/1.1" && request.version !== "HTTP/1.0") return false;
   const absolute = /^http:\/\/([A-Za-z0-9.-]+(?::\d{1,5})?)(\/.*)?$/.exec(request.target);
-  if (!ORIGIN_FORM.test(request.target) && !(absolute && (absolute[2] === undefined || ORIGIN_FORM.test(absolute[2])))) return false;
+  if (!ORIGIN_FORM.test(request.target) && !(absolute && (absolute[2] === undefined || ORIGIN_FORM.test(absolute[2]))))
+    return false;
   if (request.target.length > 2_048) return false;
   if (request.hosts.length !== 1) return false;
   const [hostName, hostValue] = request.hosts[0]!;
@@ -526,6 +698,7 @@ export function basePathEscape(url: string, base: string): string | undefined {
   } catch {
     return `target ${JSON.stringify(url)} is not a URL path`;
   }
-  if (!inside(resolved)) return `target ${JSON.stringify(url)} resolves to ${JSON.stringify(resolved)}, outside ${base}`;
+  if (!inside(resolved))
+    return `target ${JSON.stringify(url)} resolves to ${JSON.stringify(resolved)}, outside ${base}`;
   return undefined;
 }

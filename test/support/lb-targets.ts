@@ -3,7 +3,7 @@
 // (BACKENDS, ALGORITHM, ...): the Worker gets them as vars, the server runtimes as the
 // equivalent command-line flags (--backends, --algorithm, ...), the seed's way.
 import { SETTINGS } from "../../src/config/settings.ts";
-import { runServer, startServer, type ServerRuntime } from "./runtimes.ts";
+import { runServer, type ServerRuntime, startServer } from "./runtimes.ts";
 import { startWorker } from "./worker.ts";
 
 export type RuntimeName = "workerd" | ServerRuntime;
@@ -92,7 +92,11 @@ const workerdAdapter: RuntimeAdapter = {
         ["/", "/any/path?q=1"].map(async (path) => {
           const response = await worker.fetch(path);
           const body = (await response.json()) as { error?: string; reason?: string };
-          return { status: response.status, json: /application\/json/.test(response.headers.get("content-type") ?? ""), body };
+          return {
+            status: response.status,
+            json: /application\/json/.test(response.headers.get("content-type") ?? ""),
+            body,
+          };
         }),
       );
       // The 503 names only the sources; the operator reads values and reasons in the log.
@@ -115,4 +119,9 @@ const workerdAdapter: RuntimeAdapter = {
   },
 };
 
-export const RUNTIMES: readonly RuntimeAdapter[] = [workerdAdapter, serverAdapter("node"), serverAdapter("bun"), serverAdapter("deno")];
+export const RUNTIMES: readonly RuntimeAdapter[] = [
+  workerdAdapter,
+  serverAdapter("node"),
+  serverAdapter("bun"),
+  serverAdapter("deno"),
+];

@@ -9,7 +9,12 @@ type Fetcher = { fetch(path: string, init?: RequestInit & { clientIp?: string })
 export async function sendMany(
   targets: readonly Fetcher[],
   count: number,
-  options: { concurrency?: number; seed?: number; path?: (i: number) => string; init?: (i: number) => RequestInit } = {},
+  options: {
+    concurrency?: number;
+    seed?: number;
+    path?: (i: number) => string;
+    init?: (i: number) => RequestInit;
+  } = {},
 ): Promise<Response[]> {
   const { concurrency = 12, seed = 1, path = (i) => `/r/${i}`, init } = options;
   const random = mulberry32(seed);
@@ -38,7 +43,10 @@ export function keepTraffic(target: Fetcher, everyMs = 50, maxMs = 60_000): () =
   const started = Date.now();
   const loop = (async () => {
     while (running && Date.now() - started < maxMs) {
-      await target.fetch("/traffic").then((r) => r.arrayBuffer()).catch(() => undefined);
+      await target
+        .fetch("/traffic")
+        .then((r) => r.arrayBuffer())
+        .catch(() => undefined);
       await new Promise((resolve) => setTimeout(resolve, everyMs));
     }
   })();

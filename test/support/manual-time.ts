@@ -26,7 +26,9 @@ export function manualTime(options: { start?: number; auto?: boolean } = {}): Ma
   const advance = (ms: number): void => {
     const until = now + ms;
     for (;;) {
-      const next = [...due.entries()].filter(([, t]) => t.at <= until).sort((a, b) => a[1].at - b[1].at || a[0] - b[0])[0];
+      const next = [...due.entries()]
+        .filter(([, t]) => t.at <= until)
+        .sort((a, b) => a[1].at - b[1].at || a[0] - b[0])[0];
       if (!next) break;
       due.delete(next[0]);
       now = Math.max(now, next[1].at);

@@ -5,7 +5,7 @@ export const FULL_PATCH: Required<BackendPatch> = {
   health: "down",
   admin: "drained",
   streak: 3,
-  reason: "status 503, expected 200 | \"quoted\" — «überlastet» 🚑",
+  reason: 'status 503, expected 200 | "quoted" — «überlastet» 🚑',
   since: 1_767_225_600_123.5,
   ejectedUntil: 1_767_225_630_000,
   ejections: 4,

@@ -100,12 +100,30 @@ export function exchange(bytes: Uint8Array, options: ExchangeOptions): Promise<R
       }
       const result = parseExchange(received, eof, options);
       if (result.state === "incomplete") {
-        if (received.length > maxBytes) finish({ kind: "malformed", reason: `more than ${maxBytes} bytes without a complete response`, received, ms: ms() });
-        else if (eof) finish({ kind: "malformed", reason: `${reset ? "connection reset" : "end of stream"} in the middle of a response (${result.waiting})`, received, ms: ms() });
+        if (received.length > maxBytes)
+          finish({
+            kind: "malformed",
+            reason: `more than ${maxBytes} bytes without a complete response`,
+            received,
+            ms: ms(),
+          });
+        else if (eof)
+          finish({
+            kind: "malformed",
+            reason: `${reset ? "connection reset" : "end of stream"} in the middle of a response (${result.waiting})`,
+            received,
+            ms: ms(),
+          });
         return;
       }
       if (result.state === "malformed") return finish({ kind: "malformed", reason: result.reason, received, ms: ms() });
-      finish({ kind: "response", interim: result.interim, response: result.response, trailing: received.subarray(result.end), ms: ms() });
+      finish({
+        kind: "response",
+        interim: result.interim,
+        response: result.response,
+        trailing: received.subarray(result.end),
+        ms: ms(),
+      });
     };
 
     socket.on("connect", () => {
@@ -138,7 +156,11 @@ const CRLF = Buffer.from("\r\n");
 const HEAD_END = Buffer.from("\r\n\r\n");
 
 /** Parses interim answers and one final answer from the start of `data`. */
-export function parseExchange(data: Buffer, eof: boolean, options: Pick<ExchangeOptions, "noBody" | "connect">): ParseResult {
+export function parseExchange(
+  data: Buffer,
+  eof: boolean,
+  options: Pick<ExchangeOptions, "noBody" | "connect">,
+): ParseResult {
   const interim: ParsedResponse[] = [];
   let offset = 0;
   for (;;) {
@@ -149,7 +171,8 @@ export function parseExchange(data: Buffer, eof: boolean, options: Pick<Exchange
     if (status >= 100 && status < 200 && status !== 101) {
       interim.push({ ...base, framing: "none", body: Buffer.alloc(0) });
       offset = head.end;
-      if (offset === data.length && eof) return { state: "incomplete", waiting: "a final response after an interim one" };
+      if (offset === data.length && eof)
+        return { state: "incomplete", waiting: "a final response after an interim one" };
       continue;
     }
     const values = (name: string) => headers.filter(([n]) => n.toLowerCase() === name).map(([, v]) => v);
@@ -162,28 +185,57 @@ export function parseExchange(data: Buffer, eof: boolean, options: Pick<Exchange
       options.noBody === true ||
       (options.connect === true && status >= 200 && status < 300);
     if (bodiless) {
-      if ((status === 204 || (status >= 100 && status < 200)) && (transferEncoding.length > 0 || (contentLength.length > 0 && contentLength.some((v) => v.trim() !== "0")))) {
-        return { state: "malformed", reason: `status ${status} with a body length (${[...transferEncoding, ...contentLength].join(", ")})` };
+      if (
+        (status === 204 || (status >= 100 && status < 200)) &&
+        (transferEncoding.length > 0 || (contentLength.length > 0 && contentLength.some((v) => v.trim() !== "0")))
+      ) {
+        return {
+          state: "malformed",
+          reason: `status ${status} with a body length (${[...transferEncoding, ...contentLength].join(", ")})`,
+        };
       }
-      return { state: "complete", interim, response: { ...base, framing: "none", body: Buffer.alloc(0) }, end: head.end };
+      return {
+        state: "complete",
+        interim,
+        response: { ...base, framing: "none", body: Buffer.alloc(0) },
+        end: head.end,
+      };
     }
     if (options.noBody === "either" && eof && data.length === head.end) {
       // "head": the server treated it as HEAD and sent the head alone, then closed.
-      return { state: "complete", interim, response: { ...base, framing: "none", body: Buffer.alloc(0) }, end: head.end };
+      return {
+        state: "complete",
+        interim,
+        response: { ...base, framing: "none", body: Buffer.alloc(0) },
+        end: head.end,
+      };
     }
     if (transferEncoding.length > 0 && contentLength.length > 0) {
       return { state: "malformed", reason: "both Transfer-Encoding and Content-Length in a response" };
     }
     if (transferEncoding.length > 0) {
-      const codings = transferEncoding.join(",").split(",").map((c) => c.trim().toLowerCase());
+      const codings = transferEncoding
+        .join(",")
+        .split(",")
+        .map((c) => c.trim().toLowerCase());
       if (codings.at(-1) === "chunked") {
         const chunked = parseChunked(data, head.end);
         if (chunked.state !== "complete") return chunked;
-        return { state: "complete", interim, response: { ...base, framing: "chunked", body: chunked.body }, end: chunked.end };
+        return {
+          state: "complete",
+          interim,
+          response: { ...base, framing: "chunked", body: chunked.body },
+          end: chunked.end,
+        };
       }
       // Not chunked last: the body runs to the close.
       if (!eof) return { state: "incomplete", waiting: "the close that ends a body without a length" };
-      return { state: "complete", interim, response: { ...base, framing: "close", body: data.subarray(head.end) }, end: data.length };
+      return {
+        state: "complete",
+        interim,
+        response: { ...base, framing: "close", body: data.subarray(head.end) },
+        end: data.length,
+      };
     }
     if (contentLength.length > 0) {
       const distinct = new Set(contentLength.flatMap((v) => v.split(",")).map((v) => v.trim()));
@@ -192,12 +244,23 @@ export function parseExchange(data: Buffer, eof: boolean, options: Pick<Exchange
         return { state: "malformed", reason: `bad Content-Length ${JSON.stringify(contentLength)}` };
       }
       const length = Number(only);
-      if (data.length - head.end < length) return { state: "incomplete", waiting: `${length} body bytes, ${data.length - head.end} so far` };
+      if (data.length - head.end < length)
+        return { state: "incomplete", waiting: `${length} body bytes, ${data.length - head.end} so far` };
       const end = head.end + length;
-      return { state: "complete", interim, response: { ...base, framing: "content-length", body: data.subarray(head.end, end) }, end };
+      return {
+        state: "complete",
+        interim,
+        response: { ...base, framing: "content-length", body: data.subarray(head.end, end) },
+        end,
+      };
     }
     if (!eof) return { state: "incomplete", waiting: "the close that ends a body without a length" };
-    return { state: "complete", interim, response: { ...base, framing: "close", body: data.subarray(head.end) }, end: data.length };
+    return {
+      state: "complete",
+      interim,
+      response: { ...base, framing: "close", body: data.subarray(head.end) },
+      end: data.length,
+    };
   }
 }
 
@@ -211,7 +274,9 @@ function parseHead(data: Buffer, offset: number): HeadResult {
   if (endAt === -1) {
     // Judge what we already have, so a garbage answer is named at once.
     const lineEnd = data.indexOf(CRLF, offset);
-    const firstLine = data.subarray(offset, lineEnd === -1 ? Math.min(data.length, offset + 64) : lineEnd).toString("latin1");
+    const firstLine = data
+      .subarray(offset, lineEnd === -1 ? Math.min(data.length, offset + 64) : lineEnd)
+      .toString("latin1");
     if (!"HTTP/1.".startsWith(firstLine.slice(0, 7)) || (lineEnd !== -1 && !STATUS_LINE.test(firstLine))) {
       return { state: "malformed", reason: `not a status line: ${JSON.stringify(firstLine.slice(0, 80))}` };
     }
@@ -220,22 +285,35 @@ function parseHead(data: Buffer, offset: number): HeadResult {
   }
   const lines = data.subarray(offset, endAt).toString("latin1").split("\r\n");
   const statusLine = STATUS_LINE.exec(lines[0]!);
-  if (!statusLine) return { state: "malformed", reason: `not a status line: ${JSON.stringify(lines[0]!.slice(0, 80))}` };
+  if (!statusLine)
+    return { state: "malformed", reason: `not a status line: ${JSON.stringify(lines[0]!.slice(0, 80))}` };
   const status = Number(statusLine[2]);
   if (status < 100 || status > 599) return { state: "malformed", reason: `status ${status} outside 100-599` };
   const headers: [string, string][] = [];
   for (const line of lines.slice(1)) {
     const colon = line.indexOf(":");
     const name = colon === -1 ? "" : line.slice(0, colon);
-    if (!TOKEN.test(name)) return { state: "malformed", reason: `bad header line ${JSON.stringify(line.slice(0, 80))}` };
+    if (!TOKEN.test(name))
+      return { state: "malformed", reason: `bad header line ${JSON.stringify(line.slice(0, 80))}` };
     const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
-    if (!FIELD_VALUE.test(value)) return { state: "malformed", reason: `bad header value in ${JSON.stringify(line.slice(0, 80))}` };
+    if (!FIELD_VALUE.test(value))
+      return { state: "malformed", reason: `bad header value in ${JSON.stringify(line.slice(0, 80))}` };
     headers.push([name, value]);
   }
-  return { state: "complete", version: `HTTP/1.${statusLine[1]}`, status, reason: statusLine[3] ?? "", headers, end: endAt + 4 };
+  return {
+    state: "complete",
+    version: `HTTP/1.${statusLine[1]}`,
+    status,
+    reason: statusLine[3] ?? "",
+    headers,
+    end: endAt + 4,
+  };
 }
 
-type ChunkedResult = { state: "incomplete"; waiting: string } | { state: "malformed"; reason: string } | { state: "complete"; body: Buffer; end: number };
+type ChunkedResult =
+  | { state: "incomplete"; waiting: string }
+  | { state: "malformed"; reason: string }
+  | { state: "complete"; body: Buffer; end: number };
 
 function parseChunked(data: Buffer, start: number): ChunkedResult {
   const parts: Buffer[] = [];
@@ -259,12 +337,14 @@ function parseChunked(data: Buffer, start: number): ChunkedResult {
         const line = data.subarray(offset, end).toString("latin1");
         offset = end + 2;
         if (line === "") return { state: "complete", body: Buffer.concat(parts), end: offset };
-        if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:/.test(line)) return { state: "malformed", reason: `bad trailer line ${JSON.stringify(line.slice(0, 40))}` };
+        if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:/.test(line))
+          return { state: "malformed", reason: `bad trailer line ${JSON.stringify(line.slice(0, 40))}` };
       }
     }
     if (data.length < offset + size + 2) return { state: "incomplete", waiting: `a chunk of ${size} bytes` };
     parts.push(data.subarray(offset, offset + size));
-    if (data[offset + size] !== 0x0d || data[offset + size + 1] !== 0x0a) return { state: "malformed", reason: "chunk data not followed by CRLF" };
+    if (data[offset + size] !== 0x0d || data[offset + size + 1] !== 0x0a)
+      return { state: "malformed", reason: "chunk data not followed by CRLF" };
     offset += size + 2;
   }
 }

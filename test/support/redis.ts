@@ -5,16 +5,12 @@
 import { describe, it } from "vitest";
 import {
   REDIS_INSTALL_HINT,
-  redisServerAvailable,
-  startRedisServer,
   type RedisServer,
   type RedisServerOptions,
+  redisServerAvailable,
+  startRedisServer,
 } from "../../scripts/redis-local.ts";
-import {
-  startUpstashLocal,
-  type UpstashLocal,
-  type UpstashLocalOptions,
-} from "../../scripts/upstash-local.ts";
+import { startUpstashLocal, type UpstashLocal, type UpstashLocalOptions } from "../../scripts/upstash-local.ts";
 
 export type { RedisServer, UpstashLocal };
 
@@ -88,9 +84,7 @@ export interface UpstashStack {
 }
 
 /** A private redis-server with upstash-local in front of it. */
-export async function startUpstashStack(
-  options: Omit<UpstashLocalOptions, "redisUrl"> = {},
-): Promise<UpstashStack> {
+export async function startUpstashStack(options: Omit<UpstashLocalOptions, "redisUrl"> = {}): Promise<UpstashStack> {
   const redis = await startRedis();
   let upstash: UpstashLocal;
   try {

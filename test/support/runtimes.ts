@@ -1,7 +1,7 @@
 // Starts the balancer on a server runtime (Node, Bun or Deno) as a real child process, exactly
 // as `npm run lb`, `npm run lb:bun` and `npm run lb:deno` do: the Bun and Deno commands are read
 // from package.json's scripts, with the binary the bun and deno devDependencies installed.
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -30,11 +30,16 @@ export const bunBinary = () =>
   ]);
 
 export const denoBinary = () =>
-  binary("deno", ["node_modules/deno/deno", "node_modules/@deno/linux-x64-glibc/deno", "node_modules/@deno/linux-arm64-glibc/deno"]);
+  binary("deno", [
+    "node_modules/deno/deno",
+    "node_modules/@deno/linux-x64-glibc/deno",
+    "node_modules/@deno/linux-arm64-glibc/deno",
+  ]);
 
 /** The command of `npm run <script>`, split into words, with its first word (the runtime) resolved. */
 function scriptCommand(script: string, resolve: () => string): { command: string; args: string[] } {
-  const scripts = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
+  const scripts = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> })
+    .scripts;
   const text = scripts[script];
   if (!text) throw new Error(`package.json has no "${script}" script`);
   const [, ...args] = text.trim().split(/\s+/);
@@ -57,7 +62,11 @@ export function commandOf(runtime: ServerRuntime): { command: string; args: stri
  * Spawns the balancer with `args`. The test's own BACKENDS, LB_CONFIG and TRUST_PROXY are
  * cleared so only what the test passes counts.
  */
-export function spawnServer(runtime: ServerRuntime, args: readonly string[], env: Record<string, string> = {}): ChildProcess {
+export function spawnServer(
+  runtime: ServerRuntime,
+  args: readonly string[],
+  env: Record<string, string> = {},
+): ChildProcess {
   const { command, args: base } = commandOf(runtime);
   return spawn(command, [...base, ...args], {
     cwd: ROOT,

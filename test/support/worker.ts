@@ -70,7 +70,10 @@ export async function startWorker(
       const { clientIp = "203.0.113.7", ...rest } = init;
       const headers = new Headers(rest.headers as HeadersInit | undefined);
       if (!headers.has("cf-connecting-ip")) headers.set("cf-connecting-ip", clientIp);
-      return mf.dispatchFetch(`http://balancer.test${path}`, { ...rest, headers } as never) as unknown as Promise<Response>;
+      return mf.dispatchFetch(`http://balancer.test${path}`, {
+        ...rest,
+        headers,
+      } as never) as unknown as Promise<Response>;
     },
     dispose: () => mf.dispose(),
   };
@@ -89,7 +92,11 @@ export interface BackendStatus {
 }
 
 export interface Status {
-  pools: Array<{ store: { roundTrips: number; errors: number; degraded: boolean }; panic: boolean; backends: BackendStatus[] }>;
+  pools: Array<{
+    store: { roundTrips: number; errors: number; degraded: boolean };
+    panic: boolean;
+    backends: BackendStatus[];
+  }>;
 }
 
 /** GET /_lb/status with the test admin token (start the Worker with ADMIN_TOKEN set). */
@@ -99,4 +106,5 @@ export async function status(worker: WorkerInstance): Promise<Status> {
   return response.json();
 }
 
-export const backendStatus = (s: Status, url: string): BackendStatus => s.pools[0]!.backends.find((b) => b.url === url)!;
+export const backendStatus = (s: Status, url: string): BackendStatus =>
+  s.pools[0]!.backends.find((b) => b.url === url)!;

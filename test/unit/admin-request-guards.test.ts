@@ -20,7 +20,12 @@ function countingRequest(chunks: number, chunkBytes: number, headers: Record<str
     },
     { highWaterMark: 0 },
   );
-  const request = new Request("http://lb.test/_lb/login", { method: "POST", body, headers, duplex: "half" } as RequestInit);
+  const request = new Request("http://lb.test/_lb/login", {
+    method: "POST",
+    body,
+    headers,
+    duplex: "half",
+  } as RequestInit);
   return { request, seen };
 }
 
@@ -43,9 +48,15 @@ describe("readBoundedText", () => {
     const { request } = countingRequest(4, 1024);
     const read = await readBoundedText(request, 4096);
     expect(read).toEqual({ ok: true, text: "a".repeat(4096) });
-    const form = await readBoundedText(new Request("http://lb.test/", { method: "POST", body: "token=%C3%A9t%C3%A9+x" }), 4096);
+    const form = await readBoundedText(
+      new Request("http://lb.test/", { method: "POST", body: "token=%C3%A9t%C3%A9+x" }),
+      4096,
+    );
     expect(form.ok && new URLSearchParams(form.text).get("token")).toBe("été x");
-    expect(await readBoundedText(new Request("http://lb.test/", { method: "POST" }), 4096)).toEqual({ ok: true, text: "" });
+    expect(await readBoundedText(new Request("http://lb.test/", { method: "POST" }), 4096)).toEqual({
+      ok: true,
+      text: "",
+    });
   });
 
   it("reports a body that breaks off as unreadable, not as an error of ours", async () => {

@@ -38,7 +38,7 @@ describe("admin sessions", () => {
     const [, expiry, nonce] = session.split(".") as [string, string, string, string];
     const extended = session.replace(`.${expiry}.`, `.${Number(expiry) + 1}.`);
     expect(await verifySession(TOKEN, extended, NOW, TTL)).toBe(false);
-    expect(await verifySession(TOKEN, "v2" + session.slice(2), NOW, TTL)).toBe(false);
+    expect(await verifySession(TOKEN, `v2${session.slice(2)}`, NOW, TTL)).toBe(false);
     const nonceAt = session.indexOf(nonce);
     expect(await verifySession(TOKEN, flip(session, nonceAt + 3), NOW, TTL)).toBe(false);
     for (let i = session.lastIndexOf(".") + 1; i < session.length; i++) {
@@ -48,7 +48,17 @@ describe("admin sessions", () => {
 
   it("refuses malformed values without throwing", async () => {
     const session = await signSession(TOKEN, NOW + TTL);
-    for (const bad of ["", "v1", TOKEN, "v1...", session + ".", session + "A", session.slice(0, -1), ` ${session}`, "v1.1.AAAAAAAAAAAAAAAAAAAAAA.%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%"]) {
+    for (const bad of [
+      "",
+      "v1",
+      TOKEN,
+      "v1...",
+      `${session}.`,
+      `${session}A`,
+      session.slice(0, -1),
+      ` ${session}`,
+      "v1.1.AAAAAAAAAAAAAAAAAAAAAA.%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%",
+    ]) {
       expect(await verifySession(TOKEN, bad, NOW, TTL)).toBe(false);
     }
     expect(await new AdminSessions(TOKEN, TTL, () => NOW).verify(undefined)).toBe(false);

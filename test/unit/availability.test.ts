@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decideAvailability, ejectionCap, type AvailabilityPolicy } from "../../src/balancer/availability.ts";
+import { type AvailabilityPolicy, decideAvailability, ejectionCap } from "../../src/balancer/availability.ts";
 import type { Backend } from "../../src/shared/backend.ts";
 import type { BackendPatch } from "../../src/state/types.ts";
 import { backend, backends } from "./fixtures.ts";
@@ -11,7 +11,11 @@ function backup(name: string): Backend {
   return { ...backend(name), backup: true };
 }
 
-function decide(list: readonly Backend[], records: Record<string, BackendPatch>, policy: Partial<AvailabilityPolicy> = {}) {
+function decide(
+  list: readonly Backend[],
+  records: Record<string, BackendPatch>,
+  policy: Partial<AvailabilityPolicy> = {},
+) {
   return decideAvailability(list, (name) => records[name], NOW, { ...POLICY, ...policy });
 }
 
@@ -51,7 +55,9 @@ describe("decideAvailability: ejections", () => {
   });
 
   it("honours none at 0% and ignores ejections that already ended", () => {
-    expect(usableNames(decide(backends("a", "b"), { a: { ejectedUntil: NOW + 100 } }, { maxEjectionPercent: 0 }))).toEqual(["a", "b"]);
+    expect(
+      usableNames(decide(backends("a", "b"), { a: { ejectedUntil: NOW + 100 } }, { maxEjectionPercent: 0 })),
+    ).toEqual(["a", "b"]);
     const ended = decide(backends("a", "b"), { a: { ejectedUntil: NOW } });
     expect(usableNames(ended)).toEqual(["a", "b"]);
     expect(ended.validUntil).toBe(Infinity);
@@ -59,7 +65,11 @@ describe("decideAvailability: ejections", () => {
 
   it("ejects backups without a cap", () => {
     const list = [backend("a"), backup("x"), backup("y")];
-    const decided = decide(list, { a: { health: "down" }, x: { ejectedUntil: NOW + 50 }, y: { ejectedUntil: NOW + 70 } });
+    const decided = decide(list, {
+      a: { health: "down" },
+      x: { ejectedUntil: NOW + 50 },
+      y: { ejectedUntil: NOW + 70 },
+    });
     // No backup usable either: panic over the primaries.
     expect(decided.tier).toBe("primary");
     expect(usableNames(decided)).toEqual(["a"]);
@@ -120,8 +130,17 @@ describe("decideAvailability: slow start", () => {
   const policy = { slowStartMs: 1_000 };
 
   it("gives a recovering backend elapsed / window of full weight, at least 5%", () => {
-    const decided = decide(backends("a", "b", "c"), { a: { since: NOW - 250 }, b: { since: NOW - 10 }, c: { since: NOW - 1_000 } }, policy);
-    expect(decided.rampShare).toEqual(new Map([["a", 0.25], ["b", 0.05]]));
+    const decided = decide(
+      backends("a", "b", "c"),
+      { a: { since: NOW - 250 }, b: { since: NOW - 10 }, c: { since: NOW - 1_000 } },
+      policy,
+    );
+    expect(decided.rampShare).toEqual(
+      new Map([
+        ["a", 0.25],
+        ["b", 0.05],
+      ]),
+    );
   });
 
   it("holds the answer for a tenth of the window (at least 50 ms), or until the ramp ends", () => {

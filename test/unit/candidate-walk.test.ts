@@ -37,19 +37,32 @@ describe("CandidateWalk", () => {
   });
 
   it("takes a ramping backend when the draw falls within its share", () => {
-    const walk = new CandidateWalk(abc, input({ random: draws(0.29) }), { unavailable: NONE, rampShare: new Map([["a", 0.3]]) });
+    const walk = new CandidateWalk(abc, input({ random: draws(0.29) }), {
+      unavailable: NONE,
+      rampShare: new Map([["a", 0.3]]),
+    });
     expect(walk.next()?.name).toBe("a");
   });
 
   it("passes a ramping backend over when the draw is at or above its share", () => {
-    const walk = new CandidateWalk(abc, input({ random: draws(0.3) }), { unavailable: NONE, rampShare: new Map([["a", 0.3]]) });
+    const walk = new CandidateWalk(abc, input({ random: draws(0.3) }), {
+      unavailable: NONE,
+      rampShare: new Map([["a", 0.3]]),
+    });
     expect(walk.next()?.name).toBe("b");
     expect(walk.tried).toEqual(new Set(["b"]));
   });
 
   it("falls back to the first ramping backend passed over when nothing else is left", () => {
-    const ramp = new Map([["a", 0.1], ["b", 0.1], ["c", 0.1]]);
-    const walk = new CandidateWalk(abc, input({ random: draws(0.5, 0.5, 0.5) }), { unavailable: NONE, rampShare: ramp });
+    const ramp = new Map([
+      ["a", 0.1],
+      ["b", 0.1],
+      ["c", 0.1],
+    ]);
+    const walk = new CandidateWalk(abc, input({ random: draws(0.5, 0.5, 0.5) }), {
+      unavailable: NONE,
+      rampShare: ramp,
+    });
     expect(walk.next()?.name).toBe("a");
     expect(walk.next()).toBeUndefined();
   });

@@ -1,8 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/config/load-config.ts";
 import { isTrusted, resolveClientIp } from "../../src/runtime/client-ip.ts";
-import { cidrContains, parseCidr, parseForwardedElement, parseIp, parseTrustProxy, type Cidr } from "../../src/shared/ip-networks.ts";
 import { readSettings } from "../../src/runtime/server.ts";
+import {
+  type Cidr,
+  cidrContains,
+  parseCidr,
+  parseForwardedElement,
+  parseIp,
+  parseTrustProxy,
+} from "../../src/shared/ip-networks.ts";
 
 const cidrs = (text: string): readonly Cidr[] => {
   const parsed = parseTrustProxy(text);
@@ -100,7 +107,17 @@ describe("parseCidr and cidrContains", () => {
   });
 
   it("refuses bad prefixes and addresses", () => {
-    for (const bad of ["10.0.0.0/33", "::/129", "10.0.0.0/", "10.0.0.0/-1", "10.0.0.0/8/8", "10.0.0/8", "foo", "/8", "10.0.0.0/ 8"]) {
+    for (const bad of [
+      "10.0.0.0/33",
+      "::/129",
+      "10.0.0.0/",
+      "10.0.0.0/-1",
+      "10.0.0.0/8/8",
+      "10.0.0/8",
+      "foo",
+      "/8",
+      "10.0.0.0/ 8",
+    ]) {
       expect(parseCidr(bad), bad).toBeUndefined();
     }
   });
@@ -189,7 +206,9 @@ describe("server settings: TRUST_PROXY and SHUTDOWN_TIMEOUT_MS", () => {
     const fromEnv = readSettings([backends], { TRUST_PROXY: "10.0.0.0/8", SHUTDOWN_TIMEOUT_MS: "1500" });
     expect(fromEnv.trustedProxies.map((c) => c.text)).toEqual(["10.0.0.0/8"]);
     expect(fromEnv.shutdownTimeoutMs).toBe(1500);
-    const fromFlags = readSettings([backends, "--trust-proxy=::1", "--shutdown-timeout-ms=0"], { TRUST_PROXY: "10.0.0.0/8" });
+    const fromFlags = readSettings([backends, "--trust-proxy=::1", "--shutdown-timeout-ms=0"], {
+      TRUST_PROXY: "10.0.0.0/8",
+    });
     expect(fromFlags.trustedProxies.map((c) => c.text)).toEqual(["::1"]);
     expect(fromFlags.shutdownTimeoutMs).toBe(0);
     const defaults = readSettings([backends], {});
@@ -209,7 +228,11 @@ describe("server settings: TRUST_PROXY and SHUTDOWN_TIMEOUT_MS", () => {
 
   it("names a bad shutdown timeout", () => {
     // Named as every other setting is: the flag or variable, then the config path it sets.
-    expect(problemsOf([backends, "--shutdown-timeout-ms=soon"], {})[0]!.field).toBe("--shutdown-timeout-ms (shutdown_timeout_ms)");
-    expect(problemsOf([backends], { SHUTDOWN_TIMEOUT_MS: "-5" })[0]!.field).toBe("SHUTDOWN_TIMEOUT_MS (shutdown_timeout_ms)");
+    expect(problemsOf([backends, "--shutdown-timeout-ms=soon"], {})[0]!.field).toBe(
+      "--shutdown-timeout-ms (shutdown_timeout_ms)",
+    );
+    expect(problemsOf([backends], { SHUTDOWN_TIMEOUT_MS: "-5" })[0]!.field).toBe(
+      "SHUTDOWN_TIMEOUT_MS (shutdown_timeout_ms)",
+    );
   });
 });

@@ -1,36 +1,172 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, type ConfigSources } from "../../src/config/load-config.ts";
+import { ConfigError, type ConfigSources, loadConfig } from "../../src/config/load-config.ts";
 
 const ok = "http://127.0.0.1:3031";
 
 /** Each row: a bad configuration, the field its error must name, and a fragment of the reason. */
 const BAD: ReadonlyArray<{ name: string; sources: ConfigSources; field: string; says: RegExp }> = [
-  { name: "ftp backend", sources: { env: { BACKENDS: "ftp://files.example" } }, field: "BACKENDS (pools[0].backends[0].url)", says: /http or https/ },
-  { name: "not a URL", sources: { env: { BACKENDS: "not a url" } }, field: "BACKENDS (pools[0].backends[0].url)", says: /absolute http/ },
-  { name: "credentials", sources: { env: { BACKENDS: "http://user:pw@a.example" } }, field: "BACKENDS (pools[0].backends[0].url)", says: /credentials/ },
-  { name: "fragment", sources: { env: { BACKENDS: "http://a.example/#x" } }, field: "BACKENDS (pools[0].backends[0].url)", says: /fragment/ },
-  { name: "query string", sources: { env: { BACKENDS: "http://a.example/?x=1" } }, field: "BACKENDS (pools[0].backends[0].url)", says: /query/ },
-  { name: "duplicate URL", sources: { env: { BACKENDS: `${ok},${ok}/` } }, field: "BACKENDS (pools[0].backends[1].url)", says: /once/ },
-  { name: "empty list item", sources: { env: { BACKENDS: `${ok},,http://b.example` } }, field: "BACKENDS", says: /empty items/ },
-  { name: "weight zero", sources: { env: { BACKENDS: `${ok}|weight=0` } }, field: "BACKENDS (pools[0].backends[0].weight)", says: />=1/ },
-  { name: "weight not a number", sources: { env: { BACKENDS: `${ok}|weight=heavy` } }, field: "BACKENDS (pools[0].backends[0].weight)", says: /number/ },
-  { name: "weight fractional", sources: { env: { BACKENDS: `${ok}|weight=1.5` } }, field: "BACKENDS (pools[0].backends[0].weight)", says: /int/ },
-  { name: "unknown backend option", sources: { env: { BACKENDS: `${ok}|heavy` } }, field: "BACKENDS", says: /weight=N, backup/ },
-  { name: "unknown algorithm", sources: { env: { BACKENDS: ok, ALGORITHM: "no-such-algorithm" } }, field: "ALGORITHM (pools[0].algorithm)", says: /round-robin/ },
+  {
+    name: "ftp backend",
+    sources: { env: { BACKENDS: "ftp://files.example" } },
+    field: "BACKENDS (pools[0].backends[0].url)",
+    says: /http or https/,
+  },
+  {
+    name: "not a URL",
+    sources: { env: { BACKENDS: "not a url" } },
+    field: "BACKENDS (pools[0].backends[0].url)",
+    says: /absolute http/,
+  },
+  {
+    name: "credentials",
+    sources: { env: { BACKENDS: "http://user:pw@a.example" } },
+    field: "BACKENDS (pools[0].backends[0].url)",
+    says: /credentials/,
+  },
+  {
+    name: "fragment",
+    sources: { env: { BACKENDS: "http://a.example/#x" } },
+    field: "BACKENDS (pools[0].backends[0].url)",
+    says: /fragment/,
+  },
+  {
+    name: "query string",
+    sources: { env: { BACKENDS: "http://a.example/?x=1" } },
+    field: "BACKENDS (pools[0].backends[0].url)",
+    says: /query/,
+  },
+  {
+    name: "duplicate URL",
+    sources: { env: { BACKENDS: `${ok},${ok}/` } },
+    field: "BACKENDS (pools[0].backends[1].url)",
+    says: /once/,
+  },
+  {
+    name: "empty list item",
+    sources: { env: { BACKENDS: `${ok},,http://b.example` } },
+    field: "BACKENDS",
+    says: /empty items/,
+  },
+  {
+    name: "weight zero",
+    sources: { env: { BACKENDS: `${ok}|weight=0` } },
+    field: "BACKENDS (pools[0].backends[0].weight)",
+    says: />=1/,
+  },
+  {
+    name: "weight not a number",
+    sources: { env: { BACKENDS: `${ok}|weight=heavy` } },
+    field: "BACKENDS (pools[0].backends[0].weight)",
+    says: /number/,
+  },
+  {
+    name: "weight fractional",
+    sources: { env: { BACKENDS: `${ok}|weight=1.5` } },
+    field: "BACKENDS (pools[0].backends[0].weight)",
+    says: /int/,
+  },
+  {
+    name: "unknown backend option",
+    sources: { env: { BACKENDS: `${ok}|heavy` } },
+    field: "BACKENDS",
+    says: /weight=N, backup/,
+  },
+  {
+    name: "unknown algorithm",
+    sources: { env: { BACKENDS: ok, ALGORITHM: "no-such-algorithm" } },
+    field: "ALGORITHM (pools[0].algorithm)",
+    says: /round-robin/,
+  },
   { name: "no backends at all", sources: { env: {} }, field: "pools[0].backends", says: /expected array/ },
-  { name: "timeout not a number", sources: { env: { BACKENDS: ok, TIMEOUT_MS: "soon" } }, field: "TIMEOUT_MS (pools[0].timeout_ms)", says: /number/ },
-  { name: "negative timeout", sources: { env: { BACKENDS: ok, TIMEOUT_MS: "-5" } }, field: "TIMEOUT_MS (pools[0].timeout_ms)", says: />=1/ },
-  { name: "bad boolean", sources: { env: { BACKENDS: ok, PRESERVE_HOST: "maybe" } }, field: "PRESERVE_HOST", says: /true or false/ },
-  { name: "unknown state", sources: { env: { BACKENDS: ok, STATE: "postgres" } }, field: "STATE (state)", says: /memory/ },
-  { name: "bad hash key", sources: { env: { BACKENDS: ok, HASH_KEY: "query:x" } }, field: "HASH_KEY", says: /header:NAME/ },
-  { name: "sequence batch zero", sources: { env: { BACKENDS: ok, SEQUENCE_BATCH: "0" } }, field: "SEQUENCE_BATCH (sequence_batch)", says: />=1/ },
+  {
+    name: "timeout not a number",
+    sources: { env: { BACKENDS: ok, TIMEOUT_MS: "soon" } },
+    field: "TIMEOUT_MS (pools[0].timeout_ms)",
+    says: /number/,
+  },
+  {
+    name: "negative timeout",
+    sources: { env: { BACKENDS: ok, TIMEOUT_MS: "-5" } },
+    field: "TIMEOUT_MS (pools[0].timeout_ms)",
+    says: />=1/,
+  },
+  {
+    name: "bad boolean",
+    sources: { env: { BACKENDS: ok, PRESERVE_HOST: "maybe" } },
+    field: "PRESERVE_HOST",
+    says: /true or false/,
+  },
+  {
+    name: "unknown state",
+    sources: { env: { BACKENDS: ok, STATE: "postgres" } },
+    field: "STATE (state)",
+    says: /memory/,
+  },
+  {
+    name: "bad hash key",
+    sources: { env: { BACKENDS: ok, HASH_KEY: "query:x" } },
+    field: "HASH_KEY",
+    says: /header:NAME/,
+  },
+  {
+    name: "sequence batch zero",
+    sources: { env: { BACKENDS: ok, SEQUENCE_BATCH: "0" } },
+    field: "SEQUENCE_BATCH (sequence_batch)",
+    says: />=1/,
+  },
   { name: "LB_CONFIG not JSON", sources: { env: { LB_CONFIG: "{pools:" } }, field: "LB_CONFIG", says: /valid JSON/ },
-  { name: "LB_CONFIG not an object", sources: { env: { LB_CONFIG: "[1,2]" } }, field: "LB_CONFIG", says: /JSON object/ },
-  { name: "unknown key in JSON", sources: { env: { LB_CONFIG: JSON.stringify({ pools: [{ backends: [{ url: ok }], retries: 3 }] }) } }, field: "LB_CONFIG (pools[0].retries)", says: /unknown key/ },
-  { name: "duplicate backend names", sources: { json: { label: "--config lb.json", text: JSON.stringify({ pools: [{ backends: [{ url: ok, name: "x" }, { url: "http://b.example", name: "x" }] }] }) } }, field: "--config lb.json (pools[0].backends[1].name)", says: /unique/ },
-  { name: "two pools", sources: { env: { LB_CONFIG: JSON.stringify({ pools: [{ backends: [{ url: ok }] }, { backends: [{ url: ok }] }] }) } }, field: "LB_CONFIG (pools)", says: /exactly one pool/ },
-  { name: "max attempts too high", sources: { flags: { backends: ok, "max-attempts": "50" } }, field: "--max-attempts (pools[0].retry.max_attempts)", says: /<=10/ },
-  { name: "bad flag algorithm", sources: { flags: { backends: ok, algorithm: "roundrobin" } }, field: "--algorithm (pools[0].algorithm)", says: /round-robin/ },
+  {
+    name: "LB_CONFIG not an object",
+    sources: { env: { LB_CONFIG: "[1,2]" } },
+    field: "LB_CONFIG",
+    says: /JSON object/,
+  },
+  {
+    name: "unknown key in JSON",
+    sources: { env: { LB_CONFIG: JSON.stringify({ pools: [{ backends: [{ url: ok }], retries: 3 }] }) } },
+    field: "LB_CONFIG (pools[0].retries)",
+    says: /unknown key/,
+  },
+  {
+    name: "duplicate backend names",
+    sources: {
+      json: {
+        label: "--config lb.json",
+        text: JSON.stringify({
+          pools: [
+            {
+              backends: [
+                { url: ok, name: "x" },
+                { url: "http://b.example", name: "x" },
+              ],
+            },
+          ],
+        }),
+      },
+    },
+    field: "--config lb.json (pools[0].backends[1].name)",
+    says: /unique/,
+  },
+  {
+    name: "two pools",
+    sources: {
+      env: { LB_CONFIG: JSON.stringify({ pools: [{ backends: [{ url: ok }] }, { backends: [{ url: ok }] }] }) },
+    },
+    field: "LB_CONFIG (pools)",
+    says: /exactly one pool/,
+  },
+  {
+    name: "max attempts too high",
+    sources: { flags: { backends: ok, "max-attempts": "50" } },
+    field: "--max-attempts (pools[0].retry.max_attempts)",
+    says: /<=10/,
+  },
+  {
+    name: "bad flag algorithm",
+    sources: { flags: { backends: ok, algorithm: "roundrobin" } },
+    field: "--algorithm (pools[0].algorithm)",
+    says: /round-robin/,
+  },
 ];
 
 describe("bad configuration is refused with the field, the value and what was expected", () => {
@@ -54,7 +190,9 @@ describe("bad configuration is refused with the field, the value and what was ex
 
 describe("configuration sources, later wins", () => {
   it("parses BACKENDS with weights, backup and names, normalising URLs", () => {
-    const config = loadConfig({ env: { BACKENDS: "http://a.example:8080/,https://b.example|weight=3|name=bee,http://c.example|backup" } });
+    const config = loadConfig({
+      env: { BACKENDS: "http://a.example:8080/,https://b.example|weight=3|name=bee,http://c.example|backup" },
+    });
     expect(config.pools[0]!.backends).toEqual([
       { name: "a.example:8080", url: "http://a.example:8080", weight: 1, backup: false },
       { name: "bee", url: "https://b.example", weight: 3, backup: false },
@@ -73,7 +211,12 @@ describe("configuration sources, later wins", () => {
 
   it("lets LB_CONFIG override env, a JSON file override LB_CONFIG, and flags override both", () => {
     const config = loadConfig({
-      env: { BACKENDS: ok, ALGORITHM: "ip-hash", TIMEOUT_MS: "1000", LB_CONFIG: JSON.stringify({ pools: [{ algorithm: "least-connections", timeout_ms: 2000 }] }) },
+      env: {
+        BACKENDS: ok,
+        ALGORITHM: "ip-hash",
+        TIMEOUT_MS: "1000",
+        LB_CONFIG: JSON.stringify({ pools: [{ algorithm: "least-connections", timeout_ms: 2000 }] }),
+      },
       json: { label: "--config f.json", text: JSON.stringify({ pools: [{ timeout_ms: 3000 }], state: "memory" }) },
       flags: { algorithm: "weighted-round-robin", "hash-key": "cookie:sid" },
     });
@@ -124,7 +267,9 @@ describe("config errors never print a secret", () => {
 
   it("an admin_token inside an invalid LB_CONFIG: the bad field is named, the token is not printed", () => {
     const error = refusal({
-      env: { LB_CONFIG: JSON.stringify({ admin_token: TOKEN, pools: [{ backends: [{ url: ok }], algorithm: "fastest" }] }) },
+      env: {
+        LB_CONFIG: JSON.stringify({ admin_token: TOKEN, pools: [{ backends: [{ url: ok }], algorithm: "fastest" }] }),
+      },
     });
     expectSafe(error, "LB_CONFIG (pools[0].algorithm)", [TOKEN]);
     expect(error.message).toContain('"fastest"');
@@ -152,7 +297,9 @@ describe("config errors never print a secret", () => {
   });
 
   it("an Upstash-like token in a secret-named variable or nested in a JSON value is redacted", () => {
-    const direct = new ConfigError([{ field: "UPSTASH_REDIS_REST_TOKEN", value: UPSTASH, expected: "the Upstash REST token" }]);
+    const direct = new ConfigError([
+      { field: "UPSTASH_REDIS_REST_TOKEN", value: UPSTASH, expected: "the Upstash REST token" },
+    ]);
     expectSafe(direct, "UPSTASH_REDIS_REST_TOKEN", [UPSTASH]);
     expect(direct.message).toContain("(got <redacted>)");
 
@@ -175,11 +322,16 @@ describe("config errors never print a secret", () => {
   it("a JSON syntax error names the source and the position, never the text", () => {
     const text = `{"admin_token": "${TOKEN}", "backends" oops}`;
     const at = text.indexOf("oops");
-    for (const error of [refusal({ env: { LB_CONFIG: text } }), refusal({ json: { label: "--config lb.json", text } })]) {
+    for (const error of [
+      refusal({ env: { LB_CONFIG: text } }),
+      refusal({ json: { label: "--config lb.json", text } }),
+    ]) {
       const field = error.problems[0]!.field;
       expect(["LB_CONFIG", "--config lb.json"]).toContain(field);
       expectSafe(error, field, [TOKEN, "oops", "backends"]);
-      expect(error.message).toContain(`valid JSON (JSON.parse: Unexpected token at position ${at} (line 1 column ${at + 1}))`);
+      expect(error.message).toContain(
+        `valid JSON (JSON.parse: Unexpected token at position ${at} (line 1 column ${at + 1}))`,
+      );
       expect(error.problems[0]!.value).toBe("<redacted>");
     }
     // V8 quotes a snippet of short input ("[1,]" is not valid JSON): that goes as well.

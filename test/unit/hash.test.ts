@@ -22,7 +22,7 @@ describe("murmur3 (x86_32, UTF-8)", () => {
   });
 
   it("handles keys longer than the scratch buffer and astral characters", () => {
-    const long = "x".repeat(10_000) + "😀";
+    const long = `${"x".repeat(10_000)}😀`;
     expect(murmur3(long)).toBe(murmur3(long));
     expect(murmur3(long)).not.toBe(murmur3(long.slice(0, -2)));
     // The scratch buffer grew; short keys still hash as before.

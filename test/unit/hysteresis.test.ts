@@ -41,7 +41,10 @@ describe("applyCheck (rise/fall)", () => {
   });
 
   it("never takes down a backend failing every other check", () => {
-    const flapping = run(undefined, Array.from({ length: 20 }, (_, i) => i % 2 === 0));
+    const flapping = run(
+      undefined,
+      Array.from({ length: 20 }, (_, i) => i % 2 === 0),
+    );
     expect(flapping.every((record) => record.health === "up")).toBe(true);
   });
 

@@ -9,7 +9,11 @@ import { describe, expect, it } from "vitest";
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 /** Top to bottom. A layer is a set of rooms; rooms of one rank are peers. */
-export const LAYERS: ReadonlyArray<{ readonly rank: number; readonly room: string; readonly paths: readonly string[] }> = [
+const LAYERS: ReadonlyArray<{
+  readonly rank: number;
+  readonly room: string;
+  readonly paths: readonly string[];
+}> = [
   { rank: 0, room: "runtime", paths: ["src/runtime/"] },
   { rank: 1, room: "app", paths: ["src/app.ts", "src/app/"] },
   { rank: 2, room: "config", paths: ["src/config/"] },
@@ -22,12 +26,12 @@ export const LAYERS: ReadonlyArray<{ readonly rank: number; readonly room: strin
   { rank: 8, room: "shared", paths: ["src/shared/"] },
 ];
 
-export function layerOf(path: string) {
+function layerOf(path: string) {
   return LAYERS.find((layer) => layer.paths.some((p) => (p.endsWith("/") ? path.startsWith(p) : path === p)));
 }
 
 /** Relative specifiers of static imports, re-exports and dynamic imports. */
-export function importsOf(source: string): string[] {
+function importsOf(source: string): string[] {
   const specifiers: string[] = [];
   const pattern = /(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)["']([^"']+)["']/gm;
   for (let match = pattern.exec(source); match; match = pattern.exec(source)) specifiers.push(match[1]!);
@@ -35,7 +39,7 @@ export function importsOf(source: string): string[] {
 }
 
 /** Every import of `files` (repository paths to source text) that breaks the layer order. */
-export function violations(files: ReadonlyMap<string, string>): string[] {
+function violations(files: ReadonlyMap<string, string>): string[] {
   const found: string[] = [];
   for (const [path, source] of files) {
     const from = layerOf(path);
@@ -45,7 +49,9 @@ export function violations(files: ReadonlyMap<string, string>): string[] {
     }
     for (const specifier of importsOf(source)) {
       if (!specifier.startsWith(".")) continue;
-      const target = relative(ROOT, resolve(ROOT, dirname(path), specifier)).split("\\").join("/");
+      const target = relative(ROOT, resolve(ROOT, dirname(path), specifier))
+        .split("\\")
+        .join("/");
       if (!target.startsWith("src/")) {
         found.push(`${path} imports ${target}: src/ never imports tests or scripts`);
         continue;
@@ -53,7 +59,8 @@ export function violations(files: ReadonlyMap<string, string>): string[] {
       const to = layerOf(target);
       if (!to) found.push(`${path} imports ${target}, which belongs to no layer`);
       else if (to.rank < from.rank) found.push(`${path} (${from.room}) imports upward: ${target} (${to.room})`);
-      else if (to.rank === from.rank && to.room !== from.room) found.push(`${path} (${from.room}) imports its peer ${to.room}: ${target}`);
+      else if (to.rank === from.rank && to.room !== from.room)
+        found.push(`${path} (${from.room}) imports its peer ${to.room}: ${target}`);
     }
   }
   return found;
@@ -78,7 +85,10 @@ describe("layers", () => {
 
   it("the check sees an upward import, a peer import and a file outside every layer", () => {
     const files = new Map([
-      ["src/state/pool-state.ts", 'import { probe } from "../health/probe.ts";\nimport type { X } from "../shared/backend.ts";'],
+      [
+        "src/state/pool-state.ts",
+        'import { probe } from "../health/probe.ts";\nimport type { X } from "../shared/backend.ts";',
+      ],
       ["src/admin/status.ts", 'export { handleProxy } from "../proxy/handler.ts";'],
       ["src/proxy/forward.ts", 'const m = await import("../runtime/node.ts");'],
       ["src/elsewhere.ts", ""],

@@ -29,10 +29,7 @@ describe("least connections (power of two choices)", () => {
       const list = numbered(intBetween(random, 2, 9), () => intBetween(random, 1, 4));
       const inflight = Object.fromEntries(list.map((b) => [b.name, intBetween(random, 0, 30)]));
       const seed = intBetween(random, 0, 2 ** 31);
-      const order = names(
-        buildLeastConnections(list),
-        input({ load: loadView(inflight), random: mulberry32(seed) }),
-      );
+      const order = names(buildLeastConnections(list), input({ load: loadView(inflight), random: mulberry32(seed) }));
       // Replaying the same draws shows which two were sampled.
       const [x, y] = sampleTwo(list.length, mulberry32(seed));
       const loadOf = (name: string) => inflight[name]! / list.find((b) => b.name === name)!.weight;
@@ -45,9 +42,7 @@ describe("least connections (power of two choices)", () => {
     const selector = buildLeastConnections(backends("busy", "idle1", "idle2"));
     const random = mulberry32(1);
     const load = loadView({ busy: 20 });
-    const picks = tally(
-      Array.from({ length: 1000 }, () => first(selector, input({ load, random }))),
-    );
+    const picks = tally(Array.from({ length: 1000 }, () => first(selector, input({ load, random }))));
     expect(picks.get("busy")).toBeUndefined();
     // Both idle ones share the traffic (ties go to a random one, not always the same).
     expect(picks.get("idle1")!).toBeGreaterThan(400);
@@ -98,7 +93,10 @@ describe("least connections (power of two choices)", () => {
   it("reads only the two sampled loads unless a third candidate is asked for", () => {
     let reads = 0;
     const load: LoadView = {
-      inflight: () => (reads++, 1),
+      inflight: () => {
+        reads++;
+        return 1;
+      },
       latency: () => undefined,
     };
     const selector = buildLeastConnections(numbered(1000));

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { foldLatency, TAU_MS } from "../../src/shared/latency.ts";
 import {
   buildLeastResponseTime,
   DECAY_MS,
   decayedLatency,
   responseTimeScore,
 } from "../../src/balancer/least-response-time.ts";
+import { foldLatency, TAU_MS } from "../../src/shared/latency.ts";
 import { backend, backends, first, input, loadView, names } from "./fixtures.ts";
 
 const T0 = 1_700_000_000_000;
@@ -96,10 +96,7 @@ describe("least response time", () => {
 
   it("divides by weight and breaks ties by list order", () => {
     const heavy = backend("heavy", 4);
-    const load = loadView(
-      {},
-      { light: { ewmaMs: 30, updatedAt: T0 }, heavy: { ewmaMs: 100, updatedAt: T0 } },
-    );
+    const load = loadView({}, { light: { ewmaMs: 30, updatedAt: T0 }, heavy: { ewmaMs: 100, updatedAt: T0 } });
     expect(responseTimeScore(heavy, load, T0)).toBe(25);
     const selector = buildLeastResponseTime([backend("light"), heavy]);
     expect(names(selector, input({ load, now: T0 }))).toEqual(["heavy", "light"]);

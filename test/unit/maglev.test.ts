@@ -1,11 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  buildMaglev,
-  buildMaglevTable,
-  MAGLEV_PRIMES,
-  maglevTableSize,
-} from "../../src/balancer/maglev.ts";
 import { CandidateWalk } from "../../src/balancer/candidate-walk.ts";
+import { buildMaglev, buildMaglevTable, MAGLEV_PRIMES, maglevTableSize } from "../../src/balancer/maglev.ts";
 import type { Backend } from "../../src/shared/backend.ts";
 import { mulberry32 } from "../support/prng.ts";
 import { backends, first, input, names, numbered, randomIPv4, tally } from "./fixtures.ts";
@@ -156,8 +151,13 @@ describe("ip hash (weighted maglev)", () => {
     const random = mulberry32(5);
     for (const n of [1, 2, 3, 10, 40]) {
       // A tiny table makes several backends share few slots, so the name-order tail is used.
-      const selector = buildMaglev(numbered(n, (i) => 1 + (i % 3)), { tableSize: 211 });
-      const all = numbered(n).map((b) => b.name).sort();
+      const selector = buildMaglev(
+        numbered(n, (i) => 1 + (i % 3)),
+        { tableSize: 211 },
+      );
+      const all = numbered(n)
+        .map((b) => b.name)
+        .sort();
       for (let t = 0; t < 200; t++) {
         const key = randomIPv4(random);
         expect(names(selector, input({ key })).sort()).toEqual(all);

@@ -1,14 +1,19 @@
 import { describe, expect, it } from "vitest";
-import { KvStore, type KvNamespaceLike } from "../../src/state/kv.ts";
+import { type KvNamespaceLike, KvStore } from "../../src/state/kv.ts";
 import { MemoryStore } from "../../src/state/memory.ts";
 import { MAX_REASON_LENGTH, readPatch, sanitizePatch } from "../../src/state/patch.ts";
-import { PATCH_FIELDS, type BackendPatch } from "../../src/state/types.ts";
+import { type BackendPatch, PATCH_FIELDS } from "../../src/state/types.ts";
 import { FULL_PATCH } from "../support/patches.ts";
 
 /** A clock the test moves by hand. */
 function manualClock(start = 1_700_000_000_000): { now: () => number; advance: (ms: number) => void } {
   let t = start;
-  return { now: () => t, advance: (ms) => void (t += ms) };
+  return {
+    now: () => t,
+    advance: (ms) => {
+      t += ms;
+    },
+  };
 }
 
 const FULL = FULL_PATCH;
@@ -83,7 +88,7 @@ describe("MemoryStore.setBackend", () => {
     await store.setBackend("p", "b1", { reason: "x".repeat(500) });
     expect((await store.sync("p", undefined)).backends.b1?.reason).toBe("x".repeat(MAX_REASON_LENGTH));
     // Never half an emoji.
-    await store.setBackend("p", "b1", { reason: "x".repeat(MAX_REASON_LENGTH - 1) + "🚑🚑" });
+    await store.setBackend("p", "b1", { reason: `${"x".repeat(MAX_REASON_LENGTH - 1)}🚑🚑` });
     expect((await store.sync("p", undefined)).backends.b1?.reason).toBe("x".repeat(MAX_REASON_LENGTH - 1));
   });
 
@@ -109,7 +114,9 @@ describe("MemoryStore.setBackend", () => {
       ["health"],
     ];
     for (const patch of invalid) {
-      await expect(store.setBackend("p", "b1", patch as BackendPatch), JSON.stringify(patch)).rejects.toThrow(TypeError);
+      await expect(store.setBackend("p", "b1", patch as BackendPatch), JSON.stringify(patch)).rejects.toThrow(
+        TypeError,
+      );
     }
     expect((await store.sync("p", undefined)).backends.b1).toEqual({ health: "up", streak: 1, inflight: 0 });
   });
@@ -131,7 +138,9 @@ describe("sanitizePatch / readPatch", () => {
   });
 
   it("readPatch drops what is invalid instead of throwing, and parses numeric strings", () => {
-    expect(readPatch({ health: "sideways", admin: "drained", streak: "7", since: "1.5", ejections: "-1", extra: 1 })).toEqual({
+    expect(
+      readPatch({ health: "sideways", admin: "drained", streak: "7", since: "1.5", ejections: "-1", extra: 1 }),
+    ).toEqual({
       admin: "drained",
       streak: 7,
       since: 1.5,

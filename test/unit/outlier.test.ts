@@ -1,7 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { ejectionDuration, FailureStreaks, type OutlierPolicy } from "../../src/health/outlier.ts";
 
-const POLICY: OutlierPolicy = { consecutiveFailures: 3, baseEjectionMs: 1_000, maxEjectionMs: 5_000, failureOn5xx: false };
+const POLICY: OutlierPolicy = {
+  consecutiveFailures: 3,
+  baseEjectionMs: 1_000,
+  maxEjectionMs: 5_000,
+  failureOn5xx: false,
+};
 
 describe("ejectionDuration", () => {
   it("is the base time times the times ejected, capped", () => {
@@ -21,14 +26,23 @@ describe("FailureStreaks", () => {
   it("reports an ejection on the failure that completes the streak, then starts over", () => {
     const streaks = new FailureStreaks(POLICY);
     expect([true, true, true, true, true, true].map((failed) => streaks.record("a", failed))).toEqual([
-      false, false, true, false, false, true,
+      false,
+      false,
+      true,
+      false,
+      false,
+      true,
     ]);
   });
 
   it("starts over after a success", () => {
     const streaks = new FailureStreaks(POLICY);
     expect([true, true, false, true, true].map((failed) => streaks.record("a", failed))).toEqual([
-      false, false, false, false, false,
+      false,
+      false,
+      false,
+      false,
+      false,
     ]);
     expect(streaks.record("a", true)).toBe(true);
   });

@@ -6,7 +6,12 @@ import type { BackendPatch, PoolSnapshot } from "../../src/state/types.ts";
 import { backend } from "./fixtures.ts";
 
 const NOW = 1_700_000_000_000;
-const POLICY: OutlierPolicy = { consecutiveFailures: 2, baseEjectionMs: 1_000, maxEjectionMs: 10_000, failureOn5xx: false };
+const POLICY: OutlierPolicy = {
+  consecutiveFailures: 2,
+  baseEjectionMs: 1_000,
+  maxEjectionMs: 10_000,
+  failureOn5xx: false,
+};
 const defer: Defer = () => undefined;
 
 /** A pool state that applies what is published to its own snapshot, as PoolState does locally. */
@@ -22,14 +27,22 @@ class FakeRecords implements SharedRecords {
   publish(name: string, patch: BackendPatch): void {
     this.published.push({ backend: name, patch });
     const previous = this.snapshot.backends[name];
-    this.snapshot = { ...this.snapshot, backends: { ...this.snapshot.backends, [name]: { ...previous, ...patch, inflight: 0 } } };
+    this.snapshot = {
+      ...this.snapshot,
+      backends: { ...this.snapshot.backends, [name]: { ...previous, ...patch, inflight: 0 } },
+    };
   }
 }
 
 function setUp(records: Record<string, BackendPatch> = {}, policy: Partial<OutlierPolicy> = {}) {
   const state = new FakeRecords(records);
   const lines: string[] = [];
-  const passive = new PassiveHealth({ ...POLICY, ...policy }, state, (line) => lines.push(line), () => NOW);
+  const passive = new PassiveHealth(
+    { ...POLICY, ...policy },
+    state,
+    (line) => lines.push(line),
+    () => NOW,
+  );
   return { state, lines, passive };
 }
 
@@ -39,7 +52,13 @@ describe("PassiveHealth.failsOn", () => {
   it("counts 502, 503 and 504 always, other 5xx only when configured", () => {
     const { passive } = setUp();
     expect([502, 503, 504].map((status) => passive.failsOn(status))).toEqual([true, true, true]);
-    expect([500, 501, 505, 404, 200].map((status) => passive.failsOn(status))).toEqual([false, false, false, false, false]);
+    expect([500, 501, 505, 404, 200].map((status) => passive.failsOn(status))).toEqual([
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
     const strict = setUp({}, { failureOn5xx: true }).passive;
     expect([500, 501, 599, 499].map((status) => strict.failsOn(status))).toEqual([true, true, true, false]);
   });

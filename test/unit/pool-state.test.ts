@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { MemoryStore } from "../../src/state/memory.ts";
 import { PoolState, type PoolStateOptions } from "../../src/state/pool-state.ts";
 import type { InstanceReport, PoolSnapshot, StateStore } from "../../src/state/types.ts";
-import { manualTime, type ManualTime } from "../support/manual-time.ts";
+import { type ManualTime, manualTime } from "../support/manual-time.ts";
 
 /** A MemoryStore that can be switched off, recording the reports that reached it. */
 function fakeStore(time: ManualTime) {
@@ -63,7 +63,9 @@ describe("PoolState over a fake store", () => {
 
     state.down = false;
     const view = await pool.refresh();
-    expect(state.reports).toEqual([{ instance: "me", inflight: {}, latency: { x: { count: 2, meanMs: 20 } }, ttlMs: 3_000 }]);
+    expect(state.reports).toEqual([
+      { instance: "me", inflight: {}, latency: { x: { count: 2, meanMs: 20 } }, ttlMs: 3_000 },
+    ]);
     expect(view.backends.x?.latency).toEqual({ ewmaMs: 20, updatedAt: 1_000 });
     expect(pool.stats.degraded).toBe(false);
     expect(lines).toEqual([

@@ -47,21 +47,33 @@ describe("probe", () => {
   it("passes on a status in an expected class or an exact code", async () => {
     expect(await probe(a, SPEC, answering(200).fetcher)).toEqual({ passed: true, reason: "status 200" });
     expect(await probe(a, SPEC, answering(299).fetcher)).toEqual({ passed: true, reason: "status 299" });
-    expect(await probe(a, { ...SPEC, expectedStatus: ["2xx", "301"] }, answering(301).fetcher)).toEqual({ passed: true, reason: "status 301" });
+    expect(await probe(a, { ...SPEC, expectedStatus: ["2xx", "301"] }, answering(301).fetcher)).toEqual({
+      passed: true,
+      reason: "status 301",
+    });
   });
 
   it("fails on any other status and says what was expected", async () => {
     expect(await probe(a, SPEC, answering(500).fetcher)).toEqual({ passed: false, reason: "status 500, expected 2xx" });
     const spec = { ...SPEC, expectedStatus: ["2xx", "301"] };
-    expect(await probe(a, spec, answering(302).fetcher)).toEqual({ passed: false, reason: "status 302, expected 2xx or 301" });
+    expect(await probe(a, spec, answering(302).fetcher)).toEqual({
+      passed: false,
+      reason: "status 302, expected 2xx or 301",
+    });
   });
 
   it("checks the body when asked to", async () => {
     const spec = { ...SPEC, bodyContains: "ok" };
     expect(await probe(a, spec, answering(200, "all ok").fetcher)).toEqual({ passed: true, reason: "status 200" });
-    expect(await probe(a, spec, answering(200, "degraded").fetcher)).toEqual({ passed: false, reason: 'body lacks "ok"' });
+    expect(await probe(a, spec, answering(200, "degraded").fetcher)).toEqual({
+      passed: false,
+      reason: 'body lacks "ok"',
+    });
     // The status is judged first: a wrong status fails for its own reason whatever the body says.
-    expect(await probe(a, spec, answering(503, "ok").fetcher)).toEqual({ passed: false, reason: "status 503, expected 2xx" });
+    expect(await probe(a, spec, answering(503, "ok").fetcher)).toEqual({
+      passed: false,
+      reason: "status 503, expected 2xx",
+    });
   });
 
   it("fails with the timeout as its reason when no answer comes in time", async () => {

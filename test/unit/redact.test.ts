@@ -20,8 +20,16 @@ describe("scrubCredentials", () => {
 describe("redact", () => {
   it("hides secret-named keys at any depth and credentials in strings and keys", () => {
     expect(
-      redact({ a: [{ api_key: 1, b: "http://x:y@h" }], headers: { Authorization: "Bearer z", Accept: "*/*" }, admin_cookie_secure: "no" }),
-    ).toEqual({ a: [{ api_key: "<redacted>", b: "http://<redacted>@h" }], headers: { Authorization: "<redacted>", Accept: "*/*" }, admin_cookie_secure: "no" });
+      redact({
+        a: [{ api_key: 1, b: "http://x:y@h" }],
+        headers: { Authorization: "Bearer z", Accept: "*/*" },
+        admin_cookie_secure: "no",
+      }),
+    ).toEqual({
+      a: [{ api_key: "<redacted>", b: "http://<redacted>@h" }],
+      headers: { Authorization: "<redacted>", Accept: "*/*" },
+      admin_cookie_secure: "no",
+    });
   });
 });
 
@@ -38,7 +46,9 @@ describe("jsonSyntaxSummary", () => {
     expect(jsonSyntaxSummary(new SyntaxError("JSON Parse error: Invalid escape character q"), '{"a":"\\q"}')).toBe(
       "Invalid escape character at position 6 (line 1 column 7)",
     );
-    expect(jsonSyntaxSummary(new SyntaxError('"secret" is not valid JSON'), "secret")).toBe("syntax error at position 0 (line 1 column 1)");
+    expect(jsonSyntaxSummary(new SyntaxError('"secret" is not valid JSON'), "secret")).toBe(
+      "syntax error at position 0 (line 1 column 1)",
+    );
   });
 });
 

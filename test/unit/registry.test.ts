@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { CandidateWalk } from "../../src/balancer/candidate-walk.ts";
-import { ALGORITHM_NAMES, buildSelector, type Algorithm } from "../../src/balancer/registry.ts";
+import { ALGORITHM_NAMES, type Algorithm, buildSelector } from "../../src/balancer/registry.ts";
 import type { SelectionInput } from "../../src/balancer/types.ts";
-import { type LatencyEstimate, type LoadView } from "../../src/shared/backend.ts";
+import type { LatencyEstimate, LoadView } from "../../src/shared/backend.ts";
 import { intBetween, mulberry32 } from "../support/prng.ts";
 import { backends, first, input, loadView, names, numbered, randomIPv4 } from "./fixtures.ts";
 
@@ -78,10 +78,12 @@ describe.each(ALGORITHM_NAMES)("%s", (algorithm) => {
       // Both walks must see the same draws, so give each its own copy of the generator.
       const seed = intBetween(random, 0, 2 ** 31);
       const base = randomInput(random, n);
-      const chosen = new CandidateWalk(selector, { ...base, random: mulberry32(seed) }, { unavailable: excluded }).next();
-      const expected = names(selector, { ...base, random: mulberry32(seed) }).find(
-        (name) => !excluded.has(name),
-      );
+      const chosen = new CandidateWalk(
+        selector,
+        { ...base, random: mulberry32(seed) },
+        { unavailable: excluded },
+      ).next();
+      const expected = names(selector, { ...base, random: mulberry32(seed) }).find((name) => !excluded.has(name));
       expect(chosen?.name).toBe(expected);
       if (excluded.size < n) expect(excluded.has(chosen!.name)).toBe(false);
       else expect(chosen).toBeUndefined();
@@ -110,7 +112,16 @@ describe("cost of the first candidate", () => {
   function countingLoad(): { load: LoadView; reads: () => number } {
     let reads = 0;
     return {
-      load: { inflight: () => (reads++, 0), latency: () => (reads++, undefined) },
+      load: {
+        inflight: () => {
+          reads++;
+          return 0;
+        },
+        latency: () => {
+          reads++;
+          return undefined;
+        },
+      },
       reads: () => reads,
     };
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Reporter, type ReporterOptions } from "../../src/state/reporter.ts";
-import { manualTime, settle, type ManualTime } from "../support/manual-time.ts";
+import { type ManualTime, manualTime, settle } from "../support/manual-time.ts";
 
 /** A reporter on a manual clock whose syncs are recorded; the test sets what it reads. */
 function reporter(time: ManualTime, options: Partial<ReporterOptions> = {}) {

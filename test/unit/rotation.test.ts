@@ -24,7 +24,13 @@ function counted(algorithm: BalancingAlgorithm): { algorithm: BalancingAlgorithm
   const builds: Backend[][] = [];
   return {
     builds,
-    algorithm: { ...algorithm, build: (list) => (builds.push([...list]), algorithm.build(list)) },
+    algorithm: {
+      ...algorithm,
+      build: (list) => {
+        builds.push([...list]);
+        return algorithm.build(list);
+      },
+    },
   };
 }
 
@@ -59,7 +65,11 @@ describe("RotationCache: rebuilding", () => {
     expect(down.unavailable.size).toBe(0);
     expect(names(down.selector, input({ seq: 0 }))).toEqual(["a", "c"]);
     cache.current(snapshot(), NOW + 2);
-    expect(builds.map((set) => set.map((b) => b.name))).toEqual([["a", "b", "c"], ["a", "c"], ["a", "b", "c"]]);
+    expect(builds.map((set) => set.map((b) => b.name))).toEqual([
+      ["a", "b", "c"],
+      ["a", "c"],
+      ["a", "b", "c"],
+    ]);
   });
 
   it("rechecks an unchanged snapshot once an ejection ends", () => {
@@ -129,7 +139,10 @@ describe("RotationCache: granule (sequence positions per turn)", () => {
     const cache = new RotationCache(roundRobin, backends("a", "b", "c"), POLICY);
     expect(cache.current(snapshot(), NOW).granule).toBe(3);
     expect(cache.current(snapshot({ a: { health: "down" } }), NOW).granule).toBe(2);
-    expect(cache.current(snapshot({ a: { admin: "disabled" }, b: { admin: "disabled" }, c: { admin: "disabled" } }), NOW).granule).toBe(1);
+    expect(
+      cache.current(snapshot({ a: { admin: "disabled" }, b: { admin: "disabled" }, c: { admin: "disabled" } }), NOW)
+        .granule,
+    ).toBe(1);
   });
 
   it("is the gcd-reduced weight sum for weighted round robin", () => {

@@ -59,7 +59,11 @@ describe("SequenceBlocks", () => {
   });
 
   it("falls back to local positions when the store fails, and keeps serving", async () => {
-    const blocks = new SequenceBlocks(async () => Promise.reject(new Error("down")), 8, () => 0);
+    const blocks = new SequenceBlocks(
+      async () => Promise.reject(new Error("down")),
+      8,
+      () => 0,
+    );
     const seen = await Promise.all(Array.from({ length: 20 }, () => blocks.next(1)));
     expect(new Set(seen).size).toBe(20);
   });
@@ -69,7 +73,12 @@ describe("SequenceBlocks while the store is known to be down", () => {
   it("does not call the store at all, so no request waits for it", async () => {
     const store = counter();
     let down = true;
-    const blocks = new SequenceBlocks(store.reserve, 8, () => 0, () => down);
+    const blocks = new SequenceBlocks(
+      store.reserve,
+      8,
+      () => 0,
+      () => down,
+    );
     const seen = await Promise.all(Array.from({ length: 20 }, () => blocks.next(1)));
     expect(store.sizes).toEqual([]);
     expect(new Set(seen).size).toBe(20);

@@ -30,10 +30,19 @@ describe("server limits from the config", () => {
 
   it.each([
     [{}, { idleSeconds: 60, upstreamSeconds: 91 }],
-    [{ IDLE_TIMEOUT_MS: "1000", TIMEOUT_MS: "5000", MAX_ATTEMPTS: "1" }, { idleSeconds: 1, upstreamSeconds: 6 }],
+    [
+      { IDLE_TIMEOUT_MS: "1000", TIMEOUT_MS: "5000", MAX_ATTEMPTS: "1" },
+      { idleSeconds: 1, upstreamSeconds: 6 },
+    ],
     [{ IDLE_TIMEOUT_MS: "100" }, { idleSeconds: 1, upstreamSeconds: 91 }],
-    [{ IDLE_TIMEOUT_MS: "120000", TIMEOUT_MS: "1000", MAX_ATTEMPTS: "1" }, { idleSeconds: 120, upstreamSeconds: 120 }],
-    [{ IDLE_TIMEOUT_MS: "3600000", TIMEOUT_MS: "600000" }, { idleSeconds: 255, upstreamSeconds: 255 }],
+    [
+      { IDLE_TIMEOUT_MS: "120000", TIMEOUT_MS: "1000", MAX_ATTEMPTS: "1" },
+      { idleSeconds: 120, upstreamSeconds: 120 },
+    ],
+    [
+      { IDLE_TIMEOUT_MS: "3600000", TIMEOUT_MS: "600000" },
+      { idleSeconds: 255, upstreamSeconds: 255 },
+    ],
   ])("Bun seconds for %o: %o (whole seconds, 1-255)", (env, expected) => {
     expect(bunTimeouts(config(env as Record<string, string>))).toEqual(expected);
   });

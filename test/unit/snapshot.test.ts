@@ -1,10 +1,14 @@
 import { describe, expect, it } from "vitest";
 import type { LatencyEstimate } from "../../src/shared/backend.ts";
 import { foldSharedLatency } from "../../src/shared/latency.ts";
-import { mergeReport, snapshotOf, type InstanceEntry, type PoolRecords } from "../../src/state/snapshot.ts";
+import { type InstanceEntry, mergeReport, type PoolRecords, snapshotOf } from "../../src/state/snapshot.ts";
 import type { BackendPatch, InstanceReport } from "../../src/state/types.ts";
 
-const report = (instance: string, inflight: Record<string, number>, extra: Partial<InstanceReport> = {}): InstanceReport => ({
+const report = (
+  instance: string,
+  inflight: Record<string, number>,
+  extra: Partial<InstanceReport> = {},
+): InstanceReport => ({
   instance,
   inflight,
   latency: {},
@@ -35,7 +39,11 @@ describe("mergeReport", () => {
     const before = new Map<string, LatencyEstimate>([["x", { ewmaMs: 100, updatedAt: 1 }]]);
     const merged = mergeReport(
       before,
-      report("a", {}, { latency: { x: { count: 3, meanMs: 10 }, y: { count: 1, meanMs: 7 }, z: { count: 0, meanMs: 9 } } }),
+      report(
+        "a",
+        {},
+        { latency: { x: { count: 3, meanMs: 10 }, y: { count: 1, meanMs: 7 }, z: { count: 0, meanMs: 9 } } },
+      ),
       2_000,
     );
     expect(merged.latency).toEqual({

@@ -23,7 +23,12 @@ describe("StoreCaller", () => {
     time.advance(1);
     await call;
     expect((outcome as Error).message).toBe("store timed out after 200 ms");
-    expect(calls.stats).toEqual({ roundTrips: 1, errors: 1, degraded: true, lastError: "store timed out after 200 ms" });
+    expect(calls.stats).toEqual({
+      roundTrips: 1,
+      errors: 1,
+      degraded: true,
+      lastError: "store timed out after 200 ms",
+    });
     expect(lines).toHaveLength(1);
   });
 

@@ -31,9 +31,7 @@ describe("weighted round robin (smooth, nginx)", () => {
     const random = mulberry32(11);
     let worst = 0;
     for (let trial = 0; trial < 500; trial++) {
-      const weights = Array.from({ length: intBetween(random, 1, 8) }, () =>
-        intBetween(random, 1, 20),
-      );
+      const weights = Array.from({ length: intBetween(random, 1, 8) }, () => intBetween(random, 1, 20));
       const schedule = smoothSchedule(weights);
       const divisor = weights.reduce((s, w) => s + w, 0) / schedule.length;
       const reduced = weights.map((w) => w / divisor);
@@ -65,8 +63,6 @@ describe("weighted round robin (smooth, nginx)", () => {
   it("rejects weights it cannot schedule exactly", () => {
     expect(() => buildWeightedRoundRobin(backends(["a", 0]))).toThrow(/positive integer/);
     expect(() => buildWeightedRoundRobin(backends(["a", 1.5]))).toThrow(/positive integer/);
-    expect(() =>
-      buildWeightedRoundRobin(backends(["a", MAX_SCHEDULE_LENGTH], ["b", 1])),
-    ).toThrow(/exceeds/);
+    expect(() => buildWeightedRoundRobin(backends(["a", MAX_SCHEDULE_LENGTH], ["b", 1]))).toThrow(/exceeds/);
   });
 });

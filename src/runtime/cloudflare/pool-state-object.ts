@@ -5,7 +5,7 @@ import type { LatencyEstimate } from "../../shared/backend.ts";
 import type { ProbeSpec } from "../../shared/probe-spec.ts";
 import type { PoolObjectNamespace } from "../../state/durable-object-store.ts";
 import { checkLock, readPatch, sanitizePatch } from "../../state/patch.ts";
-import { mergeReport, snapshotOf, type InstanceEntry } from "../../state/snapshot.ts";
+import { type InstanceEntry, mergeReport, snapshotOf } from "../../state/snapshot.ts";
 import type { BackendPatch, HealthWatch, InstanceReport, PoolSnapshot } from "../../state/types.ts";
 
 /** Storage keys (synchronous KV API of a SQLite-backed object, table __cf_kv). */
