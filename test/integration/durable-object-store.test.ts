@@ -12,7 +12,7 @@ import {
   type PoolSnapshot,
   type StateStore,
 } from "../../src/state/types.ts";
-import { FULL_PATCH } from "../support/patches.ts";
+import { FULL_PATCH, instanceReport } from "../support/patches.ts";
 import { backendsOf, startUpstreams, tally } from "../support/upstreams.ts";
 import { startWorker, type WorkerInstance } from "../support/worker.ts";
 
@@ -43,17 +43,8 @@ async function sendAll(worker: WorkerInstance, total: number, concurrency: numbe
   return responses;
 }
 
-const report = (
-  instance: string,
-  inflight: Record<string, number>,
-  extra: Partial<InstanceReport> = {},
-): InstanceReport => ({
-  instance,
-  inflight,
-  latency: {},
-  ttlMs: 60_000,
-  ...extra,
-});
+const report = (instance: string, inflight: Record<string, number>, extra: Partial<InstanceReport> = {}) =>
+  instanceReport(instance, inflight, extra, 60_000);
 
 const FULL = FULL_PATCH;
 

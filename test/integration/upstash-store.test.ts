@@ -22,7 +22,7 @@ import {
   type StateStore,
 } from "../../src/state/types.ts";
 import { UpstashStore } from "../../src/state/upstash.ts";
-import { FULL_PATCH } from "../support/patches.ts";
+import { FULL_PATCH, instanceReport } from "../support/patches.ts";
 import { describeWithRedis, startUpstashStack, type UpstashStack } from "../support/redis.ts";
 
 describeWithRedis("UpstashStore (Upstash REST over a real redis-server)", () => {
@@ -71,17 +71,8 @@ describeWithRedis("UpstashStore (Upstash REST over a real redis-server)", () => 
 
   const commandNames = (): string[] => events.map((e) => e.commands?.[0]?.[0]?.toLowerCase() ?? "?");
 
-  const report = (
-    instance: string,
-    inflight: Record<string, number>,
-    extra: Partial<InstanceReport> = {},
-  ): InstanceReport => ({
-    instance,
-    inflight,
-    latency: {},
-    ttlMs: 30_000,
-    ...extra,
-  });
+  const report = (instance: string, inflight: Record<string, number>, extra: Partial<InstanceReport> = {}) =>
+    instanceReport(instance, inflight, extra, 30_000);
 
   const inflightOf = (snapshot: PoolSnapshot): Record<string, number> =>
     Object.fromEntries(

@@ -1,4 +1,4 @@
-import type { BackendPatch } from "../../src/state/types.ts";
+import type { BackendPatch, InstanceReport } from "../../src/state/types.ts";
 
 /** Every backend-record field set, with values that would not survive a careless conversion. */
 export const FULL_PATCH: Required<BackendPatch> = {
@@ -10,3 +10,13 @@ export const FULL_PATCH: Required<BackendPatch> = {
   ejectedUntil: 1_767_225_630_000,
   ejections: 4,
 };
+
+/** One instance's report: in-flight counts, no latency samples unless `extra` has them. */
+export function instanceReport(
+  instance: string,
+  inflight: Record<string, number>,
+  extra: Partial<InstanceReport> = {},
+  ttlMs = 30_000,
+): InstanceReport {
+  return { instance, inflight, latency: {}, ttlMs, ...extra };
+}

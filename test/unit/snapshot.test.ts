@@ -3,18 +3,10 @@ import type { LatencyEstimate } from "../../src/shared/backend.ts";
 import { foldSharedLatency } from "../../src/shared/latency.ts";
 import { type InstanceEntry, mergeReport, type PoolRecords, snapshotOf } from "../../src/state/snapshot.ts";
 import type { BackendPatch, InstanceReport } from "../../src/state/types.ts";
+import { instanceReport } from "../support/patches.ts";
 
-const report = (
-  instance: string,
-  inflight: Record<string, number>,
-  extra: Partial<InstanceReport> = {},
-): InstanceReport => ({
-  instance,
-  inflight,
-  latency: {},
-  ttlMs: 30_000,
-  ...extra,
-});
+const report = (instance: string, inflight: Record<string, number>, extra: Partial<InstanceReport> = {}) =>
+  instanceReport(instance, inflight, extra, 30_000);
 
 function records(
   instances: Record<string, InstanceEntry> = {},
