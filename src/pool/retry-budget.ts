@@ -6,27 +6,32 @@
  * is earned, so retries stop after the reserve instead of multiplying the outage.
  */
 export class RetryBudget {
-  #tokens: number;
+  /**
+   * In thousandths of a retry: 0.2 added five times in floating point is 0.9999999999999999,
+   * one short of a retry, so the arithmetic stays in whole numbers.
+   */
+  #milli: number;
+  readonly #earnMilli: number;
+  readonly #reserveMilli: number;
 
-  constructor(
-    private readonly ratio = 0.2,
-    private readonly reserve = 10,
-  ) {
-    this.#tokens = reserve;
+  constructor(ratio = 0.2, reserve = 10) {
+    this.#earnMilli = Math.round(ratio * 1000);
+    this.#reserveMilli = Math.round(reserve * 1000);
+    this.#milli = this.#reserveMilli;
   }
 
   earn(): void {
-    if (this.#tokens < this.reserve) this.#tokens = Math.min(this.reserve, this.#tokens + this.ratio);
+    this.#milli = Math.min(this.#reserveMilli, this.#milli + this.#earnMilli);
   }
 
   /** Spends one retry if there is one. */
   trySpend(): boolean {
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
+    if (this.#milli < 1000) return false;
+    this.#milli -= 1000;
     return true;
   }
 
   get balance(): number {
-    return this.#tokens;
+    return this.#milli / 1000;
   }
 }

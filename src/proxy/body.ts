@@ -77,37 +77,41 @@ function watched(body: ReadableStream<Uint8Array>, head: Uint8Array[], maxBodyBy
   const progress: BodyProgress = { complete: false, broken: false, tooLarge: false, onChunk: undefined };
   const reader = body.getReader();
   let size = 0;
-  const stream = new ReadableStream<Uint8Array>({
-    pull: async (controller) => {
-      let chunk = head.shift();
-      if (!chunk) {
-        let step: ReadableStreamReadResult<Uint8Array>;
-        try {
-          step = await reader.read();
-        } catch (error) {
-          progress.broken = true;
-          controller.error(error);
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      pull: async (controller) => {
+        let chunk = head.shift();
+        if (!chunk) {
+          let step: ReadableStreamReadResult<Uint8Array>;
+          try {
+            step = await reader.read();
+          } catch (error) {
+            progress.broken = true;
+            controller.error(error);
+            return;
+          }
+          if (step.done) {
+            progress.complete = true;
+            controller.close();
+            return;
+          }
+          chunk = step.value;
+        }
+        size += chunk.byteLength;
+        if (maxBodyBytes > 0 && size > maxBodyBytes) {
+          progress.tooLarge = true;
+          void reader.cancel().catch(() => undefined);
+          controller.error(new BodyTooLarge());
           return;
         }
-        if (step.done) {
-          progress.complete = true;
-          controller.close();
-          return;
-        }
-        chunk = step.value;
-      }
-      size += chunk.byteLength;
-      if (maxBodyBytes > 0 && size > maxBodyBytes) {
-        progress.tooLarge = true;
-        void reader.cancel().catch(() => undefined);
-        controller.error(new BodyTooLarge());
-        return;
-      }
-      progress.onChunk?.();
-      controller.enqueue(chunk);
+        progress.onChunk?.();
+        controller.enqueue(chunk);
+      },
+      cancel: (reason) => reader.cancel(reason),
     },
-    cancel: (reason) => reader.cancel(reason),
-  });
+    // Read nothing ahead: a chunk is taken from the client only when the upstream asks for one.
+    { highWaterMark: 0 },
+  );
   return { replayable: undefined, stream, progress };
 }
 
