@@ -2,7 +2,10 @@ import { describe, expect, it } from "vitest";
 import { BodyTooLarge, type PreparedBody, prepareBody } from "../../src/proxy/body.ts";
 
 /** A request whose body arrives in the given chunks, then ends (or breaks, with `fail`). */
-function streamed(chunks: readonly string[], options: { fail?: boolean; length?: number; method?: string } = {}): Request {
+function streamed(
+  chunks: readonly string[],
+  options: { fail?: boolean; length?: number; method?: string } = {},
+): Request {
   const encoder = new TextEncoder();
   let next = 0;
   const body = new ReadableStream<Uint8Array>({
@@ -12,8 +15,14 @@ function streamed(chunks: readonly string[], options: { fail?: boolean; length?:
       else controller.close();
     },
   });
-  const headers: Record<string, string> = options.length === undefined ? {} : { "content-length": String(options.length) };
-  return new Request("http://lb.test/up", { method: options.method ?? "POST", body, headers, duplex: "half" } as RequestInit);
+  const headers: Record<string, string> =
+    options.length === undefined ? {} : { "content-length": String(options.length) };
+  return new Request("http://lb.test/up", {
+    method: options.method ?? "POST",
+    body,
+    headers,
+    duplex: "half",
+  } as RequestInit);
 }
 
 async function drain(prepared: PreparedBody): Promise<string> {
@@ -22,7 +31,10 @@ async function drain(prepared: PreparedBody): Promise<string> {
 
 describe("prepareBody", () => {
   it("sends no body for GET and HEAD, whatever their case (Deno keeps 'get')", async () => {
-    expect(await prepareBody(new Request("http://lb.test/", { method: "GET" }), 10)).toEqual({ replayable: null, stream: null });
+    expect(await prepareBody(new Request("http://lb.test/", { method: "GET" }), 10)).toEqual({
+      replayable: null,
+      stream: null,
+    });
     const lower = { method: "get", body: new ReadableStream(), headers: new Headers() } as unknown as Request;
     expect(await prepareBody(lower, 10)).toEqual({ replayable: null, stream: null });
   });
@@ -62,7 +74,12 @@ describe("prepareBody", () => {
         controller.enqueue(new Uint8Array(10));
       },
     });
-    const request = new Request("http://lb.test/", { method: "POST", body, headers: { "content-length": "500" }, duplex: "half" } as RequestInit);
+    const request = new Request("http://lb.test/", {
+      method: "POST",
+      body,
+      headers: { "content-length": "500" },
+      duplex: "half",
+    } as RequestInit);
     await expect(prepareBody(request, 64, 100)).rejects.toBeInstanceOf(BodyTooLarge);
     expect(pulled).toBeLessThanOrEqual(1); // a stream may pre-pull one chunk on its own; we read none
   });

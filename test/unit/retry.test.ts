@@ -3,11 +3,16 @@ import { RetryBudget } from "../../src/pool/retry-budget.ts";
 import { isRetryableStatus, mayRepeat } from "../../src/proxy/retry.ts";
 
 const request = (method: string, headers: Record<string, string> = {}) =>
-  new Request("http://lb.test/x", { method, headers, ...(method === "POST" || method === "PATCH" ? { body: "b" } : {}) });
+  new Request("http://lb.test/x", {
+    method,
+    headers,
+    ...(method === "POST" || method === "PATCH" ? { body: "b" } : {}),
+  });
 
 describe("which requests may be repeated after they may have reached a backend", () => {
   it("idempotent methods may (RFC 9110 9.2.2); POST and PATCH may not", () => {
-    for (const method of ["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]) expect(mayRepeat(request(method)), method).toBe(true);
+    for (const method of ["GET", "HEAD", "OPTIONS", "PUT", "DELETE"])
+      expect(mayRepeat(request(method)), method).toBe(true);
     for (const method of ["POST", "PATCH"]) expect(mayRepeat(request(method)), method).toBe(false);
   });
 
@@ -24,7 +29,12 @@ describe("which requests may be repeated after they may have reached a backend",
 describe("the retry budget (Finagle style)", () => {
   it("starts with its reserve and spends one retry at a time until it is empty", () => {
     const budget = new RetryBudget(0.2, 3);
-    expect([budget.trySpend(), budget.trySpend(), budget.trySpend(), budget.trySpend()]).toEqual([true, true, true, false]);
+    expect([budget.trySpend(), budget.trySpend(), budget.trySpend(), budget.trySpend()]).toEqual([
+      true,
+      true,
+      true,
+      false,
+    ]);
     expect(budget.balance).toBe(0);
   });
 
