@@ -37,7 +37,7 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
   const rotation = pool.rotation.current(snapshot, now);
   if (rotation.available === 0) {
     pool.metrics.noBackend++;
-    return errorResponse(503, "no_backend", `every backend of pool ${spec.name} is disabled or drained`);
+    return errorResponse(503, "no_backend", "every backend is disabled or drained");
   }
   const needs = pool.rotation.algorithm.needs;
   const input: SelectionInput = {
