@@ -5,6 +5,9 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     pool: "forks",
+    // Vitest's default is one worker fewer than the cores: one on a 2-core CI machine, where the
+    // integration files spend most of their time waiting on sockets and timers.
+    maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 60_000,
     reporters: ["default", ["json", { outputFile: "dist/test-results.json" }]],
