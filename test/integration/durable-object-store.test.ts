@@ -12,7 +12,7 @@ import {
   type PoolSnapshot,
   type StateStore,
 } from "../../src/state/types.ts";
-import { FULL_PATCH, instanceReport } from "../support/patches.ts";
+import { FULL_PATCH, INVALID_PATCHES, instanceReport } from "../support/patches.ts";
 import { backendsOf, startUpstreams, tally } from "../support/upstreams.ts";
 import { startWorker, type WorkerInstance } from "../support/worker.ts";
 
@@ -254,14 +254,7 @@ describe("The PoolStateObject's semantics, through DurableObjectStore over minif
 
   it("refuses unknown fields and wrong types, in the adapter and in the object itself", async () => {
     await a.setBackend("invalid", "x", { health: "up" });
-    for (const patch of [
-      { colour: "red" },
-      { streak: -1 },
-      { ejections: 0.5 },
-      { since: "now" },
-      { admin: "paused" },
-      { reason: 1 },
-    ]) {
+    for (const patch of INVALID_PATCHES) {
       await expect(a.setBackend("invalid", "x", patch as BackendPatch)).rejects.toThrow(TypeError);
     }
     const namespace = (await worker.mf.getDurableObjectNamespace("LB_STATE")) as unknown as PoolObjectNamespace;

@@ -22,7 +22,7 @@ import {
   type StateStore,
 } from "../../src/state/types.ts";
 import { UpstashStore } from "../../src/state/upstash.ts";
-import { FULL_PATCH, instanceReport } from "../support/patches.ts";
+import { FULL_PATCH, INVALID_PATCHES, instanceReport } from "../support/patches.ts";
 import { describeWithRedis, startUpstashStack, type UpstashStack } from "../support/redis.ts";
 
 describeWithRedis("UpstashStore (Upstash REST over a real redis-server)", () => {
@@ -276,14 +276,7 @@ describeWithRedis("UpstashStore (Upstash REST over a real redis-server)", () => 
     const pool = freshPool("invalid");
     const s = store();
     await s.setBackend(pool, "x", { health: "up" });
-    for (const patch of [
-      { colour: "red" },
-      { streak: -1 },
-      { ejections: 0.5 },
-      { since: "now" },
-      { admin: "paused" },
-      { reason: 1 },
-    ]) {
+    for (const patch of INVALID_PATCHES) {
       const { requests } = await requestsOf(() =>
         expect(s.setBackend(pool, "x", patch as BackendPatch)).rejects.toThrow(TypeError),
       );

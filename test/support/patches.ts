@@ -20,3 +20,13 @@ export function instanceReport(
 ): InstanceReport {
   return { instance, inflight, latency: {}, ttlMs, ...extra };
 }
+
+/** Patches every store must refuse: an unknown field, and each known field with a wrong type or range. */
+export const INVALID_PATCHES: readonly unknown[] = [
+  { colour: "red" },
+  { streak: -1 },
+  { ejections: 0.5 },
+  { since: "now" },
+  { admin: "paused" },
+  { reason: 1 },
+];
