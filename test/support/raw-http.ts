@@ -168,6 +168,16 @@ export function parseExchange(
     if (head.state !== "complete") return head;
     const { status, headers } = head;
     const base = { version: head.version, status, reason: head.reason, headers };
+    // A body without a length runs to the close (RFC 9112 6.3, last rule).
+    const closeFramed = (): ParseResult =>
+      eof
+        ? {
+            state: "complete",
+            interim,
+            response: { ...base, framing: "close", body: data.subarray(head.end) },
+            end: data.length,
+          }
+        : { state: "incomplete", waiting: "the close that ends a body without a length" };
     if (status >= 100 && status < 200 && status !== 101) {
       interim.push({ ...base, framing: "none", body: Buffer.alloc(0) });
       offset = head.end;
@@ -229,13 +239,7 @@ export function parseExchange(
         };
       }
       // Not chunked last: the body runs to the close.
-      if (!eof) return { state: "incomplete", waiting: "the close that ends a body without a length" };
-      return {
-        state: "complete",
-        interim,
-        response: { ...base, framing: "close", body: data.subarray(head.end) },
-        end: data.length,
-      };
+      return closeFramed();
     }
     if (contentLength.length > 0) {
       const distinct = new Set(contentLength.flatMap((v) => v.split(",")).map((v) => v.trim()));
@@ -254,13 +258,7 @@ export function parseExchange(
         end,
       };
     }
-    if (!eof) return { state: "incomplete", waiting: "the close that ends a body without a length" };
-    return {
-      state: "complete",
-      interim,
-      response: { ...base, framing: "close", body: data.subarray(head.end) },
-      end: data.length,
-    };
+    return closeFramed();
   }
 }
 
