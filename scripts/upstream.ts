@@ -3,6 +3,8 @@
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import type { WebSocket } from "ws";
+import { newStreamStats, type StreamStats, serveStream, serveWebSockets } from "./upstream-streams.ts";
 
 export type UpstreamMode =
   | { kind: "ok" }
@@ -33,6 +35,8 @@ export interface Upstream {
   mode: UpstreamMode;
   /** How requests to /healthz are answered (active health checks), independently of `mode`. */
   healthMode: UpstreamMode;
+  /** WebSockets and streamed responses (/ws, /sse, /stream): upstream-streams.ts. */
+  readonly streams: StreamStats;
   /** Stops listening and drops open connections: the port is closed. */
   close(): Promise<void>;
   /** Listens again on the same port. */
@@ -43,6 +47,7 @@ export async function startUpstream(options: { name: string; port?: number; host
   const host = options.host ?? "127.0.0.1";
   const sockets = new Set<Socket>();
   const hanging = new Set<ServerResponse>();
+  const webSockets = new Set<WebSocket>();
   let cycled = 0;
   let server: Server;
 
@@ -54,6 +59,7 @@ export async function startUpstream(options: { name: string; port?: number; host
     started: 0,
     mode: { kind: "ok" },
     healthMode: { kind: "ok" },
+    streams: newStreamStats(),
     close: () => closeServer(),
     reopen: () => listen(upstream.port),
   };
@@ -93,6 +99,7 @@ export async function startUpstream(options: { name: string; port?: number; host
       res.end(JSON.stringify({ upstream: upstream.name, status }));
       return;
     }
+    if (serveStream(req, res, upstream.name, upstream.streams)) return;
     if (record.target.startsWith("/echo")) {
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify({ upstream: upstream.name, ...record }));
@@ -115,6 +122,7 @@ export async function startUpstream(options: { name: string; port?: number; host
       handle(req, res).catch(() => res.destroy());
     });
     server.keepAliveTimeout = 60_000;
+    serveWebSockets(server, upstream.name, upstream.streams, webSockets);
     server.on("connection", (socket) => {
       sockets.add(socket);
       socket.on("close", () => sockets.delete(socket));
@@ -134,6 +142,7 @@ export async function startUpstream(options: { name: string; port?: number; host
     return new Promise((resolve) => {
       server.close(() => resolve());
       for (const res of hanging) res.destroy();
+      for (const ws of webSockets) ws.terminate();
       for (const socket of sockets) socket.destroy();
     });
   }

@@ -4,7 +4,10 @@ import { poolSpecOf, stateOptionsOf } from "./app/pool-spec.ts";
 import type { Config } from "./config/load-config.ts";
 import { createPoolRuntime, type PoolEnvironment, type PoolRuntime } from "./pool/pool-runtime.ts";
 import { handleProxy } from "./proxy/handle-proxy.ts";
+import { handleUpgrade } from "./proxy/handle-upgrade.ts";
 import { ALLOWED_METHODS, checkTarget } from "./proxy/request-target.ts";
+import { isWebSocketUpgrade, type WebSocketConnector } from "./proxy/websocket-connector.ts";
+import { WebSocketSessions } from "./proxy/websocket-sessions.ts";
 import type { Defer } from "./shared/defer.ts";
 import { errorResponse } from "./shared/error-response.ts";
 import type { StateStore } from "./state/types.ts";
@@ -28,6 +31,11 @@ export interface BalancerOptions {
   readonly fetch?: typeof fetch;
   /** Where request and state lines go; console.log by default. */
   readonly log?: (line: string) => void;
+  /**
+   * How this runtime carries a WebSocket upgrade for this request (its server and socket are in
+   * c.env). Without one, an upgrade is forwarded as a plain request.
+   */
+  readonly webSockets?: (c: Context) => WebSocketConnector | undefined;
 }
 
 export interface Balancer {
@@ -41,6 +49,8 @@ export interface Balancer {
   runHealthChecks(defer: Defer): Promise<number>;
   /** Publishes this instance's counters a last time (graceful shutdown). */
   flush(): Promise<void>;
+  /** This instance's open WebSockets (graceful shutdown closes them with 1001). */
+  readonly webSockets: WebSocketSessions;
 }
 
 /** The whole balancer as one web-standard fetch handler; runtimes only adapt I/O around it. */
@@ -73,6 +83,7 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
   });
   const limits = { maxUrlBytes: config.max_url_bytes, maxHeaderBytes: config.max_header_bytes };
   const clientProto = options.clientProto ?? urlProto;
+  const webSockets = new WebSocketSessions();
   const trustsPeer = options.trustsPeer ?? (() => false);
   app.all("*", (c) => {
     const checked = checkTarget(c.req.raw, limits);
@@ -81,13 +92,23 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
       if (checked.status === 405) refused.headers.set("allow", ALLOWED_METHODS);
       return refused;
     }
-    return handleProxy(c.req.raw, pool, {
+    const context = {
       client: { ip: options.clientIp(c), proto: clientProto(c), trustedPeer: trustsPeer(c) },
       target: checked.target,
       host: checked.host,
       maxBodyBytes: config.max_request_body_bytes,
       defer: deferOf(c),
-    });
+    };
+    const connector = isWebSocketUpgrade(c.req.raw) ? options.webSockets?.(c) : undefined;
+    if (connector) {
+      return handleUpgrade(c.req.raw, pool, {
+        ...context,
+        connector,
+        sessions: webSockets,
+        idleTimeoutMs: config.websocket_idle_timeout_ms,
+      });
+    }
+    return handleProxy(c.req.raw, pool, context);
   });
   app.onError((error) => {
     // The detail is for the operator; a client learns only that something broke.
@@ -101,7 +122,7 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
   const flush = async () => {
     await Promise.all(pools.map((p) => p.state.flush()));
   };
-  return { app, pools, fetch: app.fetch, runHealthChecks, flush };
+  return { app, pools, fetch: app.fetch, runHealthChecks, flush, webSockets };
 }
 
 function urlProto(c: Context): "http" | "https" {

@@ -229,6 +229,8 @@ export const configSchema = z
     idle_timeout_ms: z.number().int().min(100).max(3_600_000).default(60_000),
     /** Node: most client connections open at once; more are refused. 0 = no cap. */
     max_connections: z.number().int().min(0).max(10_000_000).default(10_000),
+    /** A WebSocket with no message either way for this long is closed (1001); 0 = no cap. */
+    websocket_idle_timeout_ms: z.number().int().min(0).max(86_400_000).default(0),
   })
   .strict();
 

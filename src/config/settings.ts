@@ -335,6 +335,13 @@ export const SETTINGS: readonly Setting[] = [
     help: "Node: most client connections at once (default 10000; 0 = no cap)",
   },
   {
+    env: "WEBSOCKET_IDLE_TIMEOUT_MS",
+    flag: "websocket-idle-timeout-ms",
+    path: ["websocket_idle_timeout_ms"],
+    parse: looseNumber,
+    help: "close a WebSocket with no message either way for this long, with 1001 (default 0 = never)",
+  },
+  {
     env: "LOG_REQUESTS",
     flag: "log-requests",
     path: ["log_requests"],

@@ -110,7 +110,10 @@ export async function forward(options: ForwardOptions): Promise<ForwardResult> {
  * The client's headers minus hop-by-hop ones, plus the X-Forwarded-* set. Forwarded and
  * X-Real-IP name the client too: only a trusted proxy may set them, so from anyone else they go.
  */
-function forwardingHeaders(client: Request, options: ForwardOptions): Headers {
+export function forwardingHeaders(
+  client: Request,
+  options: Pick<ForwardOptions, "host" | "client" | "preserveHost">,
+): Headers {
   const headers = dropHopByHop(new Headers(client.headers), true);
   // The runtime negotiates and decodes compression itself (as hono/proxy does).
   headers.delete("accept-encoding");

@@ -1,27 +1,14 @@
-import { CandidateWalk } from "../balancer/candidate-walk.ts";
-import type { SelectionInput } from "../balancer/types.ts";
 import type { PoolRuntime } from "../pool/pool-runtime.ts";
 import type { Backend } from "../shared/backend.ts";
-import type { Defer } from "../shared/defer.ts";
 import { errorResponse } from "../shared/error-response.ts";
 import { type BodyProgress, BodyTooLarge, type PreparedBody, prepareBody } from "./body.ts";
-import { type ClientConnection, type ForwardResult, forward } from "./forward.ts";
-import { hashKeyOf } from "./hash-key.ts";
+import { type ForwardResult, forward } from "./forward.ts";
 import { BadConnectionHeader } from "./hop-by-hop.ts";
-import { isRetryableStatus, mayRepeat } from "./retry.ts";
+import type { RequestContext } from "./request-context.ts";
+import { isRetryableStatus } from "./retry.ts";
+import { type Failure, failureResponse, retryPermitted, startWalk } from "./start-walk.ts";
 
-export interface RequestContext {
-  readonly client: ClientConnection;
-  /** Canonical path and query (request-target.ts). */
-  readonly target: string;
-  /** Canonical host the client addressed (request-target.ts). */
-  readonly host: string;
-  /** MAX_REQUEST_BODY_BYTES; 0 = unlimited. */
-  readonly maxBodyBytes: number;
-  readonly defer: Defer;
-}
-
-type Failure = Exclude<ForwardResult, { kind: "response" }> | { kind: "status"; response: Response; reason: string };
+export type { RequestContext } from "./request-context.ts";
 
 /**
  * Choose, forward, and on failure choose again within the retry policy: a backend that was
@@ -30,23 +17,9 @@ type Failure = Exclude<ForwardResult, { kind: "response" }> | { kind: "status"; 
  * Nothing is retried once the response has been handed to the client.
  */
 export async function handleProxy(request: Request, pool: PoolRuntime, ctx: RequestContext): Promise<Response> {
-  const { spec, state } = pool;
-  const snapshot = await state.ready(ctx.defer);
-  pool.checker?.maybeRun(ctx.defer);
-  const now = Date.now();
-  const rotation = pool.rotation.current(snapshot, now);
-  if (rotation.available === 0) {
-    pool.metrics.noBackend++;
-    return errorResponse(503, "no_backend", "every backend is disabled or drained");
-  }
-  const needs = pool.rotation.algorithm.needs;
-  const input: SelectionInput = {
-    seq: needs === "sequence" ? await state.nextSeq(rotation.granule) : 0,
-    key: needs === "key" ? hashKeyOf(request, spec.hashKey, ctx.client.ip) : "",
-    load: state.load,
-    random: Math.random,
-    now,
-  };
+  const walk = await startWalk(request, pool, ctx);
+  if (walk instanceof Response) return walk;
+  const { spec } = pool;
 
   let body: PreparedBody;
   try {
@@ -56,7 +29,6 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
     return errorResponse(400, "bad_request", "the request body could not be read");
   }
 
-  const walk = new CandidateWalk(rotation.selector, input, rotation);
   let backend = walk.next();
   let failure: Failure | undefined;
   while (backend) {
@@ -95,10 +67,7 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
     pool.metrics.response(backend!.name, failure.response.status);
     return failure.response;
   }
-  // What happened, never where: backend URLs and system errors are in the log and /_lb/status.
-  if (failure.kind === "timeout") return errorResponse(504, "upstream_timeout", "the backend did not answer in time");
-  if (failure.kind === "unreachable") return errorResponse(502, "upstream_unreachable", "no backend could be reached");
-  return errorResponse(502, "upstream_connection_failed", "the backend connection failed before an answer");
+  return failureResponse(failure);
 }
 
 /**
@@ -120,19 +89,6 @@ function tooLarge(limit: number | undefined): Response {
     "payload_too_large",
     limit ? `the request body is larger than ${limit} bytes` : "the request body is too large",
   );
-}
-
-/**
- * Whether the failed attempt may be repeated elsewhere. The budget guards against retries
- * adding load to backends that are overloaded (5xx, timeouts); a backend that could not be
- * reached or dropped the connection is not loaded by a retry elsewhere, and is soon ejected.
- */
-function retryPermitted(failure: Failure, request: Request, pool: PoolRuntime): boolean {
-  // Nothing reached the backend: trying another one cannot duplicate work.
-  if (failure.kind === "unreachable") return true;
-  if (!mayRepeat(request)) return false;
-  if (failure.kind === "failed") return true;
-  return pool.budget.trySpend();
 }
 
 async function attempt(

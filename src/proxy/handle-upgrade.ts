@@ -1,0 +1,125 @@
+import type { PoolRuntime } from "../pool/pool-runtime.ts";
+import { type Backend, upstreamUrl } from "../shared/backend.ts";
+import { errorResponse } from "../shared/error-response.ts";
+import { forwardingHeaders } from "./forward.ts";
+import { BadConnectionHeader } from "./hop-by-hop.ts";
+import type { RequestContext } from "./request-context.ts";
+import { isRetryableStatus } from "./retry.ts";
+import { type Failure, failureResponse, retryPermitted, startWalk } from "./start-walk.ts";
+import { type Handshake, offeredProtocols, type WebSocketConnector } from "./websocket-connector.ts";
+import type { WebSocketSessions } from "./websocket-sessions.ts";
+
+export interface UpgradeContext extends RequestContext {
+  readonly connector: WebSocketConnector;
+  readonly sessions: WebSocketSessions;
+  /** WEBSOCKET_IDLE_TIMEOUT_MS; 0 = none. */
+  readonly idleTimeoutMs: number;
+}
+
+/**
+ * A WebSocket upgrade through the same selection, health and shared state as any request: the
+ * pool's algorithm picks the backend; one that cannot be reached or fails before answering is
+ * replaced like any unreached request; a non-101 answer goes to the client as it is. Once the
+ * backend has answered 101 nothing is retried, and the WebSocket counts as one request in
+ * flight on its backend until it closes (least connections sees it on every instance).
+ */
+export async function handleUpgrade(request: Request, pool: PoolRuntime, ctx: UpgradeContext): Promise<Response> {
+  const walk = await startWalk(request, pool, ctx);
+  if (walk instanceof Response) return walk;
+  let headers: Headers;
+  try {
+    headers = upgradeHeaders(request, pool, ctx);
+  } catch (error) {
+    if (error instanceof BadConnectionHeader) return errorResponse(400, "bad_request", error.message);
+    throw error;
+  }
+  const protocols = offeredProtocols(request.headers);
+
+  let backend = walk.next();
+  let failure: Failure | undefined;
+  while (backend) {
+    pool.logRequest?.(`Forwarding request to: ${backend.url}`);
+    const end = pool.state.begin(backend.name, ctx.defer);
+    const handshake = await ctx.connector.connect({
+      url: upstreamUrl(backend, ctx.target),
+      headers,
+      protocols,
+      timeoutMs: pool.spec.timeoutMs,
+    });
+    if (handshake.kind === "upgraded") return accepted(handshake, backend, pool, ctx, end);
+    if (handshake.kind === "response" && !isRetryableStatus(handshake.response.status)) {
+      end({ latencyMs: handshake.latencyMs });
+      const status = handshake.response.status;
+      pool.passive.record(backend, pool.passive.failsOn(status) ? `status ${status}` : undefined, ctx.defer);
+      pool.metrics.response(backend.name, status);
+      return handshake.response;
+    }
+    end({});
+    failure = failureOf(handshake);
+    pool.log(`${backend.url}: upgrade failed (${failure.kind}): ${failure.reason}`);
+    pool.metrics.failure(backend.name, failure.kind, failure.reason);
+    pool.passive.record(
+      backend,
+      failure.kind === "status" && !pool.passive.failsOn(failure.response.status) ? undefined : failure.reason,
+      ctx.defer,
+    );
+    if (walk.tried.size >= pool.spec.retry.maxAttempts) break;
+    const next = walk.next();
+    if (!next || !retryPermitted(failure, request, pool)) break;
+    if (failure.kind === "status") await failure.response.body?.cancel();
+    pool.metrics.retries++;
+    backend = next;
+  }
+  if (!failure) return errorResponse(503, "no_backend", "no backend is available");
+  if (failure.kind === "status") {
+    pool.metrics.response(backend!.name, failure.response.status);
+    return failure.response;
+  }
+  return failureResponse(failure);
+}
+
+function accepted(
+  handshake: Extract<Handshake, { kind: "upgraded" }>,
+  backend: Backend,
+  pool: PoolRuntime,
+  ctx: UpgradeContext,
+  end: (outcome: { latencyMs?: number }) => void,
+): Response {
+  pool.passive.record(backend, undefined, ctx.defer);
+  pool.budget.earn();
+  pool.metrics.response(backend.name, 101);
+  let closed = false;
+  let leave: (() => void) | undefined;
+  const { response, tunnel } = handshake.accept({
+    idleTimeoutMs: ctx.idleTimeoutMs,
+    onClosed: () => {
+      if (closed) return;
+      closed = true;
+      leave?.();
+      end({ latencyMs: handshake.latencyMs });
+    },
+  });
+  // A runtime that could not take the client's side closes the tunnel before it is added.
+  if (!closed) leave = ctx.sessions.add(tunnel);
+  return response;
+}
+
+function failureOf(handshake: Exclude<Handshake, { kind: "upgraded" }>): Failure {
+  if (handshake.kind !== "response") return handshake;
+  return { kind: "status", response: handshake.response, reason: `status ${handshake.response.status}` };
+}
+
+/**
+ * The forwarding headers of any request (hop-by-hop ones dropped, X-Forwarded-* set) with the
+ * upgrade put back: Upgrade and Connection are hop-by-hop, but this hop asks for the same upgrade.
+ */
+function upgradeHeaders(request: Request, pool: PoolRuntime, ctx: RequestContext): Headers {
+  const headers = forwardingHeaders(request, {
+    host: ctx.host,
+    client: ctx.client,
+    preserveHost: pool.spec.preserveHost,
+  });
+  headers.set("connection", "Upgrade");
+  headers.set("upgrade", "websocket");
+  return headers;
+}

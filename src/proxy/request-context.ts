@@ -1,0 +1,14 @@
+import type { Defer } from "../shared/defer.ts";
+import type { ClientConnection } from "./forward.ts";
+
+/** What the app knows of one request before the proxy takes it: who sent it, and where to. */
+export interface RequestContext {
+  readonly client: ClientConnection;
+  /** Canonical path and query (request-target.ts). */
+  readonly target: string;
+  /** Canonical host the client addressed (request-target.ts). */
+  readonly host: string;
+  /** MAX_REQUEST_BODY_BYTES; 0 = unlimited. */
+  readonly maxBodyBytes: number;
+  readonly defer: Defer;
+}

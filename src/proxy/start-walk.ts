@@ -1,0 +1,64 @@
+import { CandidateWalk } from "../balancer/candidate-walk.ts";
+import type { SelectionInput } from "../balancer/types.ts";
+import type { PoolRuntime } from "../pool/pool-runtime.ts";
+import { errorResponse } from "../shared/error-response.ts";
+import type { ForwardResult } from "./forward.ts";
+import { hashKeyOf } from "./hash-key.ts";
+import type { RequestContext } from "./request-context.ts";
+import { mayRepeat } from "./retry.ts";
+
+/** A failed attempt: a connection-level failure, or a status worth another backend's try. */
+export type Failure =
+  | Exclude<ForwardResult, { kind: "response" }>
+  | { kind: "status"; response: Response; reason: string };
+
+/**
+ * The part of every request before its first attempt, plain or upgrade: the shared view (awaited
+ * only when cold), a due health round, the rotation, and the walk over its candidates. A 503 when
+ * no backend takes requests at all.
+ */
+export async function startWalk(
+  request: Request,
+  pool: PoolRuntime,
+  ctx: RequestContext,
+): Promise<CandidateWalk | Response> {
+  const { spec, state } = pool;
+  const snapshot = await state.ready(ctx.defer);
+  pool.checker?.maybeRun(ctx.defer);
+  const now = Date.now();
+  const rotation = pool.rotation.current(snapshot, now);
+  if (rotation.available === 0) {
+    pool.metrics.noBackend++;
+    return errorResponse(503, "no_backend", "every backend is disabled or drained");
+  }
+  const needs = pool.rotation.algorithm.needs;
+  const input: SelectionInput = {
+    seq: needs === "sequence" ? await state.nextSeq(rotation.granule) : 0,
+    key: needs === "key" ? hashKeyOf(request, spec.hashKey, ctx.client.ip) : "",
+    load: state.load,
+    random: Math.random,
+    now,
+  };
+  return new CandidateWalk(rotation.selector, input, rotation);
+}
+
+/**
+ * Whether the failed attempt may be repeated elsewhere. The budget guards against retries
+ * adding load to backends that are overloaded (5xx, timeouts); a backend that could not be
+ * reached or dropped the connection is not loaded by a retry elsewhere, and is soon ejected.
+ */
+export function retryPermitted(failure: Failure, request: Request, pool: PoolRuntime): boolean {
+  // Nothing reached the backend: trying another one cannot duplicate work.
+  if (failure.kind === "unreachable") return true;
+  if (!mayRepeat(request)) return false;
+  if (failure.kind === "failed") return true;
+  return pool.budget.trySpend();
+}
+
+/** What the client is told when no attempt succeeded: what happened, never where. */
+export function failureResponse(failure: Exclude<Failure, { kind: "status" }>): Response {
+  // Backend URLs and system errors are in the log and /_lb/status.
+  if (failure.kind === "timeout") return errorResponse(504, "upstream_timeout", "the backend did not answer in time");
+  if (failure.kind === "unreachable") return errorResponse(502, "upstream_unreachable", "no backend could be reached");
+  return errorResponse(502, "upstream_connection_failed", "the backend connection failed before an answer");
+}
