@@ -9,6 +9,8 @@ import { startWorker } from "./worker.ts";
 export type RuntimeName = "workerd" | ServerRuntime;
 
 export interface LbTarget {
+  /** The balancer's own listener, http://host:port (WebSocket clients connect to ws:// of it). */
+  readonly url: string;
   /** Sends one request to the balancer; `path` starts with "/". */
   fetch(path: string, init?: RequestInit): Promise<Response>;
   stop(): Promise<void>;
@@ -54,6 +56,7 @@ function serverAdapter(runtime: ServerRuntime): RuntimeAdapter {
     async start(settings) {
       const server = await startServer(runtime, toFlags(settings));
       return {
+        url: server.url,
         fetch: (path, init) => fetch(`${server.url}${path}`, init),
         stop: async () => {
           await server.stop();
@@ -80,6 +83,7 @@ const workerdAdapter: RuntimeAdapter = {
   async start(settings) {
     const worker = await startWorker(settings);
     return {
+      url: worker.url.origin,
       fetch: (path, init) => worker.fetch(path, init),
       stop: () => worker.dispose(),
     };
