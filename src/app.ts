@@ -60,7 +60,7 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
   const environment: PoolEnvironment = {
     store: options.store,
     instance,
-    state: stateOptionsOf(config),
+    state: { ...stateOptionsOf(config), boundedBackground: options.waitUntil === true },
     log,
     logRequests: config.log_requests,
     fetch: options.fetch,

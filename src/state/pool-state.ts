@@ -1,7 +1,7 @@
 import type { LoadView } from "../shared/backend.ts";
 import type { Defer } from "../shared/defer.ts";
 import { LoadLedger } from "./load-ledger.ts";
-import { Reporter } from "./reporter.ts";
+import { REPORTER_RUN_MS, Reporter } from "./reporter.ts";
 import { SequenceBlocks } from "./sequence.ts";
 import { StoreCaller, type StoreStats } from "./store-calls.ts";
 import type { Timers } from "./timers.ts";
@@ -27,6 +27,12 @@ export interface PoolStateOptions {
   readonly log?: (message: string) => void;
   /** Store deadlines and the reporter's waits; real timers unless a test drives them. */
   readonly timers?: Timers;
+  /**
+   * Workers: background work ends 30 s after its request, so the reporter runs in bounded turns
+   * and continues in the background of a request still in flight. Elsewhere it runs as long as
+   * requests are in flight.
+   */
+  readonly boundedBackground?: boolean;
 }
 
 const EMPTY_SNAPSHOT: PoolSnapshot = { takenAt: 0, backends: {} };
@@ -46,6 +52,8 @@ export class PoolState {
   readonly #ledger: LoadLedger;
   readonly #sequence: SequenceBlocks;
   readonly #reporter: Reporter;
+  /** Workers only: the backgrounds of requests in flight, oldest first (the reporter's keepers). */
+  readonly #keepers: Set<{ readonly defer: Defer }> | undefined;
 
   constructor(
     private readonly store: StateStore,
@@ -58,6 +66,7 @@ export class PoolState {
       log: options.log ?? ((message) => console.warn(message)),
       timers: options.timers,
     });
+    this.#keepers = options.boundedBackground ? new Set() : undefined;
     this.#ledger = new LoadLedger(() => this.#snapshot, {
       instance: options.instance,
       inflightTtlMs: options.inflightTtlMs,
@@ -77,8 +86,14 @@ export class PoolState {
         inflight: () => this.#ledger.inflightTotal,
         dirty: () => this.#ledger.dirty,
         degraded: () => this.#calls.degraded,
+        keeper: () => {
+          // The oldest request still in flight is the likeliest to outlast the next run.
+          for (const keeper of this.#keepers ?? []) return keeper.defer;
+          return undefined;
+        },
       },
       {
+        runMs: options.boundedBackground ? REPORTER_RUN_MS : Number.POSITIVE_INFINITY,
         syncIntervalMs: options.syncIntervalMs,
         reportGapMs: options.loadAware ? options.reportGapMs : options.syncIntervalMs,
         heartbeatMs: options.inflightTtlMs / 3,
@@ -157,9 +172,13 @@ export class PoolState {
   /** Counts a request to `backend` as in flight; the returned function ends it. */
   begin(backend: string, defer: Defer): (outcome: { latencyMs?: number }) => void {
     const end = this.#ledger.begin(backend);
+    const keeper = this.#keepers ? { defer } : undefined;
+    if (keeper) this.#keepers!.add(keeper);
     this.#reporter.poke(defer);
     return (outcome) => {
-      if (end(outcome)) this.#reporter.poke(defer);
+      if (!end(outcome)) return;
+      if (keeper) this.#keepers!.delete(keeper);
+      this.#reporter.poke(defer);
     };
   }
 

@@ -1,7 +1,10 @@
 import type { Defer } from "../shared/defer.ts";
 import { realTimers, type Timers } from "./timers.ts";
 
-/** One background reporter runs at most this long (Workers allow waitUntil work 30 s). */
+/**
+ * On Workers one background reporter runs at most this long: waitUntil work outlives its request
+ * by 30 s. Server runtimes have no such limit and keep one running while requests are in flight.
+ */
 export const REPORTER_RUN_MS = 20_000;
 /** A reporter flagged as running for this long was cut off by the runtime: start another. */
 export const REPORTER_STUCK_MS = 35_000;
@@ -16,6 +19,12 @@ export interface ReporterHooks {
   dirty(): boolean;
   /** Whether the store is known to be down. */
   degraded(): boolean;
+  /**
+   * Where a bounded run that ends with requests still in flight continues: the background of one
+   * of those requests (on Workers, a request's context lives while its response streams or its
+   * WebSocket is open). Undefined: none is known, and the next request's poke starts a run.
+   */
+  keeper?(): Defer | undefined;
 }
 
 export interface ReporterOptions {
@@ -25,6 +34,7 @@ export interface ReporterOptions {
   readonly reportGapMs: number;
   /** Re-report at least this often while requests are in flight, so their counts never expire. */
   readonly heartbeatMs: number;
+  /** Longest single run (REPORTER_RUN_MS by default); Infinity where background work may last. */
   readonly runMs?: number;
   readonly stuckMs?: number;
   readonly clock: () => number;
@@ -35,7 +45,8 @@ export interface ReporterOptions {
  * Keeps the store's view of this instance current without a request ever waiting for it: a
  * request only starts the reporter (in the background) when a sync is due. The reporter keeps
  * running while this instance has requests in flight: it reports changes after at most the
- * report gap and re-reports every heartbeat, so long requests never expire at the store.
+ * report gap and re-reports every heartbeat, so long requests (streams, WebSockets) never expire
+ * at the store, however long they last and whatever the in-flight TTL.
  */
 export class Reporter {
   #running = false;
@@ -91,5 +102,7 @@ export class Reporter {
     } finally {
       this.#running = false;
     }
+    // Cut short by the run limit with requests still open: continue in one of their backgrounds.
+    if (this.hooks.inflight() > 0) this.hooks.keeper?.()?.(this.#run(0));
   }
 }

@@ -3,7 +3,11 @@ import { Reporter, type ReporterOptions } from "../../src/state/reporter.ts";
 import { type ManualTime, manualTime, settle } from "../support/manual-time.ts";
 
 /** A reporter on a manual clock whose syncs are recorded; the test sets what it reads. */
-function reporter(time: ManualTime, options: Partial<ReporterOptions> = {}) {
+function reporter(
+  time: ManualTime,
+  options: Partial<ReporterOptions> = {},
+  keeper?: () => ((work: Promise<unknown>) => void) | undefined,
+) {
   const state = { inflight: 0, dirty: false, degraded: false, hang: false };
   const syncs: number[] = [];
   const runs: Promise<unknown>[] = [];
@@ -17,6 +21,7 @@ function reporter(time: ManualTime, options: Partial<ReporterOptions> = {}) {
       inflight: () => state.inflight,
       dirty: () => state.dirty,
       degraded: () => state.degraded,
+      ...(keeper ? { keeper } : {}),
     },
     {
       syncIntervalMs: 1_000,
@@ -132,5 +137,52 @@ describe("Reporter", () => {
     poke();
     expect(runs).toHaveLength(2);
     expect(syncs).toEqual([0, 35_000]);
+  });
+
+  it("without a run limit (server runtimes), keeps re-reporting for as long as a request is open", async () => {
+    const time = manualTime({ auto: true });
+    const { state, syncs, poke, done } = reporter(time, {
+      runMs: Number.POSITIVE_INFINITY,
+      timers: {
+        ...time.timers,
+        // A WebSocket open for 10 minutes, then closed.
+        sleep: async (ms) => {
+          await time.timers.sleep(ms);
+          if (time.now() >= 600_000 && state.inflight > 0) {
+            state.inflight = 0;
+            state.dirty = true;
+          }
+        },
+      },
+    });
+    state.inflight = 1;
+    poke();
+    await done();
+    const gaps = syncs.slice(1).map((at, i) => at - syncs[i]!);
+    expect(Math.max(...gaps)).toBeLessThanOrEqual(1_000);
+    expect(syncs.at(-1)).toBe(600_000);
+    expect(syncs.length).toBeGreaterThanOrEqual(601);
+  });
+
+  it("a run cut short by its limit continues in the background of a request still in flight", async () => {
+    const time = manualTime({ auto: true });
+    const kept: Promise<unknown>[] = [];
+    let keeperCalls = 0;
+    const { state, syncs, poke, done } = reporter(time, { runMs: 20_000 }, () => {
+      keeperCalls++;
+      // Two turns of 20 s, then the long request ends.
+      if (keeperCalls === 2) state.inflight = 0;
+      return (work) => void kept.push(work);
+    });
+    state.inflight = 1;
+    poke();
+    await done();
+    expect(kept).toHaveLength(1);
+    await Promise.all(kept);
+    // The first turn ends at 20 s and hands over; the second reports from there on.
+    expect(syncs).toContain(20_000);
+    expect(syncs).toContain(21_000);
+    expect(syncs.at(-1)).toBe(40_000);
+    expect(keeperCalls).toBe(2);
   });
 });
