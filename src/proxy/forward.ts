@@ -82,16 +82,7 @@ export async function forward(options: ForwardOptions): Promise<ForwardResult> {
       // Node's fetch needs this to stream a request body.
       ...(options.body instanceof ReadableStream ? { duplex: "half" } : {}),
     } as RequestInit);
-    // workerd already strips hop-by-hop headers from fetch's responses: pass those through as
-    // they are, without a copy (Node, Bun and Deno keep Connection and Keep-Alive, so they need one).
-    const response = carriesHopByHop(upstream.headers)
-      ? new Response(upstream.body, {
-          status: upstream.status,
-          statusText: upstream.statusText,
-          headers: responseHeaders(upstream.headers),
-        })
-      : upstream;
-    return { kind: "response", response, latencyMs: performance.now() - started };
+    return { kind: "response", response: clientResponse(upstream), latencyMs: performance.now() - started };
   } catch (error) {
     if (timedOut) return { kind: "timeout", reason: `no response within ${options.timeoutMs} ms` };
     if (isUnreachable(error)) return { kind: "unreachable", reason: describe(error) };
@@ -139,6 +130,18 @@ export function forwardingHeaders(
   return headers;
 }
 
+/** An upstream's answer as it may go to the client. */
+export function clientResponse(upstream: Response): Response {
+  // workerd already strips hop-by-hop headers from fetch's responses: pass those through as
+  // they are, without a copy (Node, Bun and Deno keep Connection and Keep-Alive, so they need one).
+  if (!carriesHopByHop(upstream.headers)) return upstream;
+  return new Response(upstream.body, {
+    status: upstream.status,
+    statusText: upstream.statusText,
+    headers: responseHeaders(upstream.headers),
+  });
+}
+
 /**
  * fetch has already decoded any Content-Encoding, so the header (and the length it implied)
  * must not reach the client (as hono/proxy does).
@@ -166,13 +169,13 @@ const UNREACHABLE_CODES = new Set([
 ]);
 const UNREACHABLE_TEXT = /ECONNREFUSED|connection refused|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|DNS lookup failed/i;
 
-function isUnreachable(error: unknown): boolean {
+export function isUnreachable(error: unknown): boolean {
   const cause = (error as { cause?: { code?: string } })?.cause;
   if (cause?.code && UNREACHABLE_CODES.has(cause.code)) return true;
   return UNREACHABLE_TEXT.test(describe(error));
 }
 
-function describe(error: unknown): string {
+export function describe(error: unknown): string {
   const base = error instanceof Error ? error.message : String(error);
   const cause = (error as { cause?: unknown })?.cause;
   if (cause instanceof Error) return `${base} (${(cause as { code?: string }).code ?? cause.message})`;

@@ -1,6 +1,7 @@
 import { type Balancer, createBalancer } from "../app.ts";
 import { ConfigError, loadConfig } from "../config/load-config.ts";
 import { errorResponse } from "../shared/error-response.ts";
+import { WorkerWebSocketConnector } from "./cloudflare/websocket-connector.ts";
 import { createStore } from "./create-store.ts";
 
 // The Durable Object class behind STATE=durable-object (binding LB_STATE in wrangler.toml). It
@@ -11,6 +12,9 @@ export { PoolStateObject } from "./cloudflare/pool-state-object.ts";
 export interface WorkerEnv {
   readonly [name: string]: unknown;
 }
+
+/** Stateless: one for every request of the isolate. */
+const webSockets = new WorkerWebSocketConnector();
 
 /**
  * One balancer per isolate, built on the first request from the Worker's vars (env is only
@@ -30,6 +34,7 @@ function balancerFor(env: WorkerEnv): Balancer | ConfigError {
           store: createStore(config, env),
           clientIp: (c) => c.req.header("cf-connecting-ip"),
           waitUntil: true,
+          webSockets: () => webSockets,
         }),
       };
     } catch (error) {
