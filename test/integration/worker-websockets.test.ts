@@ -1,105 +1,22 @@
 import { randomBytes } from "node:crypto";
-import type { IncomingMessage } from "node:http";
 import { createServer, type Server, type Socket } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { startUpstream, type Upstream } from "../../scripts/upstream.ts";
 import { backendsOf, startUpstreams } from "../support/upstreams.ts";
+import { closeOpenClients, connect as connectTo, refused as refusedBy, until } from "../support/websocket-client.ts";
 import { ADMIN_TOKEN, backendStatus, startWorker, status, type WorkerInstance } from "../support/worker.ts";
+
+const connect = (worker: WorkerInstance, path: string, protocols?: string[]) =>
+  connectTo(worker.url.origin, path, protocols);
+const refused = (worker: WorkerInstance, path: string) => refusedBy(worker.url.origin, path);
 
 // WebSockets through the bundled Worker in workerd: the client connects to miniflare's own
 // listener (which sets CF-Connecting-IP from the socket), the Worker relays to real upstreams.
 
-interface Received {
-  readonly data: Buffer;
-  readonly binary: boolean;
-}
-
-interface Closed {
-  readonly code: number;
-  readonly reason: string;
-}
-
-/** A ws client with its events recorded, so a test awaits what has already happened too. */
-class Client {
-  readonly messages: Received[] = [];
-  readonly closed: Promise<Closed>;
-  #wake: (() => void) | undefined;
-
-  constructor(readonly ws: WebSocket) {
-    ws.on("message", (data: Buffer, binary) => {
-      this.messages.push({ data, binary });
-      this.#wake?.();
-    });
-    this.closed = new Promise((resolve) => ws.on("close", (code, reason) => resolve({ code, reason: `${reason}` })));
-    ws.on("error", () => undefined);
-  }
-
-  /** Resolves with the first `count` messages, or rejects after `ms`. */
-  async received(count: number, ms = 10_000): Promise<Received[]> {
-    const deadline = Date.now() + ms;
-    while (this.messages.length < count) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`${this.messages.length} of ${count} messages within ${ms} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-    return this.messages.slice(0, count);
-  }
-}
-
-const open: Client[] = [];
-
-function connect(worker: WorkerInstance, path: string, protocols?: string[]): Promise<Client> {
-  const ws = new WebSocket(`ws://127.0.0.1:${worker.url.port}${path}`, protocols);
-  const client = new Client(ws);
-  open.push(client);
-  return new Promise((resolve, reject) => {
-    ws.once("open", () => resolve(client));
-    ws.once("unexpected-response", (_req, res) => reject(new Error(`handshake answered ${res.statusCode}`)));
-    ws.once("error", reject);
-  });
-}
-
-/** The handshake's non-101 answer: status, headers and body. */
-function refused(worker: WorkerInstance, path: string) {
-  const ws = new WebSocket(`ws://127.0.0.1:${worker.url.port}${path}`);
-  return new Promise<{ status: number; headers: IncomingMessage["headers"]; body: string }>((resolve, reject) => {
-    ws.once("open", () => reject(new Error("the handshake succeeded")));
-    ws.once("error", reject);
-    ws.once("unexpected-response", (_req, res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => {
-        body += chunk;
-      });
-      res.on("end", () => {
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
-        ws.terminate();
-      });
-    });
-  });
-}
-
-/** Polls `check` every 10 ms until it holds, for at most `ms`. */
-async function until(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 const opened = (upstreams: readonly Upstream[]) => upstreams.map((u) => u.streams.webSocketsOpened);
 
-afterEach(() => {
-  for (const client of open.splice(0)) client.ws.terminate();
-});
+afterEach(closeOpenClients);
 
 describe("the Worker relays WebSockets to real upstreams (round robin)", () => {
   let upstreams: Upstream[];

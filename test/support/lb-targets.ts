@@ -14,6 +14,8 @@ export interface LbTarget {
   /** Sends one request to the balancer; `path` starts with "/". */
   fetch(path: string, init?: RequestInit): Promise<Response>;
   stop(): Promise<void>;
+  /** Server runtimes: SIGTERM, resolving with the exit code, and everything the process printed. */
+  readonly terminate?: () => Promise<{ code: number | null; output: string[] }>;
 }
 
 export interface Refusal {
@@ -48,23 +50,31 @@ const flagOf = (env: string): string => {
 };
 
 const toFlags = (settings: Record<string, string>) =>
-  Object.entries({ LOG_REQUESTS: "false", ...settings }).map(([env, value]) => `--${flagOf(env)}=${value}`);
+  Object.entries({ LOG_REQUESTS: "false", ...settings })
+    .filter(([env]) => !ENV_ONLY.has(env))
+    .map(([env, value]) => `--${flagOf(env)}=${value}`);
+
+/** Settings read only from the environment (secrets and store credentials have no flag). */
+const ENV_ONLY = new Set(["UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN"]);
+const envOnly = (settings: Record<string, string>) =>
+  Object.fromEntries(Object.entries(settings).filter(([env]) => ENV_ONLY.has(env)));
 
 function serverAdapter(runtime: ServerRuntime): RuntimeAdapter {
   return {
     name: runtime,
     async start(settings) {
-      const server = await startServer(runtime, toFlags(settings));
+      const server = await startServer(runtime, toFlags(settings), envOnly(settings));
       return {
         url: server.url,
         fetch: (path, init) => fetch(`${server.url}${path}`, init),
         stop: async () => {
           await server.stop();
         },
+        terminate: async () => ({ code: await server.stop("SIGTERM"), output: [...server.stdout, ...server.stderr] }),
       };
     },
     async refuse(settings) {
-      const result = await runServer(runtime, ["--port=0", "--host=127.0.0.1", ...toFlags(settings)]);
+      const result = await runServer(runtime, ["--port=0", "--host=127.0.0.1", ...toFlags(settings)], envOnly(settings));
       return {
         refused: result.code !== 0 && result.code !== null && !result.stdout.includes("Load Balancer started"),
         text: result.stderr,
