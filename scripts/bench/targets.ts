@@ -6,6 +6,7 @@
 import { accessSync, constants, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Algorithm } from "../../src/balancer/registry.ts";
+import { WORKER_COMPATIBILITY } from "../build-worker.ts";
 import { freePort } from "../redis-local.ts";
 import { type Proc, startProcess, waitForHttp } from "./processes.ts";
 
@@ -281,8 +282,8 @@ const worker :Workerd.Worker = (
   modules = [
     (name = ${capnpText(options.module)}, esModule = embed ${capnpText(options.module)}),
   ],
-  compatibilityDate = "2026-04-01",
-  compatibilityFlags = ["nodejs_compat"],
+  compatibilityDate = ${capnpText(WORKER_COMPATIBILITY.date)},
+  compatibilityFlags = [${WORKER_COMPATIBILITY.flags.map(capnpText).join(", ")}],
   bindings = [
 ${bindings.join("\n")}
   ],

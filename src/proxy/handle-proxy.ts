@@ -130,21 +130,32 @@ async function attempt(
     end({ latencyMs: result.latencyMs });
     return result;
   }
-  return { ...result, response: releaseWhenStreamed(result.response, () => end({ latencyMs: result.latencyMs })) };
+  return {
+    ...result,
+    response: releaseWhenStreamed(result.response, request.signal, () => end({ latencyMs: result.latencyMs })),
+  };
 }
 
 /**
- * Load-aware algorithms count a request until its body has been fully passed on. A pull-through
- * stream costs half what a TransformStream with pipeTo does (npm run bench, least-connections).
+ * Load-aware algorithms count a request until its body has been fully passed on, or until the
+ * client goes away. A pull-through stream costs half what a TransformStream with pipeTo does (npm
+ * run bench, least-connections). Node, Bun and Deno cancel the stream when the client goes away;
+ * workerd drops it without a word, so the client's signal (enable_request_signal) releases it there.
  */
-function releaseWhenStreamed(response: Response, release: () => void): Response {
+function releaseWhenStreamed(response: Response, client: AbortSignal, release: () => void): Response {
   const reader = response.body!.getReader();
   let released = false;
   const done = () => {
     if (released) return;
     released = true;
+    client.removeEventListener("abort", onClientGone);
     release();
   };
+  const onClientGone = () => {
+    done();
+    void reader.cancel(client.reason).catch(() => undefined);
+  };
+  client.addEventListener("abort", onClientGone, { once: true });
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {

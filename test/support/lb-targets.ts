@@ -49,13 +49,14 @@ const flagOf = (env: string): string => {
   return flag;
 };
 
+/** Secrets and store credentials have no flag: they are read from the environment only. */
+const ENV_ONLY = new Set(["ADMIN_TOKEN", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN"]);
+
 const toFlags = (settings: Record<string, string>) =>
   Object.entries({ LOG_REQUESTS: "false", ...settings })
     .filter(([env]) => !ENV_ONLY.has(env))
     .map(([env, value]) => `--${flagOf(env)}=${value}`);
 
-/** Settings read only from the environment (secrets and store credentials have no flag). */
-const ENV_ONLY = new Set(["UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN"]);
 const envOnly = (settings: Record<string, string>) =>
   Object.fromEntries(Object.entries(settings).filter(([env]) => ENV_ONLY.has(env)));
 
@@ -74,7 +75,11 @@ function serverAdapter(runtime: ServerRuntime): RuntimeAdapter {
       };
     },
     async refuse(settings) {
-      const result = await runServer(runtime, ["--port=0", "--host=127.0.0.1", ...toFlags(settings)], envOnly(settings));
+      const result = await runServer(
+        runtime,
+        ["--port=0", "--host=127.0.0.1", ...toFlags(settings)],
+        envOnly(settings),
+      );
       return {
         refused: result.code !== 0 && result.code !== null && !result.stdout.includes("Load Balancer started"),
         text: result.stderr,

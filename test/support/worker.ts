@@ -1,5 +1,5 @@
 import { Miniflare } from "miniflare";
-import { WORKER_BUNDLE } from "../../scripts/build-worker.ts";
+import { WORKER_BUNDLE, WORKER_COMPATIBILITY } from "../../scripts/build-worker.ts";
 
 export interface WorkerInstance {
   readonly mf: Miniflare;
@@ -48,8 +48,8 @@ export async function startWorker(
   const mf = new Miniflare({
     modules: true,
     scriptPath: WORKER_BUNDLE,
-    compatibilityDate: "2026-04-01",
-    compatibilityFlags: ["nodejs_compat"],
+    compatibilityDate: WORKER_COMPATIBILITY.date,
+    compatibilityFlags: WORKER_COMPATIBILITY.flags,
     bindings: { LOG_REQUESTS: "false", ...bindings },
     ...(durableObjects ? { durableObjects } : {}),
     ...(options.kvNamespaces ? { kvNamespaces: options.kvNamespaces } : {}),
