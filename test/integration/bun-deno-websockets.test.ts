@@ -102,7 +102,11 @@ describe.each(["bun", "deno"] as const)("WebSockets through the %s balancer", (r
     dead = upstreams[1]!;
     await dead.close();
     // Round robin over a closed port and a live one: every other upgrade is tried on the closed one first.
-    lb = await startServer(runtime, [`--backends=${dead.url},${live.url}`], { LOG_REQUESTS: "true" });
+    // IDLE_TIMEOUT_MS is for HTTP connections (Deno has none): an open WebSocket is not one.
+    lb = await startServer(runtime, [`--backends=${dead.url},${live.url}`], {
+      LOG_REQUESTS: "true",
+      IDLE_TIMEOUT_MS: "1000",
+    });
     wsUrl = lb.url.replace(/^http/, "ws");
   });
 
@@ -180,6 +184,20 @@ describe.each(["bun", "deno"] as const)("WebSockets through the %s balancer", (r
     // A client that vanished is "going away" to the backend.
     const close = await until(() => live.streams.closes.find((c) => c.at >= gone && c.code === 1001));
     expect(close.at - gone).toBeLessThan(1_000);
+  });
+
+  it("keeps a quiet WebSocket open past the HTTP idle timeout", async () => {
+    const client = await connect(`${wsUrl}/ws`);
+    let closed = false;
+    void client.closed.then(() => (closed = true));
+    // Silence on both sides for twice IDLE_TIMEOUT_MS: what is being shown is that nothing happens.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(closed).toBe(false);
+    client.ws.send("still here");
+    const [echo] = await client.messages(1);
+    expect(echo!.data.toString()).toBe("still here");
+    client.ws.close();
+    await client.closed;
   });
 
   it("logs the upgrade as a forwarded request", async () => {
