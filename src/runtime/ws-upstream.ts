@@ -72,7 +72,7 @@ function connectUpstream(upgrade: UpstreamUpgrade, acceptClient: AcceptClient): 
       headers = passedOnHeaders(res.rawHeaders);
     });
     ws.once("open", () => {
-      // Until the client's side is open, its messages would have nowhere to go.
+      // Until the client's side is open the backend's messages have nowhere to go: they wait in the socket.
       ws.pause();
       const link = new UpstreamLink(ws, headers);
       const latencyMs = performance.now() - started;
