@@ -2,13 +2,15 @@
 // start-up lines as the Node CLI. Bun runs the TypeScript sources as they are.
 import process from "node:process";
 import { getConnInfo } from "hono/bun";
+import { type BunUpgrader, bunConnector, bunWebSocketHandlers } from "./bun-websocket.ts";
 import { goLog } from "./cli.ts";
+import { closeWebSockets } from "./close-web-sockets.ts";
 import { fail, prepareServer } from "./server.ts";
 import { installShutdown } from "./shutdown.ts";
 import { BUN_HEADER_DEADLINE_MS, bunTimeouts } from "./slow-clients.ts";
 
 /** The little of Bun's API used here (no @types/bun in this project). */
-interface BunServer {
+interface BunServer extends BunUpgrader {
   readonly port: number;
   requestIP(request: Request): { address: string; family: string; port: number } | null;
   /**
@@ -27,17 +29,21 @@ interface BunServeOptions {
    */
   idleTimeout: number;
   fetch(request: Request, server: BunServer): Response | Promise<Response>;
+  websocket: typeof bunWebSocketHandlers;
 }
 declare const Bun: { serve(options: BunServeOptions): BunServer };
 
 function main(): void {
+  // Assigned before the first request arrives, which is when webSockets below first reads it.
+  let server!: BunServer;
   const { settings, balancer, announce, stopBackground } = prepareServer(process.argv.slice(2), {
     // Hono's own reading of Bun's peer address (c.env.server.requestIP); see envFor below.
     peerAddress: (c) => getConnInfo(c).remote.address,
+    // Bun upgrades the Request it created, not the one whose body is watched (fetchWithinLimits).
+    webSockets: (c) => bunConnector(server, originals.get(c.req.raw) ?? c.req.raw),
   });
   const { port, host } = settings;
   const { idleSeconds, upstreamSeconds } = bunTimeouts(settings.config);
-  let server: BunServer;
   try {
     server = Bun.serve({
       port,
@@ -51,6 +57,7 @@ function main(): void {
           idleSeconds,
           upstreamSeconds,
         ),
+      websocket: bunWebSocketHandlers,
     });
   } catch (error) {
     fail(`cannot listen on ${host}:${port}: ${(error as Error).message}`);
@@ -64,9 +71,14 @@ function main(): void {
 
   installShutdown({
     onSignal: (signal, handler) => process.on(signal, handler),
-    // stop(false): stop listening, let requests in flight finish; resolves when they have.
+    // stop(false): stop listening, let requests in flight finish; resolves when they have, open
+    // WebSockets included (measured on 1.4.5), so those have the whole grace period too.
     drain: () => server.stop(false),
-    forceClose: () => server.stop(true),
+    // installShutdown gives this 1 s: the WebSockets' 1001 first, then the connections left.
+    forceClose: async () => {
+      await closeWebSockets(balancer.webSockets, 700);
+      await server.stop(true);
+    },
     flush: () => balancer.flush(),
     stopBackground,
     timeoutMs: settings.shutdownTimeoutMs,

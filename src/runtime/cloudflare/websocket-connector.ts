@@ -1,4 +1,4 @@
-import { clientResponse, describe, isUnreachable } from "../../proxy/forward.ts";
+import { classifyFailure, clientResponse } from "../../proxy/forward.ts";
 import type { Handshake, UpstreamUpgrade, WebSocketConnector } from "../../proxy/websocket-connector.ts";
 import { relayWebSocket } from "./websocket-relay.ts";
 
@@ -37,7 +37,7 @@ export class WorkerWebSocketConnector implements WebSocketConnector {
       if (timedOut) return { kind: "timeout", reason: `no handshake answer within ${upgrade.timeoutMs} ms` };
       // A closed port surfaces as "Network connection lost" on workerd: "failed", which
       // handle-upgrade may retry elsewhere (an upgrade has no body to duplicate).
-      return { kind: isUnreachable(error) ? "unreachable" : "failed", reason: describe(error) };
+      return classifyFailure(error);
     } finally {
       clearTimeout(timer);
     }
