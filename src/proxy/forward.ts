@@ -94,8 +94,7 @@ export async function forward(options: ForwardOptions): Promise<ForwardResult> {
     return { kind: "response", response, latencyMs: performance.now() - started };
   } catch (error) {
     if (timedOut) return { kind: "timeout", reason: `no response within ${options.timeoutMs} ms` };
-    if (isUnreachable(error)) return { kind: "unreachable", reason: describe(error) };
-    return { kind: "failed", reason: describe(error) };
+    return classifyFailure(error);
   } finally {
     clearTimeout(timer);
     if (options.progress) options.progress.onChunk = undefined;
@@ -167,9 +166,15 @@ const UNREACHABLE_CODES = new Set([
 const UNREACHABLE_TEXT = /ECONNREFUSED|connection refused|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|DNS lookup failed/i;
 
 function isUnreachable(error: unknown): boolean {
-  const cause = (error as { cause?: { code?: string } })?.cause;
-  if (cause?.code && UNREACHABLE_CODES.has(cause.code)) return true;
+  // node:http puts the code on the error itself.
+  const code = (error as { code?: string })?.code ?? (error as { cause?: { code?: string } })?.cause?.code;
+  if (code && UNREACHABLE_CODES.has(code)) return true;
   return UNREACHABLE_TEXT.test(describe(error));
+}
+
+/** A connection-level error (undici's, workerd's or node:http's) as an unreached or a failed attempt. */
+export function classifyFailure(error: unknown): { kind: "unreachable" | "failed"; reason: string } {
+  return { kind: isUnreachable(error) ? "unreachable" : "failed", reason: describe(error) };
 }
 
 function describe(error: unknown): string {

@@ -8,6 +8,7 @@ import process from "node:process";
 import type { Context } from "hono";
 import { type Balancer, createBalancer } from "../app.ts";
 import { type Config, ConfigError, loadConfig } from "../config/load-config.ts";
+import type { WebSocketConnector } from "../proxy/websocket-connector.ts";
 import type { Defer } from "../shared/defer.ts";
 import { type Cidr, parseCidr } from "../shared/ip-networks.ts";
 import { CliError, goLog, parseCli, usage } from "./cli.ts";
@@ -82,6 +83,8 @@ export interface ServerOptions {
    * can send the Host header for preserve_host); undefined keeps the global fetch.
    */
   readonly fetchFor?: (config: Config) => typeof fetch | undefined;
+  /** How this runtime carries a WebSocket upgrade (BalancerOptions.webSockets). */
+  readonly webSockets?: (c: Context) => WebSocketConnector | undefined;
 }
 
 /**
@@ -111,6 +114,7 @@ export function prepareServer(argv: readonly string[], options: ServerOptions): 
       trustsPeer: trusted.length === 0 ? () => false : (c) => isTrusted(options.peerAddress(c), trusted),
       log: goLog,
       ...(upstreamFetch ? { fetch: upstreamFetch } : {}),
+      ...(options.webSockets ? { webSockets: options.webSockets } : {}),
     });
   } catch (error) {
     if (error instanceof ConfigError || error instanceof CliError) fail(error.message);
