@@ -1,4 +1,4 @@
-import { type IncomingMessage, type Server, STATUS_CODES } from "node:http";
+import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import type { Context } from "hono";
 import { errorResponse } from "../shared/error-response.ts";
@@ -32,12 +32,38 @@ const ANSWER_LINGER_MS = 5_000;
  */
 export function serveUpgrades(server: Server, fetch: FetchHandler): void {
   server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
-    if (!isWebSocketRequest(req)) {
-      reparseAsRequest(server, req, socket, head);
-      return;
-    }
-    void upgrade(req, socket, head, fetch);
+    // Pipelined behind requests still being answered: nothing of ours may go out before them.
+    void answered(socket).then((open) => {
+      if (!open) return;
+      if (isWebSocketRequest(req)) void upgrade(req, socket, head, fetch);
+      else reparseAsRequest(server, req, socket, head);
+    });
   });
+}
+
+/**
+ * Resolves once no response of the connection's earlier requests is in flight (true), or when
+ * the connection closed first (false). node:http answers pipelined requests one after another
+ * through `_httpMessage`, the response currently writing (as its closeIdleConnections reads it).
+ */
+async function answered(socket: Socket): Promise<boolean> {
+  for (let turns = 0; turns < 10_000; turns++) {
+    if (socket.destroyed) return false;
+    const current = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (!current) return true;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        current.off("finish", done).off("close", done);
+        socket.off("close", done);
+        // node:http hands the socket to the next queued response in its own 'finish' listener.
+        setImmediate(resolve);
+      };
+      current.once("finish", done).once("close", done);
+      socket.once("close", done);
+    });
+  }
+  socket.destroy();
+  return false;
 }
 
 async function upgrade(req: IncomingMessage, socket: Socket, head: Buffer, fetch: FetchHandler): Promise<void> {

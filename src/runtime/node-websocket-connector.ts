@@ -56,7 +56,13 @@ export class NodeWebSocketConnector implements WebSocketConnector {
         outgoing?.destroy();
       }, upgrade.timeoutMs);
       // A socket of its own: an upgraded connection never goes back to a pool.
-      outgoing = send(url, { method: "GET", headers, agent: false });
+      try {
+        outgoing = send(url, { method: "GET", headers, agent: false });
+      } catch (error) {
+        // node:http refuses some headers before connecting; nothing reached the backend.
+        settle(classifyFailure(error));
+        return;
+      }
       outgoing.on("upgrade", (answer: IncomingMessage, socket: Socket, head: Buffer) => {
         const latencyMs = performance.now() - started;
         const accept = (options: TunnelOptions) => this.#accept(answer, socket, head, options);

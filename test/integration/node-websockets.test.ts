@@ -180,25 +180,26 @@ describe("Node: WebSockets through the balancer", () => {
     expect(text).toMatch(/^HTTP\/1\.1 400 /);
   });
 
-  it("serves an upgrade to something else (h2c) as the plain request it is, body and keep-alive included", async () => {
+  it("serves an upgrade to something else (h2c) as the plain request it is, pipelined, body and keep-alive included", async () => {
     const body = "x".repeat(1000);
     const request = (path: string, extra: string, content: string) =>
       `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${extra}Content-Length: ${content.length}\r\n\r\n${content}`;
+    const h2c = "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n";
+    // One write: the upgrade comes in behind a request still being answered, and before another.
     const text = await rawExchange(
       lb.port,
-      request(
-        "/echo/1",
-        "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n",
-        body,
-      ) + request("/echo/2", "Connection: close\r\n", "abc"),
+      request("/echo/0", "", "before") +
+        request("/echo/1", h2c, body) +
+        request("/echo/2", "Connection: close\r\n", "abc"),
     );
     const answers = text.split(/(?=HTTP\/1\.1 )/);
-    expect(answers).toHaveLength(2);
-    expect(answers[0]).toMatch(/^HTTP\/1\.1 200 /);
-    expect(answers[0]).toContain('"target":"/echo/1"');
-    expect(answers[0]).toContain('"bodyLength":1000');
-    expect(answers[0]).not.toMatch(/"upgrade"/i);
-    expect(answers[1]).toContain('"target":"/echo/2"');
+    expect(answers).toHaveLength(3);
+    for (const answer of answers) expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(answers[0]).toContain('"target":"/echo/0"');
+    expect(answers[1]).toContain('"target":"/echo/1"');
+    expect(answers[1]).toContain('"bodyLength":1000');
+    expect(answers[1]).not.toMatch(/"upgrade"/i);
+    expect(answers[2]).toContain('"target":"/echo/2"');
   });
 });
 
@@ -328,6 +329,23 @@ describe("Node: WebSocket backends and lifetimes", () => {
     await expect
       .poll(() => upstream.streams.closes.slice(before))
       .toEqual([expect.objectContaining({ code: 1001, reason: "server shutting down" })]);
+  });
+
+  it("lets the drain finish as soon as an open WebSocket closes during it", async () => {
+    const lb = await startServer("node", [`--backends=${upstream.url}`, "--log-requests=false"], {
+      SHUTDOWN_TIMEOUT_MS: "20000",
+    });
+    const client = await open(wsUrl(lb));
+    lb.process.kill("SIGTERM");
+    await expect.poll(() => lb.stdout.some((line) => line.includes("SIGTERM: shutting down"))).toBe(true);
+    // Still open while the balancer drains.
+    client.ws.send("during the drain");
+    expect((await client.next()).data.toString()).toBe("during the drain");
+    const closing = Date.now();
+    client.ws.close(1000, "done");
+    expect(await lb.exited).toBe(0);
+    expect(Date.now() - closing).toBeLessThan(5_000);
+    expect(lb.stdout.some((line) => line.includes("still in flight"))).toBe(false);
   });
 
   it("honours preserve_host: the upstream's Host is the client's", async () => {
