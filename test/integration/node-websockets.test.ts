@@ -2,7 +2,7 @@
 // upstreams (scripts/upstream.ts), the `ws` package as the client. Every wait ends on an event
 // or a bounded poll.
 import type { IncomingMessage } from "node:http";
-import { connect, createServer, type Server } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket, { type RawData, WebSocketServer } from "ws";
 import { startUpstream, type Upstream } from "../../scripts/upstream.ts";
@@ -247,6 +247,41 @@ describe("Node: WebSocket backends and lifetimes", () => {
       expect(lb.stdout.some((line) => line.includes(`${dead}: upgrade failed (unreachable)`))).toBe(true);
     } finally {
       await lb.stop();
+    }
+  });
+
+  it("gives up on a backend that does not answer the handshake within timeout_ms and upgrades on the next", async () => {
+    // Takes the connection, reads the handshake, never answers.
+    const held = new Set<Socket>();
+    const silent: Server = createServer((socket) => {
+      // Reading, so the balancer's hang-up is seen.
+      held.add(socket.on("error", () => undefined).resume());
+      socket.on("close", () => held.delete(socket));
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const mute = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
+    const lb = await startServer(
+      "node",
+      [`--backends=${mute},${upstream.url}`, "--algorithm=round-robin", "--timeout-ms=300"],
+      {
+        LOG_REQUESTS: "true",
+      },
+    );
+    try {
+      for (let i = 0; i < 2; i++) {
+        const client = await open(wsUrl(lb));
+        client.ws.send("x");
+        await client.next();
+        client.ws.close();
+        await client.closed;
+      }
+      expect(lb.stdout.some((line) => line.includes(`${mute}: upgrade failed (timeout)`))).toBe(true);
+      // The balancer hung up on the silent backend when it gave up on it.
+      await expect.poll(() => held.size).toBe(0);
+    } finally {
+      await lb.stop();
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
     }
   });
 
