@@ -169,9 +169,11 @@ const UNREACHABLE_CODES = new Set([
 const UNREACHABLE_TEXT = /ECONNREFUSED|connection refused|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|DNS lookup failed/i;
 
 function isUnreachable(error: unknown): boolean {
+  const cause = (error as { cause?: { code?: string } })?.cause;
+  if (cause?.code && UNREACHABLE_CODES.has(cause.code)) return true;
   // node:http puts the code on the error itself.
-  const code = (error as { code?: string })?.code ?? (error as { cause?: { code?: string } })?.cause?.code;
-  if (code && UNREACHABLE_CODES.has(code)) return true;
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === "string" && UNREACHABLE_CODES.has(code)) return true;
   return UNREACHABLE_TEXT.test(describe(error));
 }
 

@@ -6,6 +6,7 @@ import { serve } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { goLog } from "./cli.ts";
 import { hostPreservingFetch } from "./host-preserving-fetch.ts";
+import { nodeWebSocketsOf, serveUpgrades } from "./node-upgrade.ts";
 import { fail, prepareServer } from "./server.ts";
 import { installShutdown } from "./shutdown.ts";
 import { type NodeTimeouts, nodeTimeouts } from "./slow-clients.ts";
@@ -18,6 +19,7 @@ function main(): void {
       config.pools.some((pool) => pool.preserve_host)
         ? hostPreservingFetch((request) => request.headers.get("x-forwarded-host") ?? undefined)
         : undefined,
+    webSockets: nodeWebSocketsOf,
   });
   const { port, host } = settings;
   const limits = nodeTimeouts(settings.config);
@@ -36,12 +38,18 @@ function main(): void {
     (info: AddressInfo) => announce(info.port),
   ) as Server;
   limitSlowClients(server, limits);
+  serveUpgrades(server, balancer.fetch);
   server.on("error", (error) => fail(`cannot listen on ${host}:${port}: ${error.message}`));
 
   installShutdown({
     onSignal: (signal, handler) => process.on(signal, handler),
     drain: () => drainNodeServer(server),
-    forceClose: () => server.closeAllConnections(),
+    // Open WebSockets hold server.close() up; they are sent a close (1001) rather than cut.
+    forceClose: async () => {
+      const closing = balancer.webSockets.closeAll(1001, "server shutting down");
+      server.closeAllConnections();
+      await closing;
+    },
     flush: () => balancer.flush(),
     stopBackground,
     timeoutMs: settings.shutdownTimeoutMs,
