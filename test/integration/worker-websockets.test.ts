@@ -20,11 +20,21 @@ describe("the Worker forwards a WebSocket handshake (round robin)", () => {
 
   beforeAll(async () => {
     upstreams = await startUpstreams(["a", "b", "c"]);
-    worker = await startWorker({ BACKENDS: backendsOf(upstreams), ALGORITHM: "round-robin" });
+    worker = await startWorker({ BACKENDS: backendsOf(upstreams), ALGORITHM: "round-robin", LOG_REQUESTS: "true" });
   });
   afterAll(async () => {
     await worker?.dispose();
     await Promise.all(upstreams.map((u) => u.close()));
+  });
+
+  it("prints the seed's Forwarding request to: line for an upgrade", async () => {
+    const before = worker.logs.length;
+    await connect(worker, "/ws/logged");
+    await until(
+      () => worker.logs.slice(before).some((line) => /Forwarding request to: http:\/\/127\.0\.0\.1:\d+/.test(line)),
+      5_000,
+      "the Forwarding line",
+    );
   });
 
   it("gives the client the subprotocol the backend picked, and forwards its offer as it was", async () => {
