@@ -57,6 +57,8 @@ end
 /** wrk when it is on PATH (its version string), else undefined. */
 export async function wrkVersion(): Promise<string | undefined> {
   const result = await runCommand("wrk", ["-v"], 5_000);
+  // Not installed: the spawn error ("spawn wrk ENOENT") must not read as a version.
+  if (result.code === null) return undefined;
   const match = /wrk\s+(\S+)/.exec(result.stdout + result.stderr);
   return match ? match[1]!.replace(/^debian\//, "") : undefined;
 }

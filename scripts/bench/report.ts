@@ -1,13 +1,17 @@
-// The bench's results: one JSON document and the Markdown made from it (tables for the rows and
-// the pick costs, the targets, notes), and a parser that reads the tables back (the test checks
-// that the two agree).
+// The bench's results: one JSON document and the Markdown made from it (tables for the rows, the
+// WebSocket echo rows and the pick costs, the targets, notes); cells.ts reads the tables back
+// (the test checks that the two agree).
 
 import { readFileSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
 import { ALGORITHM_NAMES } from "../../src/balancer/registry.ts";
+import { DASH, fmt, table } from "./cells.ts";
 import type { LoadResult } from "./load.ts";
 import type { PickResult } from "./picks.ts";
 import { growthOf, PICK_SIZES } from "./picks.ts";
+import { type WebSocketLoad, type WebSocketRowResult, webSocketMarkdown } from "./websocket-report.ts";
+
+export { fmt, parseCell, parseTable } from "./cells.ts";
 
 /** One row: what ran, the load generator's measurement of the warmed-up window, and more. */
 export interface RowResult extends LoadResult {
@@ -68,6 +72,10 @@ export interface BenchResults {
    */
   readonly otherCpuPercent: number;
   readonly rows: readonly RowResult[];
+  /** How the WebSocket rows were loaded (absent when none ran). */
+  readonly webSocketLoad?: WebSocketLoad;
+  /** WebSocket echo through the balancer beside direct, per runtime. */
+  readonly webSockets: readonly WebSocketRowResult[];
   readonly picks: readonly PickResult[];
   readonly targets: readonly TargetCheck[];
   readonly notes: readonly string[];
@@ -92,30 +100,6 @@ export function machineInfo(versions: Record<string, string>): Machine {
     node: process.version,
     versions,
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Cell formats: the Markdown shows exactly these, the parser reads them back.
-
-const DASH = "—";
-export const fmt = {
-  int: (n: number) => String(Math.round(n)),
-  ms: (n: number) => n.toFixed(2),
-  signedMs: (n: number | null) => (n === null ? DASH : `${n >= 0 ? "+" : "−"}${Math.abs(n).toFixed(2)}`),
-  trips: (n: number | null) => (n === null ? DASH : n.toFixed(4)),
-  mib: (n: number | null) => (n === null ? DASH : n.toFixed(1)),
-  us: (n: number | null) => (n === null ? DASH : String(Math.round(n))),
-  ratio: (n: number | null) => (n === null ? DASH : n.toFixed(2)),
-  mpicks: (n: number) => (n / 1e6).toFixed(2),
-};
-
-/** Inverse of the formats above: a number, or null for the dash. */
-export function parseCell(cell: string): number | null {
-  const text = cell.trim();
-  if (text === DASH) return null;
-  const value = Number(text.replace(/^\+/, "").replace(/^−/, "-"));
-  if (Number.isNaN(value)) throw new Error(`not a number: "${cell}"`);
-  return value;
 }
 
 export const ROW_COLUMNS = [
@@ -195,17 +179,6 @@ export function pickRows(picks: readonly PickResult[]): string[][] {
   return rows;
 }
 
-function table(
-  columns: readonly string[],
-  rows: readonly string[][],
-  rightFrom: number,
-  rightTo = columns.length,
-): string {
-  const header = `| ${columns.join(" | ")} |`;
-  const rule = `| ${columns.map((_, i) => (i >= rightFrom && i < rightTo ? "---:" : "---")).join(" | ")} |`;
-  return [header, rule, ...rows.map((cells) => `| ${cells.join(" | ")} |`)].join("\n");
-}
-
 export const ROWS_HEADING = "## Throughput and latency";
 export const PICKS_HEADING = "## Pick cost";
 
@@ -238,6 +211,7 @@ export function toMarkdown(results: BenchResults): string {
       "CPU µs/req = user + system CPU time of the server's process tree during the measured window ÷ requests (less sensitive than req/s to other load on the machine); " +
       "peak RSS = VmHWM of the server's process tree; ÷ bare and ÷ nginx are req/s ratios.",
     "",
+    ...webSocketMarkdown(results.webSockets, results.webSocketLoad),
     PICKS_HEADING,
     "",
     "Picks per second of `new CandidateWalk(buildSelector(algorithm, backends), input, nothing unavailable).next()` on one core (median of three runs).",
@@ -251,29 +225,6 @@ export function toMarkdown(results: BenchResults): string {
   ];
   if (results.notes.length) lines.push("## Notes", "", ...results.notes.map((n) => `- ${n}`), "");
   return lines.join("\n");
-}
-
-/** Reads the Markdown table under `heading` back as cells (header row first). */
-export function parseTable(markdown: string, heading: string): string[][] {
-  const lines = markdown.split("\n");
-  const start = lines.indexOf(heading);
-  if (start === -1) throw new Error(`no "${heading}" section`);
-  const rows: string[][] = [];
-  for (let i = start + 1; i < lines.length; i++) {
-    const line = lines[i]!.trim();
-    if (line.startsWith("## ")) break;
-    if (!line.startsWith("|")) {
-      if (rows.length) break;
-      continue;
-    }
-    const cells = line
-      .slice(1, -1)
-      .split("|")
-      .map((c) => c.trim());
-    if (cells.every((c) => /^-+:?$/.test(c))) continue;
-    rows.push(cells);
-  }
-  return rows;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 // `npm run bench`: the balancer's cost per request, side by side with the runtime's own limit
-// (a bare fetch proxy), nginx and HAProxy, on this machine, in one run.
+// (a bare fetch proxy), nginx and HAProxy, on this machine, in one run; then WebSocket echo
+// through the balancer beside direct, in each runtime (websocket-rows.ts).
 //
 //   npm run bench                 full run: 3 s warm-up + 10 s of load per row (a few minutes)
 //   npm run bench -- --quick      1 s warm-up + 2 s per row (under a minute)
@@ -51,6 +52,7 @@ import {
   runtimeRows,
   startRow,
 } from "./targets.ts";
+import { runWebSocketRows } from "./websocket-rows.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -343,6 +345,7 @@ export async function runBench(
         await running?.stop();
       }
     }
+    const webSockets = await runWebSocketRows({ mode: options.mode, runtimes, env, log, notes });
     await Promise.all([upstreamsProc.stop(), upstashProc?.stop()]);
 
     // --- Ratios, targets, files --------------------------------------------------------------
@@ -432,6 +435,8 @@ export async function runBench(
         upstreams: "3 node:http servers in one process, 20-byte text answers, keep-alive",
       },
       rows,
+      webSocketLoad: webSockets.load,
+      webSockets: webSockets.rows,
       picks,
       targets: checkTargets(rows, picks),
       notes,
@@ -515,7 +520,7 @@ async function main(): Promise<void> {
   console.log(
     `wrote ${files.map((f) => f.replace(ROOT, "")).join(", ")} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );
-  const failed = results.rows.filter((r) => r.failed);
+  const failed = [...results.rows, ...results.webSockets].filter((r) => r.failed);
   if (failed.length) {
     console.error(`${failed.length} row(s) failed: ${failed.map((r) => r.id).join(", ")}`);
     process.exitCode = 1;

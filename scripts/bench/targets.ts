@@ -76,7 +76,7 @@ export function runtimeRows(runtime: Runtime, options: { upstash: boolean }): Ro
   return rows;
 }
 
-function balancerRow(runtime: Runtime, algorithm: Algorithm, store: Store): RowSpec {
+export function balancerRow(runtime: Runtime, algorithm: Algorithm, store: Store): RowSpec {
   return {
     id: `${runtime}-${ALGORITHM_SHORT[algorithm]}-${store === "durable-object" ? "do" : store}`,
     runtime,

@@ -1,11 +1,13 @@
 // The bench's upstreams: N tiny node:http servers in one process, each answering every request
-// with a short fixed text body over keep-alive connections. Run as a child process:
+// with a short fixed text body over keep-alive connections, and accepting WebSockets on any path
+// that echo every message back as it came. Run as a child process:
 //
 //   node --import tsx scripts/bench/upstreams.ts [count=3]
 //
 // prints one JSON line {"urls":[...]} once every server listens on its free 127.0.0.1 port.
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { WebSocketServer } from "ws";
 
 export const UPSTREAM_HEADERS = { "content-type": "text/plain; charset=utf-8" } as const;
 
@@ -20,6 +22,15 @@ async function main(): Promise<void> {
       req.resume();
       res.writeHead(200, headers);
       res.end(body);
+    });
+    // No compression: the echo rows measure relaying frames, not deflate.
+    const webSockets = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+    server.on("upgrade", (req, socket, head) => {
+      socket.on("error", () => undefined);
+      webSockets.handleUpgrade(req, socket, head, (ws) => {
+        ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
+        ws.on("error", () => undefined);
+      });
     });
     server.keepAliveTimeout = 120_000;
     server.headersTimeout = 130_000;

@@ -1,5 +1,6 @@
 // `npm run bench` in its tiny mode (a few hundred requests per row): every row that this machine
-// can run produces numbers, the JSON and the Markdown table agree, and no server outlives it.
+// can run produces numbers, WebSocket echo rows included, the JSON and the Markdown tables agree,
+// and no server outlives it.
 // Rows that need something beyond `npm install` (nginx, HAProxy, redis-server) run only where
 // installed; the workerd and Node rows always run.
 import { spawn } from "node:child_process";
@@ -21,6 +22,7 @@ import {
   rowCells,
 } from "../../scripts/bench/report.ts";
 import { findBinary } from "../../scripts/bench/targets.ts";
+import { WEBSOCKET_COLUMNS, WEBSOCKET_HEADING, webSocketCells } from "../../scripts/bench/websocket-report.ts";
 import { redisServerAvailable } from "../../scripts/redis-local.ts";
 import { ALGORITHM_NAMES } from "../../src/balancer/registry.ts";
 
@@ -47,7 +49,7 @@ function runTinyBench(outDir: string, pidLog: string): Promise<Run> {
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    const killer = setTimeout(() => child.kill("SIGINT"), 50_000);
+    const killer = setTimeout(() => child.kill("SIGINT"), 60_000);
     child.on("exit", (code) => {
       clearTimeout(killer);
       resolve({ code, output, elapsedMs: Date.now() - started });
@@ -84,21 +86,32 @@ describe("npm run bench -- --tiny", () => {
     if (run.code !== 0) throw new Error(`the bench exited with ${run.code}:\n${run.output}`);
     results = JSON.parse(readFileSync(join(dir, "results", "latest-tiny.json"), "utf8")) as BenchResults;
     markdown = readFileSync(join(dir, "results", "latest-tiny.md"), "utf8");
-  }, 60_000);
+  }, 75_000);
 
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it("finishes quickly and writes the latest files and a timestamped copy of each", () => {
-    expect(run.elapsedMs).toBeLessThan(45_000);
+    // About 25 rows of 300 requests and 5 WebSocket rows of 200 messages, each with its server's start.
+    expect(run.elapsedMs).toBeLessThan(55_000);
     const files = readdirSync(join(dir, "results"));
     expect(files).toContain("latest-tiny.md");
     expect(files).toContain("latest-tiny.json");
     expect(files.filter((f) => /^\d{4}-\d\d-\d\dT.*-tiny\.(md|json)$/.test(f))).toHaveLength(2);
     // The Markdown is also what the bench prints.
     expect(run.output).toContain(ROWS_HEADING);
+    expect(run.output).toContain(WEBSOCKET_HEADING);
   });
+
+  /** Bun and Deno run when their entry point exists and their binary answers. */
+  const extraRuntimes = () =>
+    (["bun", "deno"] as const).filter(
+      (runtime) =>
+        existsSync(join(ROOT, "src", "runtime", `${runtime}.ts`)) &&
+        existsSync(join(ROOT, "node_modules", ".bin", runtime)) &&
+        results.machine.versions[runtime === "bun" ? "Bun" : "Deno"] !== undefined,
+    );
 
   it("runs every row this machine supports: workerd and Node always", () => {
     const ids = results.rows.map((r) => r.id);
@@ -117,13 +130,7 @@ describe("npm run bench -- --tiny", () => {
     if (redisServerAvailable()) expected.push("workerd-rr-upstash", "node-rr-upstash");
     if (findBinary("nginx")) expected.push("nginx");
     if (findBinary("haproxy")) expected.push("haproxy");
-    for (const runtime of ["bun", "deno"] as const) {
-      const usable =
-        existsSync(join(ROOT, "src", "runtime", `${runtime}.ts`)) &&
-        existsSync(join(ROOT, "node_modules", ".bin", runtime));
-      if (usable && results.machine.versions[runtime === "bun" ? "Bun" : "Deno"])
-        expected.push(`${runtime}-bare`, `${runtime}-rr-memory`);
-    }
+    for (const runtime of extraRuntimes()) expected.push(`${runtime}-bare`, `${runtime}-rr-memory`);
     expect(ids).toEqual(expect.arrayContaining(expected));
     // Anything skipped says why.
     if (!findBinary("nginx")) expect(results.notes.join("\n")).toMatch(/nginx is not installed.*apt-get install/);
@@ -159,6 +166,34 @@ describe("npm run bench -- --tiny", () => {
     expect(results.targets.length).toBeGreaterThan(0);
   });
 
+  it("measures WebSocket echo through the balancer in every runtime, beside direct", () => {
+    const runtimes = ["workerd", "node", ...extraRuntimes()];
+    expect(results.webSockets.map((r) => r.id)).toEqual([
+      "ws-direct",
+      ...runtimes.map((runtime) => `ws-${runtime}-rr-memory`),
+    ]);
+    expect(results.webSocketLoad?.clients).toBeGreaterThan(0);
+    const messages = results.webSocketLoad?.messages;
+    expect(messages).toBeGreaterThanOrEqual(100);
+    expect(messages).toBeLessThanOrEqual(1000);
+    for (const row of results.webSockets) {
+      const label = `${row.id}: ${JSON.stringify(row)}`;
+      expect(row.failed, label).toBeUndefined();
+      expect(row.messages, label).toBe(messages);
+      expect(row.errors, label).toBe(0);
+      expect(row.messagesPerSecond, label).toBeGreaterThan(0);
+      expect(Number.isFinite(row.p50Ms) && row.p50Ms > 0, label).toBe(true);
+      expect(Number.isFinite(row.p99Ms) && row.p99Ms >= row.p50Ms, label).toBe(true);
+      if (row.id === "ws-direct") {
+        expect(row.vsDirect, label).toBeNull();
+        continue;
+      }
+      expect(row.vsDirect, label).toBeGreaterThan(0);
+      expect(row.cpuUsPerMessage, label).not.toBeNull();
+      expect(row.cpuUsPerMessage, label).toBeGreaterThanOrEqual(0);
+    }
+  });
+
   it("writes a Markdown table that says what the JSON says", () => {
     const table = parseTable(markdown, ROWS_HEADING);
     expect(table[0]).toEqual([...ROW_COLUMNS]);
@@ -182,6 +217,32 @@ describe("npm run bench -- --tiny", () => {
       ];
       for (const [name, value, precision] of pairs) {
         const read = parseCell(cells[column(name)]!);
+        if (value === null) expect(read, `${row.id} ${name}`).toBeNull();
+        else expect(Math.abs(read! - value), `${row.id} ${name}`).toBeLessThanOrEqual(precision + 1e-9);
+      }
+    });
+
+    // The WebSocket table comes right after the rows table and reads back the same way.
+    const sections = [ROWS_HEADING, WEBSOCKET_HEADING, PICKS_HEADING].map((h) => markdown.indexOf(h));
+    expect(sections[0]).toBeGreaterThan(-1);
+    expect(sections).toEqual([...sections].sort((a, b) => a - b));
+    const webSockets = parseTable(markdown, WEBSOCKET_HEADING);
+    expect(webSockets[0]).toEqual([...WEBSOCKET_COLUMNS]);
+    expect(webSockets.slice(1)).toHaveLength(results.webSockets.length);
+    const wsColumn = (name: (typeof WEBSOCKET_COLUMNS)[number]) => WEBSOCKET_COLUMNS.indexOf(name);
+    results.webSockets.forEach((row, i) => {
+      const cells = webSockets[i + 1]!;
+      expect(cells).toEqual(webSocketCells(row));
+      expect(cells[wsColumn("row")]).toBe(row.id);
+      const pairs: Array<[(typeof WEBSOCKET_COLUMNS)[number], number | null, number]> = [
+        ["msg/s", row.messagesPerSecond, 0.5],
+        ["p50 ms", row.p50Ms, 0.005],
+        ["p99 ms", row.p99Ms, 0.005],
+        ["÷ direct", row.vsDirect, 0.005],
+        ["CPU µs/msg", row.cpuUsPerMessage, 0.5],
+      ];
+      for (const [name, value, precision] of pairs) {
+        const read = parseCell(cells[wsColumn(name)]!);
         if (value === null) expect(read, `${row.id} ${name}`).toBeNull();
         else expect(Math.abs(read! - value), `${row.id} ${name}`).toBeLessThanOrEqual(precision + 1e-9);
       }
