@@ -6,7 +6,7 @@
 //   node --import tsx scripts/docker/bundle.ts OUTDIR   ->  OUTDIR/edge-lb.mjs, OUTDIR/upstream.mjs
 
 import { fileURLToPath } from "node:url";
-import { type BuildOptions, build, type Metafile } from "esbuild";
+import { type BuildOptions, build, type Metafile, type Plugin } from "esbuild";
 
 const root = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 
@@ -16,7 +16,27 @@ export const DOCKER_ENTRIES = {
   upstream: root("scripts/docker/upstream.ts"),
 } as const;
 
+/**
+ * ws (the demo upstream's WebSockets) tries require("bufferutil") and require("utf-8-validate")
+ * and uses its own JavaScript when they throw: the image has neither native addon, so each
+ * becomes a module that throws, and nothing is left to resolve at run time.
+ */
+const withoutNativeAddons: Plugin = {
+  name: "without-native-addons",
+  setup(builder) {
+    builder.onResolve({ filter: /^(bufferutil|utf-8-validate)$/ }, (args) => ({
+      path: args.path,
+      namespace: "absent",
+    }));
+    builder.onLoad({ filter: /.*/, namespace: "absent" }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`${args.path} is not in the image`)});`,
+      loader: "js",
+    }));
+  },
+};
+
 export const DOCKER_BUNDLE_OPTIONS = {
+  plugins: [withoutNativeAddons],
   entryPoints: DOCKER_ENTRIES,
   bundle: true,
   platform: "node",
