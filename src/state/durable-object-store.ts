@@ -55,6 +55,11 @@ export class DurableObjectStore implements StateStore {
     return this.#stub(pool).setBackend(backend, sanitizePatch(patch));
   }
 
+  /** Placeholder until the store implements it (branch aff-store). */
+  claimSession(_pool: string, _key: string, backend: string, _ttlMs: number): Promise<string> {
+    return Promise.resolve(backend);
+  }
+
   /** Taken in the pool's object (see PoolStateObject.tryLock for why memory is enough). */
   async tryLock(pool: string, name: string, ttlMs: number): Promise<boolean> {
     return this.#stub(pool).tryLock(name, checkLock(name, ttlMs));

@@ -59,6 +59,11 @@ export class KvStore implements StateStore {
   }
 
   /** Per instance: KV cannot take a lock atomically, so each instance is its own lock holder. */
+  /** Placeholder until the store implements it (branch aff-store). */
+  claimSession(_pool: string, _key: string, backend: string, _ttlMs: number): Promise<string> {
+    return Promise.resolve(backend);
+  }
+
   tryLock(pool: string, name: string, ttlMs: number): Promise<boolean> {
     return this.#local.tryLock(pool, name, ttlMs);
   }

@@ -112,6 +112,11 @@ export class UpstashStore implements StateStore {
   }
 
   /** One SET <prefix>:<pool>:lock:<name> 1 NX PX ttlMs: "OK" when taken, nil when held. */
+  /** Placeholder until the store implements it (branch aff-store). */
+  claimSession(_pool: string, _key: string, backend: string, _ttlMs: number): Promise<string> {
+    return Promise.resolve(backend);
+  }
+
   async tryLock(pool: string, name: string, ttlMs: number): Promise<boolean> {
     const ttl = checkLock(name, ttlMs);
     const reply = await this.#redis.set(this.#key(pool, `lock:${name}`), "1", { nx: true, px: ttl });
