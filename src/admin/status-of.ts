@@ -20,6 +20,11 @@ export function statusOf(instance: string, pools: readonly PoolRuntime[]) {
           backup: backend.backup,
           health: shared?.health ?? "up",
           admin: shared?.admin ?? "enabled",
+          drain_until:
+            shared?.admin === "drained" && (shared.drainUntil ?? 0) > Date.now()
+              ? new Date(shared.drainUntil!).toISOString()
+              : null,
+          affinity_requests_last_minute: metrics.affinityServed.get(backend.name)?.total(Date.now()) ?? 0,
           inflight: state.load.inflight(backend.name),
           ejected_until: (shared?.ejectedUntil ?? 0) > Date.now() ? shared!.ejectedUntil! : null,
           ejections: shared?.ejections ?? 0,
