@@ -9,6 +9,7 @@ import { renderMetrics } from "./render-metrics.ts";
 import { AdminSessions } from "./session.ts";
 import { mountSignIn } from "./sign-in.ts";
 import { statusOf } from "./status-of.ts";
+import { mountWeight } from "./weight-route.ts";
 
 /** The longest drain (a week): sessions older than that have long been renewed elsewhere. */
 const MAX_DRAIN_SECONDS = 7 * 86_400;
@@ -52,8 +53,8 @@ export function mountAdmin(app: Hono, options: AdminOptions): void {
 }
 
 /**
- * The admin API (behind the gate): status, metrics, and drain / disable / enable of one
- * backend. Changes are written to the shared store before they are confirmed, so every
+ * The admin API (behind the gate): status, metrics, drain / disable / enable and the weight of
+ * one backend. Changes are written to the shared store before they are confirmed, so every
  * instance applies them at its next sync.
  */
 function mountApi(app: Hono, instance: string, pools: readonly PoolRuntime[], drainSeconds: number): void {
@@ -64,6 +65,8 @@ function mountApi(app: Hono, instance: string, pools: readonly PoolRuntime[], dr
   app.get("/_lb/metrics", (c) =>
     c.body(renderMetrics(pools), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }),
   );
+  // Actions with a body have routes of their own, registered before the bodiless ones.
+  mountWeight(app, pools);
   app.post("/_lb/backends/:name/:action", async (c) => {
     const { name, action } = c.req.param();
     const state = ACTIONS[action];
@@ -71,7 +74,7 @@ function mountApi(app: Hono, instance: string, pools: readonly PoolRuntime[], dr
       return errorResponse(
         404,
         "not_found",
-        `unknown action ${JSON.stringify(action)}: expected drain, disable or enable`,
+        `unknown action ${JSON.stringify(action)}: expected drain, disable, enable or weight`,
       );
     const pool = pools.find((p) => p.spec.backends.some((b) => b.name === name));
     if (!pool) return errorResponse(404, "not_found", `no backend named ${JSON.stringify(name)}`);

@@ -1,3 +1,4 @@
+import { effectiveWeight } from "../balancer/availability.ts";
 import type { PoolRuntime } from "../pool/pool-runtime.ts";
 
 /** GET /_lb/status: what this instance believes, and how its store is doing. */
@@ -16,7 +17,9 @@ export function statusOf(instance: string, pools: readonly PoolRuntime[]) {
         return {
           name: backend.name,
           url: backend.url,
-          weight: backend.weight,
+          // As set at run time (admin API) if it was, else as configured.
+          weight: effectiveWeight(backend, shared),
+          configured_weight: backend.weight,
           backup: backend.backup,
           health: shared?.health ?? "up",
           admin: shared?.admin ?? "enabled",
