@@ -133,4 +133,134 @@ describeWithRedis("session affinity across instances sharing one store", () => {
       expect(fresh, what).not.toBe(cookie);
     }
   }, 60_000);
+
+  it("ip_cookie: a client's first placement is the ip-hash choice for its address", async () => {
+    const settings = { BACKENDS: backendsOf(upstreams), AFFINITY_SECRET: SECRET };
+    const [placing, hashing] = await Promise.all([
+      workerd.start({ ...settings, AFFINITY: "ip_cookie", ALGORITHM: "round-robin" }),
+      workerd.start({ ...settings, ALGORITHM: "ip-hash" }),
+    ]);
+    running.push(placing, hashing);
+    const seen = new Set<string>();
+    for (let i = 1; i <= 40; i++) {
+      const ip = `198.51.100.${i}`;
+      const first = new CookieClient();
+      await first.get(placing, "/ip", { "cf-connecting-ip": ip });
+      const hashed = await hashing.fetch("/ip", { headers: { "cf-connecting-ip": ip } });
+      await hashed.arrayBuffer();
+      expect(first.upstreams[0], ip).toBe(hashed.headers.get("x-upstream"));
+      expect(first.cookie, ip).toBeDefined();
+      // Then the cookie rules, whatever address the client comes from next.
+      await first.get(placing, "/ip", { "cf-connecting-ip": "203.0.113.250" });
+      expect(first.upstreams[1], ip).toBe(first.upstreams[0]);
+      seen.add(first.upstreams[0]!);
+    }
+    expect(seen.size).toBe(3);
+  }, 60_000);
+
+  it("header: 100 X-Session keys x 10 requests through three instances each stay on one backend", async () => {
+    const instances = await trio({ AFFINITY: "header", AFFINITY_HEADERS: "X-Session", ALGORITHM: "round-robin" });
+    const before = await Promise.all(instances.map(statusOf));
+    const random = mulberry32(100);
+    const landed = new Map<string, Set<string>>();
+    for (let round = 0; round < 10; round++) {
+      await Promise.all(
+        Array.from({ length: 100 }, async (_, key) => {
+          const target = instances[Math.floor(random() * 3)]!;
+          const response = await target.fetch(`/h/${key}/${round}`, { headers: { "x-session": `session-${key}` } });
+          await response.arrayBuffer();
+          const set = landed.get(`${key}`) ?? new Set<string>();
+          set.add(response.headers.get("x-upstream") ?? `status ${response.status}`);
+          landed.set(`${key}`, set);
+        }),
+      );
+    }
+    for (const [key, backends] of landed) expect([...backends], `key ${key}`).toHaveLength(1);
+    const after = await Promise.all(instances.map(statusOf));
+    // Each status read is one round trip of its own (a fresh view): not the sessions' cost.
+    const trips = after.reduce(
+      (sum, s, i) => sum + s.pools[0]!.store.roundTrips - before[i]!.pools[0]!.store.roundTrips - 1,
+      0,
+    );
+    const perRequest = trips / 1_000;
+    console.log(
+      `header affinity: ${trips} store round trips for 1,000 requests (${perRequest.toFixed(3)} per request)`,
+    );
+    // At most one claim per key per instance, plus background syncs.
+    expect(trips).toBeLessThanOrEqual(300 + 60);
+  }, 60_000);
+
+  it("drain for 5 s: the drained backend's sessions keep reaching it, no new session does, then none at all", async () => {
+    const instances = await trio({ AFFINITY: "cookie", ALGORITHM: "round-robin", SEQUENCE_BATCH: "1" });
+    const clients = Array.from({ length: 12 }, () => new CookieClient());
+    for (const [i, client] of clients.entries()) await client.get(instances[i % 3]!, "/place");
+    const a = upstreams[0]!;
+    const onA = clients.filter((c) => c.upstreams[0] === "a");
+    expect(onA.length).toBe(4);
+    const drained = await admin(instances[0]!, a, "drain", { seconds: 5 });
+    expect(drained.status).toBe(200);
+    const until = Date.now() + 5_000;
+    await Promise.all(
+      instances.map((t) => until_(async () => (await statusOf(t)).pools[0]!.backends[0]!.admin === "drained")),
+    );
+    // During the drain: a's sessions stay on a; new clients never land there.
+    let newOnA = 0;
+    let rounds = 0;
+    while (Date.now() < until - 1_000) {
+      for (const [i, client] of onA.entries()) {
+        await client.get(instances[(i + rounds) % 3]!, "/during");
+        expect(client.upstreams.at(-1)).toBe("a");
+      }
+      const fresh = new CookieClient();
+      await fresh.get(instances[rounds % 3]!, "/new");
+      if (fresh.upstreams[0] === "a") newOnA++;
+      rounds++;
+    }
+    expect(rounds).toBeGreaterThan(2);
+    expect(newOnA).toBe(0);
+    // After the drain: nothing reaches a, its sessions are placed elsewhere.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, until - Date.now() + 300)));
+    for (const [i, client] of onA.entries()) {
+      for (let n = 0; n < 3; n++) await client.get(instances[(i + n) % 3]!, "/after");
+      expect(client.upstreams.slice(-3)).not.toContain("a");
+      expect(new Set(client.upstreams.slice(-3)).size).toBe(1);
+    }
+    expect((await admin(instances[0]!, a, "enable")).status).toBe(200);
+  }, 60_000);
+
+  it.each(["temporary", "sticky"])(
+    "zero-downtime failover %s: with the session's backend port closed, every request is served elsewhere",
+    async (policy) => {
+      const instances = await trio({
+        AFFINITY: "cookie",
+        ALGORITHM: "round-robin",
+        ZERO_DOWNTIME_FAILOVER: policy,
+        // Keep the closed port in the pool: this is about the failover, not passive ejection.
+        EJECT_AFTER: "0",
+      });
+      const client = new CookieClient();
+      await client.get(instances[0]!, "/place");
+      const home = upstreams.find((u) => u.name === client.upstreams[0])!;
+      const placed = client.cookie;
+      await home.close();
+      try {
+        for (let i = 0; i < 6; i++) {
+          const response = await client.get(instances[i % 3]!, "/away");
+          expect(response.status).toBe(200);
+          expect(client.upstreams.at(-1)).not.toBe(home.name);
+        }
+        if (policy === "temporary") expect(client.cookie).toBe(placed);
+        else expect(client.cookie).not.toBe(placed);
+      } finally {
+        await home.reopen();
+      }
+      await client.get(instances[0]!, "/back");
+      // temporary: the session returns to its backend; sticky: it stays where it moved.
+      if (policy === "temporary") expect(client.upstreams.at(-1)).toBe(home.name);
+      else expect(client.upstreams.at(-1)).toBe(client.upstreams.at(-2));
+    },
+    60_000,
+  );
 });
+
+const until_ = (check: () => Promise<boolean>) => until(check, 5_000, "every instance sees the drain");
