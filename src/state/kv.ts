@@ -29,16 +29,20 @@ type Flags = Record<string, BackendPatch>;
 
 /**
  * Workers KV is eventually consistent (about 60 s) and takes one write per second per key, so
- * it holds only what changes rarely: each backend's record (health, admin, ejection...). Counters
- * cannot live there, so round-robin positions, in-flight counts and latency stay per instance (a
- * MemoryStore), and the balancer says so once at start-up rather than pretend to share them.
+ * it holds only what changes rarely: each backend's record (health, admin, ejection...) and
+ * session placements (below). Counters cannot live there, so round-robin positions, in-flight
+ * counts and latency stay per instance (a MemoryStore), and the balancer says so once at
+ * start-up rather than pretend to share them.
  *
  * Locks cannot live there either (no compare-and-set), so tryLock is the per-instance
  * MemoryStore's: every instance holds its own lock and runs its own health checks each
  * interval, writing the same results to KV. Correct, just N times the probes and KV writes.
  *
  * Session placements (claimSession) do live in KV, one key per session: a read, and a write
- * when the session is new, replaced, or due for renewal (at most once a minute). Not atomic: two
+ * when the session is new, replaced, or due for renewal (when that moves its expiry by a quarter
+ * of the ttl or a minute, whichever is less: renewalDue), so an idle session lapses up to that
+ * much before its ttl. The placement carries its own expiry in ms; KV's expirationTtl only
+ * clears the key, rounded up to KV's minimum of 60 s for shorter ttls. Not atomic: two
  * instances placing one new session at once can both write, and with KV's ~60 s propagation
  * they may answer differently until the last write has reached both, so a new session may switch
  * backend once in its first minute. Concurrent claims of one key on one instance share a
@@ -60,7 +64,8 @@ export class KvStore implements StateStore {
   ) {
     log(
       "STATE=kv: KV is eventually consistent (~60 s, 1 write/s per key), so it shares health and admin " +
-        "flags only; round-robin positions, in-flight counts and latency are per instance, and health " +
+        "flags, and session placements without compare-and-set (racing instances may disagree for ~60 s); " +
+        "round-robin positions, in-flight counts and latency are per instance, and health " +
         "checks run per instance (every instance probes every backend). " +
         "Use durable-object or upstash for a shared rotation and one checker per pool.",
     );
