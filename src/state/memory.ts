@@ -61,7 +61,7 @@ export class MemoryStore implements StateStore {
   }
 
   async claimSession(pool: string, key: string, backend: string, ttlMs: number, replacing?: string): Promise<string> {
-    const ttl = checkSession(key, backend, ttlMs);
+    const ttl = checkSession(key, backend, ttlMs, replacing);
     const sessions = this.#pool(pool).sessions;
     const now = this.clock();
     const held = sessions.get(key);

@@ -140,26 +140,36 @@ export function checkLock(name: string, ttlMs: number): number {
   if (typeof name !== "string" || !LOCK_NAME.test(name)) {
     throw new TypeError(`tryLock: invalid lock name ${JSON.stringify(name)}: expected letters, digits and _ . - only`);
   }
+  return checkTtl("tryLock", ttlMs);
+}
+
+function checkTtl(operation: string, ttlMs: number): number {
   if (typeof ttlMs !== "number" || !Number.isFinite(ttlMs) || ttlMs <= 0) {
-    throw new RangeError(`tryLock: ttlMs must be a positive number, got ${String(ttlMs)}`);
+    throw new RangeError(`${operation}: ttlMs must be a positive number, got ${show(ttlMs)}`);
   }
   const whole = Math.ceil(ttlMs);
-  if (!Number.isSafeInteger(whole)) throw new RangeError(`tryLock: ttlMs too large, got ${String(ttlMs)}`);
+  if (!Number.isSafeInteger(whole)) throw new RangeError(`${operation}: ttlMs too large, got ${String(ttlMs)}`);
   return whole;
 }
 
 /** Session keys are digests (base64url), so they stay short and hold no client's secret. */
 export const SESSION_KEY = /^[A-Za-z0-9_-]{1,128}$/;
 
-/** Checks claimSession's arguments the same way in every adapter; returns the whole-ms ttl. */
-export function checkSession(key: string, backend: string, ttlMs: number): number {
+/**
+ * Checks claimSession's arguments the same way in every adapter (before any round trip);
+ * returns the whole-ms ttl. `replacing`, when given, names a backend like `backend` does.
+ */
+export function checkSession(key: string, backend: string, ttlMs: number, replacing?: string): number {
   if (typeof key !== "string" || !SESSION_KEY.test(key)) {
     throw new TypeError(`claimSession: invalid session key ${show(key)}: expected 1-128 base64url characters`);
   }
   if (typeof backend !== "string" || backend === "") {
     throw new TypeError(`claimSession: invalid backend ${show(backend)}`);
   }
-  return checkLock("session", ttlMs);
+  if (replacing !== undefined && (typeof replacing !== "string" || replacing === "")) {
+    throw new TypeError(`claimSession: invalid replacing ${show(replacing)}: expected a backend name or nothing`);
+  }
+  return checkTtl("claimSession", ttlMs);
 }
 
 function show(value: unknown): string {
