@@ -160,6 +160,7 @@ export class PoolState {
    * another instance until the store is back.
    */
   async claimSession(key: string, backend: string, ttlMs: number, replacing?: string): Promise<string> {
+    this.#calls.stats.sessionClaims++;
     try {
       return await this.#calls.call(() => this.store.claimSession(this.options.pool, key, backend, ttlMs, replacing));
     } catch {

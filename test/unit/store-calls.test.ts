@@ -36,7 +36,7 @@ describe("StoreCaller", () => {
     const { time, calls, lines } = caller();
     expect(await calls.call(async () => 42)).toBe(42);
     expect(time.pending()).toBe(0);
-    expect(calls.stats).toEqual({ roundTrips: 1, errors: 0, degraded: false });
+    expect(calls.stats).toEqual({ roundTrips: 1, sessionClaims: 0, errors: 0, degraded: false });
     expect(calls.degraded).toBe(false);
     expect(lines).toEqual([]);
   });
