@@ -1,7 +1,8 @@
 // Session affinity through instances sharing one real store (redis-server behind the Upstash
 // REST server): cookie, ip_cookie and header modes, drain with a duration, zero-downtime
 // failover. Two Workers (miniflare) and one Node process where the issue names both.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import WebSocket from "ws";
 import { startUpstream, type Upstream } from "../../scripts/upstream.ts";
 import { CookieClient, setCookieValue } from "../support/cookie-client.ts";
 import { type LbTarget, RUNTIMES } from "../support/lb-targets.ts";
@@ -267,6 +268,38 @@ describeWithRedis("session affinity across instances sharing one store", () => {
     },
     60_000,
   );
+
+  it("a WebSocket upgrade with the cookie lands on the cookie's backend, and one without gets the cookie on its 101", async () => {
+    const instances = await trio({ AFFINITY: "cookie", ALGORITHM: "round-robin" });
+    const client = new CookieClient();
+    await client.get(instances[0]!, "/before-ws");
+    const home = upstreams.find((u) => u.name === client.upstreams[0])!;
+    for (const target of instances) {
+      const opened = home.streams.webSocketsOpened;
+      const ws = new WebSocket(`${target.url.replace(/^http/, "ws")}/ws/sticky`, {
+        headers: { cookie: `lb_affinity=${client.cookie}` },
+      });
+      await new Promise((resolve, reject) => {
+        ws.once("open", resolve);
+        ws.once("error", reject);
+      });
+      expect(home.streams.webSocketsOpened).toBe(opened + 1);
+      ws.terminate();
+    }
+    for (const target of instances) {
+      const ws = new WebSocket(`${target.url.replace(/^http/, "ws")}/ws/fresh`);
+      const headers = await new Promise<Record<string, string | string[] | undefined>>((resolve, reject) => {
+        ws.once("upgrade", (response) => resolve(response.headers));
+        ws.once("error", reject);
+      });
+      const cookies = ([] as string[]).concat(headers["set-cookie"] ?? []);
+      expect(
+        cookies.some((line) => line.startsWith("lb_affinity=")),
+        target.url,
+      ).toBe(true);
+      ws.terminate();
+    }
+  }, 60_000);
 });
 
 const until_ = (check: () => Promise<boolean>) => until(check, 5_000, "every instance sees the drain");
