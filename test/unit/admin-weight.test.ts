@@ -163,7 +163,10 @@ describe("POST /_lb/backends/:name/weight", () => {
     const drain = await balancer.fetch(
       new Request("http://lb.test/_lb/backends/b/drain", { method: "POST", headers: AUTH }),
     );
-    expect(await drain.json()).toEqual({ backend: "b", admin: "drained" });
+    // With no {"seconds"} a drain keeps sessions for DRAIN_SECONDS (0): it ends now.
+    const answer = (await drain.json()) as { backend: string; admin: string; drain_until: string };
+    expect({ backend: answer.backend, admin: answer.admin }).toEqual({ backend: "b", admin: "drained" });
+    expect(Math.abs(Date.parse(answer.drain_until) - Date.now())).toBeLessThan(5_000);
     const unknown = await balancer.fetch(
       new Request("http://lb.test/_lb/backends/b/explode", { method: "POST", headers: AUTH }),
     );
