@@ -82,7 +82,12 @@ function mountApi(app: Hono, instance: string, pools: readonly PoolRuntime[], dr
     // backend takes nothing. Enabling ends any drain.
     let drainUntil: number | undefined;
     if (state === "drained") {
-      const seconds = await readNumberField(c.req.raw, "seconds", { min: 0, max: MAX_DRAIN_SECONDS }, drainSeconds);
+      const seconds = await readNumberField(c.req.raw, {
+        name: "seconds",
+        min: 0,
+        max: MAX_DRAIN_SECONDS,
+        fallback: drainSeconds,
+      });
       if (seconds instanceof Response) return seconds;
       drainUntil = Date.now() + seconds * 1000;
     } else if (state === "enabled") drainUntil = 0;

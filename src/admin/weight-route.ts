@@ -2,63 +2,27 @@ import type { Hono } from "hono";
 import type { PoolRuntime } from "../pool/pool-runtime.ts";
 import { errorResponse } from "../shared/error-response.ts";
 import { MAX_WEIGHT } from "../state/patch.ts";
-import { readBoundedText } from "./bounded-body.ts";
+import {
+  ACTION_BODY_LIMIT,
+  type BodyRefusal,
+  type NumberField,
+  parseNumberBody,
+  readNumberField,
+} from "./number-body.ts";
 
 /** `{"weight": 1000}` is 16 bytes; the limit leaves room for whitespace and nothing else. */
-export const WEIGHT_BODY_LIMIT = 1024;
+export const WEIGHT_BODY_LIMIT = ACTION_BODY_LIMIT;
 
-const EXPECTED_WEIGHT = `an integer from 0 to ${MAX_WEIGHT}`;
-const EXPECTED_BODY = `a JSON object {"weight": N}, N ${EXPECTED_WEIGHT}`;
-
-/** Why a weight body was refused, in the terms a caller can act on. */
-export interface WeightRefusal {
-  readonly field: string;
-  /** What was sent for it (absent when it was missing or could not be read). */
-  readonly value?: unknown;
-  readonly expected: string;
-}
+export const WEIGHT_FIELD: NumberField = { name: "weight", min: 0, max: MAX_WEIGHT };
 
 export type ParsedWeight =
   | { readonly ok: true; readonly weight: number }
-  | { readonly ok: false; readonly refusal: WeightRefusal };
+  | { readonly ok: false; readonly refusal: BodyRefusal };
 
-const refuse = (refusal: WeightRefusal): ParsedWeight => ({ ok: false, refusal });
-
-/**
- * The weight a body asks for, or what is wrong with it. Strict: another field (a typo of
- * "weight", a drain's "seconds") is refused rather than ignored, so nothing is half-applied.
- */
+/** The weight a body asks for, or what is wrong with it (strict: no other field). */
 export function parseWeightBody(text: string): ParsedWeight {
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    return refuse({ field: "body", expected: EXPECTED_BODY });
-  }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    return refuse({ field: "body", value: body, expected: EXPECTED_BODY });
-  }
-  const record = body as Record<string, unknown>;
-  const extra = Object.keys(record).find((key) => key !== "weight");
-  if (extra !== undefined) return refuse({ field: extra, value: record[extra], expected: `no field but "weight"` });
-  const weight = record["weight"];
-  if (weight === undefined) return refuse({ field: "weight", expected: EXPECTED_WEIGHT });
-  if (typeof weight !== "number" || !Number.isSafeInteger(weight) || weight < 0 || weight > MAX_WEIGHT) {
-    return refuse({ field: "weight", value: weight, expected: EXPECTED_WEIGHT });
-  }
-  return { ok: true, weight };
-}
-
-function refused(refusal: WeightRefusal): Response {
-  const shown = "value" in refusal ? JSON.stringify(refusal.value) : "nothing";
-  return new Response(
-    JSON.stringify({
-      error: "bad_request",
-      reason: `${refusal.field}: got ${shown}, expected ${refusal.expected}`,
-      ...refusal,
-    }),
-    { status: 400, headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" } },
-  );
+  const parsed = parseNumberBody(text, WEIGHT_FIELD);
+  return parsed.ok ? { ok: true, weight: parsed.value } : parsed;
 }
 
 /**
@@ -71,20 +35,14 @@ export function mountWeight(app: Hono, pools: readonly PoolRuntime[]): void {
     const name = c.req.param("name");
     const pool = pools.find((p) => p.spec.backends.some((b) => b.name === name));
     if (!pool) return errorResponse(404, "not_found", `no backend named ${JSON.stringify(name)}`);
-    const body = await readBoundedText(c.req.raw, WEIGHT_BODY_LIMIT);
-    if (!body.ok) {
-      return body.reason === "too_large"
-        ? errorResponse(413, "payload_too_large", `a weight body is at most ${WEIGHT_BODY_LIMIT} bytes`)
-        : errorResponse(400, "bad_request", "the body could not be read");
-    }
-    const parsed = parseWeightBody(body.text);
-    if (!parsed.ok) return refused(parsed.refusal);
+    const weight = await readNumberField(c.req.raw, WEIGHT_FIELD);
+    if (weight instanceof Response) return weight;
     const configured = pool.spec.backends.find((b) => b.name === name)!.weight;
     try {
-      await pool.state.write(name, { weight: parsed.weight });
+      await pool.state.write(name, { weight });
     } catch (error) {
       return errorResponse(503, "store_unavailable", `the change was not stored: ${(error as Error).message}`);
     }
-    return c.json({ backend: name, weight: parsed.weight, configured_weight: configured });
+    return c.json({ backend: name, weight, configured_weight: configured });
   });
 }
