@@ -3,11 +3,13 @@ import { mountAdmin } from "./admin/mount-admin.ts";
 import { poolSpecOf, stateOptionsOf } from "./app/pool-spec.ts";
 import type { Config } from "./config/load-config.ts";
 import { createPoolRuntime, type PoolEnvironment, type PoolRuntime } from "./pool/pool-runtime.ts";
+import { SessionAffinity } from "./proxy/affinity/session-affinity.ts";
 import { handleProxy } from "./proxy/handle-proxy.ts";
 import { handleUpgrade } from "./proxy/handle-upgrade.ts";
 import { ALLOWED_METHODS, checkTarget } from "./proxy/request-target.ts";
 import { isWebSocketUpgrade, type WebSocketConnector } from "./proxy/websocket-connector.ts";
 import { WebSocketSessions } from "./proxy/websocket-sessions.ts";
+import { base64url } from "./shared/base64url.ts";
 import type { Defer } from "./shared/defer.ts";
 import { errorResponse } from "./shared/error-response.ts";
 import type { StateStore } from "./state/types.ts";
@@ -67,6 +69,7 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
   };
   const pools = config.pools.map((pool) => createPoolRuntime(poolSpecOf(pool), environment));
   const pool = pools[0]!;
+  const affinity = sessionAffinityOf(pool, config, log);
 
   // Asking Hono for an execution context that is not there throws: decide once, not per request.
   const deferOf = options.waitUntil ? waitUntilOf : () => runOn;
@@ -80,6 +83,7 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
     clientIp: options.clientIp,
     instance,
     pools,
+    drainSeconds: config.drain_seconds,
   });
   const limits = { maxUrlBytes: config.max_url_bytes, maxHeaderBytes: config.max_header_bytes };
   const clientProto = options.clientProto ?? urlProto;
@@ -98,6 +102,7 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
       host: checked.host,
       maxBodyBytes: config.max_request_body_bytes,
       defer: deferOf(c),
+      ...(affinity ? { affinity } : {}),
     };
     const connector = isWebSocketUpgrade(c.req.raw) ? options.webSockets?.(c) : undefined;
     if (connector) {
@@ -123,6 +128,24 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
     await Promise.all(pools.map((p) => p.state.flush()));
   };
   return { app, pools, fetch: app.fetch, runHealthChecks, flush, webSockets };
+}
+
+/**
+ * The pool's session affinity, if it has one. Cookie modes sign with AFFINITY_SECRET; without one
+ * (allowed with the memory store only: the schema refuses a shared store without it) a key is
+ * made now, and cookies stop matching when this process restarts, which the log says.
+ */
+function sessionAffinityOf(pool: PoolRuntime, config: Config, log: (line: string) => void) {
+  const spec = pool.spec.affinity;
+  if (!spec) return undefined;
+  let secret = config.affinity_secret;
+  if (!secret && spec.mode !== "header") {
+    secret = base64url(crypto.getRandomValues(new Uint8Array(32)));
+    log(
+      "AFFINITY_SECRET is not set: affinity cookies are signed with a key made at start, so they stop matching when this process restarts",
+    );
+  }
+  return new SessionAffinity(spec, secret ?? "", pool.state);
 }
 
 function urlProto(c: Context): "http" | "https" {

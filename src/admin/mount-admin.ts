@@ -4,10 +4,15 @@ import { errorResponse } from "../shared/error-response.ts";
 import type { AdminState } from "../state/types.ts";
 import { type AdminAuth, callerOf, requireAdmin } from "./auth.ts";
 import { DASHBOARD_PAGE } from "./dashboard.ts";
+import { readNumberField } from "./number-body.ts";
 import { renderMetrics } from "./render-metrics.ts";
 import { AdminSessions } from "./session.ts";
 import { mountSignIn } from "./sign-in.ts";
 import { statusOf } from "./status-of.ts";
+import { mountWeight } from "./weight-route.ts";
+
+/** The longest drain (a week): sessions older than that have long been renewed elsewhere. */
+const MAX_DRAIN_SECONDS = 7 * 86_400;
 
 /** POST /_lb/backends/:name/<action>: the admin state each action sets. */
 const ACTIONS: Readonly<Record<string, AdminState>> = { drain: "drained", disable: "disabled", enable: "enabled" };
@@ -20,6 +25,8 @@ export interface AdminOptions {
   readonly clientIp: (c: Context) => string | undefined;
   readonly instance: string;
   readonly pools: readonly PoolRuntime[];
+  /** DRAIN_SECONDS: how long a drain without its own duration keeps affinity sessions. */
+  readonly drainSeconds: number;
 }
 
 /**
@@ -41,16 +48,16 @@ export function mountAdmin(app: Hono, options: AdminOptions): void {
     (await callerOf(c, auth)) ? c.html(DASHBOARD_PAGE) : c.redirect("/_lb/login", 302),
   );
   app.use("/_lb/*", requireAdmin(auth));
-  mountApi(app, options.instance, options.pools);
+  mountApi(app, options.instance, options.pools, options.drainSeconds);
   app.all("/_lb/*", () => errorResponse(404, "not_found", "no such admin route"));
 }
 
 /**
- * The admin API (behind the gate): status, metrics, and drain / disable / enable of one
- * backend. Changes are written to the shared store before they are confirmed, so every
+ * The admin API (behind the gate): status, metrics, drain / disable / enable and the weight of
+ * one backend. Changes are written to the shared store before they are confirmed, so every
  * instance applies them at its next sync.
  */
-function mountApi(app: Hono, instance: string, pools: readonly PoolRuntime[]): void {
+function mountApi(app: Hono, instance: string, pools: readonly PoolRuntime[], drainSeconds: number): void {
   app.get("/_lb/status", async (c) => {
     await Promise.all(pools.map((p) => p.state.refresh()));
     return c.json(statusOf(instance, pools));
@@ -58,6 +65,8 @@ function mountApi(app: Hono, instance: string, pools: readonly PoolRuntime[]): v
   app.get("/_lb/metrics", (c) =>
     c.body(renderMetrics(pools), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }),
   );
+  // Actions with a body have routes of their own, registered before the bodiless ones.
+  mountWeight(app, pools);
   app.post("/_lb/backends/:name/:action", async (c) => {
     const { name, action } = c.req.param();
     const state = ACTIONS[action];
@@ -65,15 +74,32 @@ function mountApi(app: Hono, instance: string, pools: readonly PoolRuntime[]): v
       return errorResponse(
         404,
         "not_found",
-        `unknown action ${JSON.stringify(action)}: expected drain, disable or enable`,
+        `unknown action ${JSON.stringify(action)}: expected drain, disable, enable or weight`,
       );
     const pool = pools.find((p) => p.spec.backends.some((b) => b.name === name));
     if (!pool) return errorResponse(404, "not_found", `no backend named ${JSON.stringify(name)}`);
+    // A drain keeps existing affinity sessions for its duration (body {"seconds": N}); then the
+    // backend takes nothing. Enabling ends any drain.
+    let drainUntil: number | undefined;
+    if (state === "drained") {
+      const seconds = await readNumberField(c.req.raw, {
+        name: "seconds",
+        min: 0,
+        max: MAX_DRAIN_SECONDS,
+        fallback: drainSeconds,
+      });
+      if (seconds instanceof Response) return seconds;
+      drainUntil = Date.now() + seconds * 1000;
+    } else if (state === "enabled") drainUntil = 0;
     try {
-      await pool.state.write(name, { admin: state });
+      await pool.state.write(name, { admin: state, ...(drainUntil === undefined ? {} : { drainUntil }) });
     } catch (error) {
       return errorResponse(503, "store_unavailable", `the change was not stored: ${(error as Error).message}`);
     }
-    return c.json({ backend: name, admin: state });
+    return c.json({
+      backend: name,
+      admin: state,
+      ...(state === "drained" ? { drain_until: new Date(drainUntil!).toISOString() } : {}),
+    });
   });
 }

@@ -1,4 +1,6 @@
+import { effectiveWeight } from "../balancer/availability.ts";
 import type { PoolRuntime } from "../pool/pool-runtime.ts";
+import type { Backend } from "../shared/backend.ts";
 
 /** GET /_lb/metrics: Prometheus text exposition format 0.0.4. */
 export function renderMetrics(pools: readonly PoolRuntime[], now = Date.now()): string {
@@ -44,10 +46,10 @@ export function renderMetrics(pools: readonly PoolRuntime[], now = Date.now()): 
     "Requests answered 503 because no backend was usable.",
     pools.map((p) => [{ pool: p.spec.name }, p.metrics.noBackend]),
   );
-  const perBackend = (pick: (p: PoolRuntime, name: string) => number) =>
+  const perBackend = (pick: (p: PoolRuntime, name: string, backend: Backend) => number) =>
     pools.flatMap((p) =>
       p.spec.backends.map(
-        (b) => [{ pool: p.spec.name, backend: b.name }, pick(p, b.name)] as [Record<string, string>, number],
+        (b) => [{ pool: p.spec.name, backend: b.name }, pick(p, b.name, b)] as [Record<string, string>, number],
       ),
     );
   const record = (p: PoolRuntime, name: string) => p.state.snapshot.backends[name];
@@ -68,6 +70,18 @@ export function renderMetrics(pools: readonly PoolRuntime[], now = Date.now()): 
     "gauge",
     "1 unless drained or disabled by the admin API.",
     perBackend((p, n) => ((record(p, n)?.admin ?? "enabled") === "enabled" ? 1 : 0)),
+  );
+  family(
+    "edge_lb_backend_weight",
+    "gauge",
+    "Weight in use: as set through the admin API, else as configured.",
+    perBackend((p, n, b) => effectiveWeight(b, record(p, n))),
+  );
+  family(
+    "edge_lb_backend_configured_weight",
+    "gauge",
+    "Weight as configured (BACKENDS or the config file).",
+    perBackend((_p, _n, b) => b.weight),
   );
   family(
     "edge_lb_backend_inflight",

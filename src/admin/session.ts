@@ -5,6 +5,8 @@
 // by rotating ADMIN_TOKEN, which changes the key and so invalidates every session at once.
 // Only crypto.subtle is used, so this runs unchanged on workerd, Node, Bun and Deno.
 
+import { base64url, base64urlDecode } from "../shared/base64url.ts";
+
 const VERSION = "v1";
 /**
  * Domain separation: the HMAC key is SHA-256(label + token), never the token itself, so a
@@ -79,20 +81,5 @@ export class AdminSessions {
 
   verify(value: string | undefined): Promise<boolean> {
     return value ? verifySession(this.token, value, this.nowS(), this.ttlS) : Promise.resolve(false);
-  }
-}
-
-function base64url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-function base64urlDecode(text: string): Uint8Array<ArrayBuffer> | undefined {
-  try {
-    const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
-    return Uint8Array.from(binary, (ch) => ch.charCodeAt(0));
-  } catch {
-    return undefined;
   }
 }

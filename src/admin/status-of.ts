@@ -1,3 +1,4 @@
+import { effectiveWeight } from "../balancer/availability.ts";
 import type { PoolRuntime } from "../pool/pool-runtime.ts";
 
 /** GET /_lb/status: what this instance believes, and how its store is doing. */
@@ -16,10 +17,17 @@ export function statusOf(instance: string, pools: readonly PoolRuntime[]) {
         return {
           name: backend.name,
           url: backend.url,
-          weight: backend.weight,
+          // As set at run time (admin API) if it was, else as configured.
+          weight: effectiveWeight(backend, shared),
+          configured_weight: backend.weight,
           backup: backend.backup,
           health: shared?.health ?? "up",
           admin: shared?.admin ?? "enabled",
+          drain_until:
+            shared?.admin === "drained" && (shared.drainUntil ?? 0) > Date.now()
+              ? new Date(shared.drainUntil!).toISOString()
+              : null,
+          affinity_requests_last_minute: metrics.affinityServed.get(backend.name)?.total(Date.now()) ?? 0,
           inflight: state.load.inflight(backend.name),
           ejected_until: (shared?.ejectedUntil ?? 0) > Date.now() ? shared!.ejectedUntil! : null,
           ejections: shared?.ejections ?? 0,

@@ -1,7 +1,8 @@
+import { type AffinityConfig, DEFAULT_COOKIE_TTL_S, DEFAULT_HEADER_TTL_S } from "../config/affinity-schema.ts";
 import type { Config, PoolConfig } from "../config/load-config.ts";
 import type { HealthCheckConfig } from "../config/schema.ts";
 import type { OutlierPolicy } from "../health/outlier.ts";
-import type { PoolEnvironment, PoolSpec } from "../pool/pool-runtime.ts";
+import type { AffinitySpec, PoolEnvironment, PoolSpec } from "../pool/pool-runtime.ts";
 import type { ProbeSpec } from "../shared/probe-spec.ts";
 
 /** The config's one conversion into each pool's own options: nothing below the app reads config. */
@@ -26,6 +27,20 @@ export function poolSpecOf(pool: PoolConfig): PoolSpec {
       panicThresholdPercent: pool.panic_threshold_percent,
       slowStartMs: pool.slow_start_ms,
     },
+    affinity: affinitySpecOf(pool.affinity),
+  };
+}
+
+function affinitySpecOf(affinity: AffinityConfig): AffinitySpec | undefined {
+  if (affinity.mode === "none") return undefined;
+  return {
+    mode: affinity.mode,
+    cookieName: affinity.cookie_name,
+    ttlS: affinity.ttl_s ?? (affinity.mode === "header" ? DEFAULT_HEADER_TTL_S : DEFAULT_COOKIE_TTL_S),
+    headers: affinity.headers,
+    requireAllHeaders: affinity.require_all_headers,
+    failover: affinity.zero_downtime_failover,
+    cookieSecure: affinity.cookie_secure,
   };
 }
 

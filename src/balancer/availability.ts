@@ -13,7 +13,7 @@ export interface AvailabilityPolicy {
 export interface Availability {
   /** The tier in use: the primaries, or the backups while no primary is usable. */
   readonly tier: "primary" | "backup";
-  /** Members that take new requests now. */
+  /** Members that take new requests now, each carrying its effective weight. */
   readonly usable: readonly Backend[];
   /** True when health was ignored because too few (or no) backends were usable. */
   readonly panic: boolean;
@@ -31,7 +31,23 @@ export function ejectionCap(poolSize: number, maxEjectionPercent: number): numbe
 
 type RecordOf = (name: string) => BackendPatch | undefined;
 
-const switchedOff = (r: BackendPatch | undefined) => r?.admin === "disabled" || r?.admin === "drained";
+/**
+ * The weight a backend has now: one set at run time (admin API, shared by every instance)
+ * replaces the configured one. 0 means it takes no new placements.
+ */
+export function effectiveWeight(backend: Backend, record: BackendPatch | undefined): number {
+  return record?.weight ?? backend.weight;
+}
+
+/** The backend carrying its effective weight: the same object when that is the configured one. */
+export function withEffectiveWeight(backend: Backend, record: BackendPatch | undefined): Backend {
+  const weight = effectiveWeight(backend, record);
+  return weight === backend.weight ? backend : { ...backend, weight };
+}
+
+/** Takes no new placements at all, whatever its health: not even in panic. */
+const switchedOff = (b: Backend, r: BackendPatch | undefined) =>
+  r?.admin === "disabled" || r?.admin === "drained" || effectiveWeight(b, r) === 0;
 
 export function decideAvailability(
   backends: readonly Backend[],
@@ -39,8 +55,10 @@ export function decideAvailability(
   now: number,
   policy: AvailabilityPolicy,
 ): Availability {
-  const primaries = backends.filter((b) => !b.backup);
-  const backups = backends.filter((b) => b.backup);
+  // Selectors are built from what this returns, so weights set at run time must travel with it.
+  const weighted = backends.map((b) => withEffectiveWeight(b, recordOf(b.name)));
+  const primaries = weighted.filter((b) => !b.backup);
+  const backups = weighted.filter((b) => b.backup);
   let validUntil = Infinity;
 
   // Ejections beyond the cap are not honoured: the earliest to end count, the rest serve.
@@ -64,7 +82,7 @@ export function decideAvailability(
   const usableOf = (tier: readonly Backend[]) =>
     tier.filter((b) => {
       const record = recordOf(b.name);
-      return !switchedOff(record) && record?.health !== "down" && !ejected.has(b.name);
+      return !switchedOff(b, record) && record?.health !== "down" && !ejected.has(b.name);
     });
 
   let tier: Availability["tier"] = "primary";
@@ -77,11 +95,11 @@ export function decideAvailability(
       tier = "backup";
       usable = usableBackups;
     } else {
-      usable = primaries.filter((b) => !switchedOff(recordOf(b.name)));
+      usable = primaries.filter((b) => !switchedOff(b, recordOf(b.name)));
       panic = usable.length > 0;
     }
   } else if (share < policy.panicThresholdPercent) {
-    usable = primaries.filter((b) => !switchedOff(recordOf(b.name)));
+    usable = primaries.filter((b) => !switchedOff(b, recordOf(b.name)));
     panic = true;
   }
 

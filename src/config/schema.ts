@@ -3,6 +3,7 @@ import { ALGORITHM_NAMES } from "../balancer/registry.ts";
 import type { Backend } from "../shared/backend.ts";
 import { parseCidr, TRUST_PROXY_EXPECTED } from "../shared/ip-networks.ts";
 import { POOL_NAME, STATE_KINDS } from "../state/types.ts";
+import { affinitySchema, signsCookies } from "./affinity-schema.ts";
 
 /**
  * The one schema. JSON keys are snake_case like nginx/HAProxy directives; the Config type is
@@ -125,6 +126,7 @@ const poolSchema = z
     panic_threshold_percent: z.number().min(0).max(100).default(0),
     /** A recovered backend's share ramps linearly over this window (nginx slow_start). */
     slow_start_ms: z.number().int().min(0).max(3_600_000).default(0),
+    affinity: affinitySchema.default(affinitySchema.parse({})),
   })
   .strict()
   .superRefine((pool, ctx) => {
@@ -231,8 +233,27 @@ export const configSchema = z
     max_connections: z.number().int().min(0).max(10_000_000).default(10_000),
     /** A WebSocket with no message either way for this long is closed (1001); 0 = no cap. */
     websocket_idle_timeout_ms: z.number().int().min(0).max(86_400_000).default(0),
+    /** Signs affinity cookies; every instance sharing a store needs the same one. */
+    affinity_secret: z.string().min(16, "expected at least 16 characters").optional(),
+    /** A drain without a duration of its own keeps affinity sessions this long. */
+    drain_seconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 86_400)
+      .default(0),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    if (signsCookies(config.pools) && config.state !== "memory" && !config.affinity_secret) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["affinity_secret"],
+        input: undefined,
+        message: `expected a secret of 16+ characters: cookie affinity with STATE=${config.state} needs one every instance shares, to verify each other's cookies`,
+      });
+    }
+  });
 
 export type RawConfig = z.input<typeof configSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;

@@ -1,42 +1,11 @@
-import { parseTrustProxy, TRUST_PROXY_EXPECTED } from "../shared/ip-networks.ts";
-
-/**
- * The settings reachable from environment variables and command-line flags, and how each string
- * becomes config JSON. Validation proper happens once, in the schema; these parsers only shape
- * strings (a number-looking string becomes a number, anything else passes through so the schema
- * can name it).
- */
-
 import { ALGORITHM_NAMES } from "../balancer/registry.ts";
+import { parseTrustProxy, TRUST_PROXY_EXPECTED } from "../shared/ip-networks.ts";
+import { AFFINITY_SETTINGS } from "./affinity-settings.ts";
+import { looseBoolean, looseNumber, numberish, ok, type ParseResult, type Setting, text } from "./setting-parsers.ts";
 
-export type ParseResult = { ok: true; value: unknown } | { ok: false; expected: string };
+/** The settings reachable from environment variables and command-line flags (setting-parsers.ts). */
 
-export interface Setting {
-  readonly env?: string;
-  readonly flag?: string;
-  readonly path: readonly (string | number)[];
-  readonly parse: (value: string) => ParseResult;
-  readonly help: string;
-}
-
-const ok = (value: unknown): ParseResult => ({ ok: true, value });
-
-/** A number when the string spells one; otherwise the string, for the schema to reject by name. */
-function numberish(value: string): unknown {
-  const trimmed = value.trim();
-  return /^-?\d+(\.\d+)?$/.test(trimmed) ? Number(trimmed) : trimmed;
-}
-
-export const looseNumber = (value: string): ParseResult => ok(numberish(value));
-
-export function looseBoolean(value: string): ParseResult {
-  const lowered = value.trim().toLowerCase();
-  if (["1", "true", "yes", "on"].includes(lowered)) return ok(true);
-  if (["0", "false", "no", "off"].includes(lowered)) return ok(false);
-  return { ok: false, expected: "true or false" };
-}
-
-const text = (value: string): ParseResult => ok(value.trim());
+export { looseBoolean, looseNumber, type ParseResult, type Setting } from "./setting-parsers.ts";
 
 /** BACKENDS="http://a:80,http://b:80|weight=3,http://c:80|backup|name=c". */
 export function parseBackendList(value: string): ParseResult {
@@ -83,7 +52,7 @@ export function parseNetworkList(value: string): ParseResult {
 
 const POOL = ["pools", 0] as const;
 
-export const SETTINGS: readonly Setting[] = [
+const CORE_SETTINGS: readonly Setting[] = [
   {
     env: "PORT",
     flag: "port",
@@ -349,3 +318,5 @@ export const SETTINGS: readonly Setting[] = [
     help: 'log "Forwarding request to: <url>" per request (default true)',
   },
 ];
+
+export const SETTINGS: readonly Setting[] = [...CORE_SETTINGS, ...AFFINITY_SETTINGS];

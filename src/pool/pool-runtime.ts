@@ -16,6 +16,18 @@ import { RetryBudget } from "./retry-budget.ts";
  * here, neither from the other.
  */
 
+/** Session affinity as the proxy applies it (Cloudflare Load Balancing's modes and failover). */
+export interface AffinitySpec {
+  readonly mode: "cookie" | "ip_cookie" | "header";
+  readonly cookieName: string;
+  /** Cookie lifetime, or a header session's idle time. */
+  readonly ttlS: number;
+  readonly headers: readonly string[];
+  readonly requireAllHeaders: boolean;
+  readonly failover: "temporary" | "sticky" | "none";
+  readonly cookieSecure: boolean;
+}
+
 /** Where the ip-hash key comes from. */
 export type HashKey = { readonly source: "ip" } | { readonly source: "header" | "cookie"; readonly name: string };
 
@@ -40,6 +52,8 @@ export interface PoolSpec {
   /** Active checks; undefined: none (passive ejection still applies). */
   readonly healthCheck: ConstructorParameters<typeof HealthChecker>[0] | undefined;
   readonly availability: AvailabilityPolicy;
+  /** Undefined: no session affinity. */
+  readonly affinity: AffinitySpec | undefined;
 }
 
 /** What every pool of one balancer shares: the store, this instance's name, the log. */
@@ -57,6 +71,8 @@ export interface PoolEnvironment {
 export interface PoolRuntime {
   readonly spec: PoolSpec;
   readonly rotation: RotationCache;
+  /** ip_cookie affinity: the ip-hash rotation that places a new session (same backends). */
+  readonly ipRotation: RotationCache | undefined;
   readonly state: PoolState;
   readonly budget: RetryBudget;
   readonly passive: PassiveHealth;
@@ -84,6 +100,10 @@ export function createPoolRuntime(spec: PoolSpec, env: PoolEnvironment): PoolRun
     spec,
     state,
     rotation: new RotationCache(algorithm, spec.backends, spec.availability),
+    ipRotation:
+      spec.affinity?.mode === "ip_cookie"
+        ? new RotationCache(algorithmNamed("ip-hash"), spec.backends, spec.availability)
+        : undefined,
     budget: new RetryBudget(spec.retry.budgetRatio, spec.retry.budgetReserve),
     passive: new PassiveHealth(spec.outlier, state, env.log),
     checker: spec.healthCheck

@@ -1,12 +1,14 @@
 import type { PoolRuntime } from "../pool/pool-runtime.ts";
 import type { Backend } from "../shared/backend.ts";
 import { errorResponse } from "../shared/error-response.ts";
+import { withCookie } from "./affinity/with-cookie.ts";
 import { type BodyProgress, BodyTooLarge, type PreparedBody, prepareBody } from "./body.ts";
+import { choose } from "./choose.ts";
 import { type ForwardResult, forward } from "./forward.ts";
 import { BadConnectionHeader } from "./hop-by-hop.ts";
 import type { RequestContext } from "./request-context.ts";
 import { isRetryableStatus } from "./retry.ts";
-import { type Failure, failureResponse, retryPermitted, startWalk } from "./start-walk.ts";
+import { type Failure, failureResponse, retryPermitted } from "./start-walk.ts";
 
 export type { RequestContext } from "./request-context.ts";
 
@@ -17,8 +19,8 @@ export type { RequestContext } from "./request-context.ts";
  * Nothing is retried once the response has been handed to the client.
  */
 export async function handleProxy(request: Request, pool: PoolRuntime, ctx: RequestContext): Promise<Response> {
-  const walk = await startWalk(request, pool, ctx);
-  if (walk instanceof Response) return walk;
+  const choice = await choose(request, pool, ctx);
+  if (choice instanceof Response) return choice;
   const { spec } = pool;
 
   let body: PreparedBody;
@@ -29,7 +31,7 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
     return errorResponse(400, "bad_request", "the request body could not be read");
   }
 
-  let backend = walk.next();
+  let backend = await choice.next();
   let failure: Failure | undefined;
   while (backend) {
     const result = await attempt(backend, request, body.replayable ?? body.stream, body.progress, pool, ctx);
@@ -38,7 +40,7 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
       pool.passive.record(backend, pool.passive.failsOn(status) ? `status ${status}` : undefined, ctx.defer);
       if (status < 500) pool.budget.earn();
       pool.metrics.response(backend.name, status);
-      return result.response;
+      return withCookie(result.response, await choice.settle(backend));
     }
     failure =
       result.kind === "response"
@@ -54,8 +56,9 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
       ctx.defer,
     );
 
-    if (walk.tried.size >= spec.retry.maxAttempts || body.replayable === undefined) break;
-    const next = walk.next();
+    if (choice.tried.size >= spec.retry.maxAttempts || body.replayable === undefined) break;
+    if (!choice.mayMoveOn(backend)) break;
+    const next = await choice.next();
     if (!next || !retryPermitted(failure, request, pool)) break;
     if (failure.kind === "status") await failure.response.body?.cancel();
     pool.metrics.retries++;

@@ -1,11 +1,12 @@
 import type { PoolRuntime } from "../pool/pool-runtime.ts";
 import { type Backend, upstreamUrl } from "../shared/backend.ts";
 import { errorResponse } from "../shared/error-response.ts";
+import { choose } from "./choose.ts";
 import { forwardingHeaders } from "./forward.ts";
 import { BadConnectionHeader } from "./hop-by-hop.ts";
 import type { RequestContext } from "./request-context.ts";
 import { isRetryableStatus } from "./retry.ts";
-import { type Failure, failureResponse, retryPermitted, startWalk } from "./start-walk.ts";
+import { type Failure, failureResponse, retryPermitted } from "./start-walk.ts";
 import { type Handshake, offeredProtocols, type WebSocketConnector } from "./websocket-connector.ts";
 import type { WebSocketSessions } from "./websocket-sessions.ts";
 
@@ -24,8 +25,8 @@ export interface UpgradeContext extends RequestContext {
  * flight on its backend until it closes (least connections sees it on every instance).
  */
 export async function handleUpgrade(request: Request, pool: PoolRuntime, ctx: UpgradeContext): Promise<Response> {
-  const walk = await startWalk(request, pool, ctx);
-  if (walk instanceof Response) return walk;
+  const choice = await choose(request, pool, ctx);
+  if (choice instanceof Response) return choice;
   let headers: Headers;
   try {
     headers = upgradeHeaders(request, pool, ctx);
@@ -35,7 +36,7 @@ export async function handleUpgrade(request: Request, pool: PoolRuntime, ctx: Up
   }
   const protocols = offeredProtocols(request.headers);
 
-  let backend = walk.next();
+  let backend = await choice.next();
   let failure: Failure | undefined;
   while (backend) {
     pool.logRequest?.(`Forwarding request to: ${backend.url}`);
@@ -46,7 +47,10 @@ export async function handleUpgrade(request: Request, pool: PoolRuntime, ctx: Up
       protocols,
       timeoutMs: pool.spec.timeoutMs,
     });
-    if (handshake.kind === "upgraded") return accepted(handshake, backend, pool, ctx, end);
+    if (handshake.kind === "upgraded") {
+      const cookie = await choice.settle(backend);
+      return accepted(handshake, backend, pool, ctx, end, cookie);
+    }
     if (handshake.kind === "response" && !isRetryableStatus(handshake.response.status)) {
       end({ latencyMs: handshake.latencyMs });
       const status = handshake.response.status;
@@ -63,8 +67,8 @@ export async function handleUpgrade(request: Request, pool: PoolRuntime, ctx: Up
       failure.kind === "status" && !pool.passive.failsOn(failure.response.status) ? undefined : failure.reason,
       ctx.defer,
     );
-    if (walk.tried.size >= pool.spec.retry.maxAttempts) break;
-    const next = walk.next();
+    if (choice.tried.size >= pool.spec.retry.maxAttempts || !choice.mayMoveOn(backend)) break;
+    const next = await choice.next();
     if (!next || !retryPermitted(failure, request, pool)) break;
     if (failure.kind === "status") await failure.response.body?.cancel();
     pool.metrics.retries++;
@@ -84,6 +88,8 @@ function accepted(
   pool: PoolRuntime,
   ctx: UpgradeContext,
   end: (outcome: { latencyMs?: number }) => void,
+  /** Session affinity's Set-Cookie, set on the 101. */
+  cookie: string | undefined,
 ): Response {
   pool.passive.record(backend, undefined, ctx.defer);
   pool.budget.earn();
@@ -92,6 +98,7 @@ function accepted(
   let leave: (() => void) | undefined;
   const { response, tunnel } = handshake.accept({
     idleTimeoutMs: ctx.idleTimeoutMs,
+    ...(cookie ? { headers: [["set-cookie", cookie]] as const } : {}),
     onClosed: () => {
       if (closed) return;
       closed = true;

@@ -7,7 +7,7 @@ export function hashKeyOf(request: Request, source: HashKey, clientIp: string | 
   return clientIp ?? "";
 }
 
-function cookieValue(header: string | null, name: string): string | undefined {
+export function cookieValue(header: string | null, name: string): string | undefined {
   if (!header) return undefined;
   for (const part of header.split(";")) {
     const eq = part.indexOf("=");

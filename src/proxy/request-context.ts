@@ -1,4 +1,5 @@
 import type { Defer } from "../shared/defer.ts";
+import type { SessionAffinity } from "./affinity/session-affinity.ts";
 import type { ClientConnection } from "./forward.ts";
 
 /** What the app knows of one request before the proxy takes it: who sent it, and where to. */
@@ -11,4 +12,6 @@ export interface RequestContext {
   /** MAX_REQUEST_BODY_BYTES; 0 = unlimited. */
   readonly maxBodyBytes: number;
   readonly defer: Defer;
+  /** The pool's session affinity; undefined: none. */
+  readonly affinity?: SessionAffinity;
 }

@@ -7,6 +7,8 @@ import { hashKeyOf } from "./hash-key.ts";
 import type { RequestContext } from "./request-context.ts";
 import { mayRepeat } from "./retry.ts";
 
+const CLIENT_IP = { source: "ip" } as const;
+
 /** A failed attempt: a connection-level failure, or a status worth another backend's try. */
 export type Failure =
   | Exclude<ForwardResult, { kind: "response" }>
@@ -21,20 +23,24 @@ export async function startWalk(
   request: Request,
   pool: PoolRuntime,
   ctx: RequestContext,
+  /** ip_cookie affinity places a new session by ip-hash of the client address instead. */
+  byClientIp = false,
 ): Promise<CandidateWalk | Response> {
   const { spec, state } = pool;
   const snapshot = await state.ready(ctx.defer);
   pool.checker?.maybeRun(ctx.defer);
   const now = Date.now();
-  const rotation = pool.rotation.current(snapshot, now);
+  const cache = (byClientIp && pool.ipRotation) || pool.rotation;
+  const rotation = cache.current(snapshot, now);
   if (rotation.available === 0) {
     pool.metrics.noBackend++;
     return errorResponse(503, "no_backend", "every backend is disabled or drained");
   }
-  const needs = pool.rotation.algorithm.needs;
+  const needs = cache.algorithm.needs;
+  const hashKey = cache === pool.rotation ? spec.hashKey : CLIENT_IP;
   const input: SelectionInput = {
     seq: needs === "sequence" ? await state.nextSeq(rotation.granule) : 0,
-    key: needs === "key" ? hashKeyOf(request, spec.hashKey, ctx.client.ip) : "",
+    key: needs === "key" ? hashKeyOf(request, hashKey, ctx.client.ip) : "",
     load: state.load,
     random: Math.random,
     now,

@@ -31,6 +31,8 @@ export type Handshake =
 export interface TunnelOptions {
   /** Close (1001) after this long without a message either way; 0 = never. */
   readonly idleTimeoutMs: number;
+  /** More headers for the client's 101 (session affinity's Set-Cookie). */
+  readonly headers?: readonly (readonly [string, string])[];
   /** Called once, when both sides are closed or gone. */
   onClosed(): void;
 }

@@ -52,6 +52,7 @@ export function bunConnector(server: BunUpgrader, request: Request): WebSocketCo
     const { client, relay, refuse } = openingRelay(upstream, options);
     const headers = new Headers(upstream.headers);
     if (upstream.protocol) headers.set("sec-websocket-protocol", upstream.protocol);
+    for (const [name, value] of options.headers ?? []) headers.append(name, value);
     const events: BunSocketEvents = {
       // Called inside server.upgrade, before the 101 is written: what is sent now follows it.
       open: (ws) => {

@@ -23,6 +23,7 @@ export function denoConnector(request: Request, upgradeWebSocket: UpgradeWebSock
     // The backend picked from what the client offered; the ws client checked that.
     if (upstream.protocol) response.headers.set("sec-websocket-protocol", upstream.protocol);
     for (const [name, value] of upstream.headers) response.headers.append(name, value);
+    for (const [name, value] of options.headers ?? []) response.headers.append(name, value);
     socket.binaryType = "arraybuffer";
     let opened = false;
     socket.onopen = () => {

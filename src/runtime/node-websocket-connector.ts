@@ -87,6 +87,7 @@ export class NodeWebSocketConnector implements WebSocketConnector {
     const lines = [`HTTP/1.1 101 ${answer.statusMessage || "Switching Protocols"}`];
     for (let i = 0; i < answer.rawHeaders.length; i += 2)
       lines.push(`${answer.rawHeaders[i]}: ${answer.rawHeaders[i + 1]}`);
+    for (const [name, value] of options.headers ?? []) lines.push(`${name}: ${value}`);
     if (!this.client.destroyed) this.client.write(Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "latin1"));
     const tunnel = new ByteTunnel(this.client, upstream, options);
     tunnel.start(this.clientHead, upstreamHead);

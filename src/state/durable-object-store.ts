@@ -1,4 +1,4 @@
-import { checkLock, sanitizePatch } from "./patch.ts";
+import { checkLock, checkSession, sanitizePatch } from "./patch.ts";
 import type { BackendPatch, HealthWatch, InstanceReport, PoolSnapshot, StateStore } from "./types.ts";
 
 /**
@@ -11,6 +11,7 @@ export interface PoolObjectStub {
   sync(report: InstanceReport | undefined): Promise<PoolSnapshot>;
   setBackend(backend: string, patch: BackendPatch): Promise<void>;
   tryLock(name: string, ttlMs: number): Promise<boolean>;
+  claimSession(key: string, backend: string, ttlMs: number, replacing?: string): Promise<string>;
   watchHealth(watch: HealthWatch): Promise<void>;
 }
 
@@ -53,6 +54,15 @@ export class DurableObjectStore implements StateStore {
    */
   async setBackend(pool: string, backend: string, patch: BackendPatch): Promise<void> {
     return this.#stub(pool).setBackend(backend, sanitizePatch(patch));
+  }
+
+  /**
+   * One RPC; the placement lives in the object's SQLite storage (PoolStateObject.claimSession).
+   * Checked here first so bad arguments fail with their own error before any round trip.
+   */
+  async claimSession(pool: string, key: string, backend: string, ttlMs: number, replacing?: string): Promise<string> {
+    const ttl = checkSession(key, backend, ttlMs, replacing);
+    return this.#stub(pool).claimSession(key, backend, ttl, replacing);
   }
 
   /** Taken in the pool's object (see PoolStateObject.tryLock for why memory is enough). */

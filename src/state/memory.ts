@@ -1,5 +1,5 @@
 import type { LatencyEstimate } from "../shared/backend.ts";
-import { checkLock, sanitizePatch } from "./patch.ts";
+import { checkLock, checkSession, sanitizePatch } from "./patch.ts";
 import { type InstanceEntry, mergeReport, snapshotOf } from "./snapshot.ts";
 import type { BackendPatch, InstanceReport, PoolSnapshot, StateStore } from "./types.ts";
 
@@ -11,6 +11,8 @@ interface PoolRecord {
   instances: Map<string, InstanceEntry>;
   /** lock name -> when it frees itself (clock ms); an entry at or past it is free */
   locks: Map<string, number>;
+  /** session key -> its backend and when the placement lapses (clock ms) */
+  sessions: Map<string, { backend: string; until: number }>;
 }
 
 /** One process's state: exact and atomic because JavaScript runs one task at a time. */
@@ -58,10 +60,33 @@ export class MemoryStore implements StateStore {
     return true;
   }
 
+  async claimSession(pool: string, key: string, backend: string, ttlMs: number, replacing?: string): Promise<string> {
+    const ttl = checkSession(key, backend, ttlMs, replacing);
+    const sessions = this.#pool(pool).sessions;
+    const now = this.clock();
+    const held = sessions.get(key);
+    const placed = held && held.until > now && held.backend !== replacing ? held.backend : backend;
+    // Deleted first so the map stays in expiry order and the sweep below stops at the first live one.
+    sessions.delete(key);
+    sessions.set(key, { backend: placed, until: now + ttl });
+    for (const [old, entry] of sessions) {
+      if (entry.until > now) break;
+      sessions.delete(old);
+    }
+    return placed;
+  }
+
   #pool(name: string): PoolRecord {
     let record = this.#pools.get(name);
     if (!record) {
-      record = { sequence: 0, flags: new Map(), latency: new Map(), instances: new Map(), locks: new Map() };
+      record = {
+        sequence: 0,
+        flags: new Map(),
+        latency: new Map(),
+        instances: new Map(),
+        locks: new Map(),
+        sessions: new Map(),
+      };
       this.#pools.set(name, record);
     }
     return record;

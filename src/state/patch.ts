@@ -5,6 +5,9 @@ import { type AdminState, type BackendPatch, type Health, PATCH_FIELDS, POOL_NAM
 
 export type PatchField = (typeof PATCH_FIELDS)[number];
 
+/** Largest weight the admin API may set (as Cloudflare's pool weights, scaled to integers). */
+export const MAX_WEIGHT = 1_000;
+
 /** Longest `reason` kept (UTF-16 code units); longer ones are cut, not refused. */
 export const MAX_REASON_LENGTH = 200;
 
@@ -31,7 +34,12 @@ function fieldValue(field: PatchField, value: unknown, fromString: boolean): Bac
       const n = toNumber(value, fromString);
       return n !== undefined && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
     }
+    case "weight": {
+      const n = toNumber(value, fromString);
+      return n !== undefined && Number.isSafeInteger(n) && n >= 0 && n <= MAX_WEIGHT ? n : undefined;
+    }
     case "since":
+    case "drainUntil":
     case "ejectedUntil": {
       const n = toNumber(value, fromString);
       return n !== undefined && Number.isFinite(n) ? n : undefined;
@@ -60,6 +68,8 @@ const expected: Record<PatchField, string> = {
   ejections: "a non-negative integer",
   since: "a finite number (epoch ms)",
   ejectedUntil: "a finite number (epoch ms)",
+  drainUntil: "a finite number (epoch ms)",
+  weight: `an integer from 0 to ${MAX_WEIGHT}`,
   reason: "a string",
 };
 
@@ -130,12 +140,36 @@ export function checkLock(name: string, ttlMs: number): number {
   if (typeof name !== "string" || !LOCK_NAME.test(name)) {
     throw new TypeError(`tryLock: invalid lock name ${JSON.stringify(name)}: expected letters, digits and _ . - only`);
   }
+  return checkTtl("tryLock", ttlMs);
+}
+
+function checkTtl(operation: string, ttlMs: number): number {
   if (typeof ttlMs !== "number" || !Number.isFinite(ttlMs) || ttlMs <= 0) {
-    throw new RangeError(`tryLock: ttlMs must be a positive number, got ${String(ttlMs)}`);
+    throw new RangeError(`${operation}: ttlMs must be a positive number, got ${show(ttlMs)}`);
   }
   const whole = Math.ceil(ttlMs);
-  if (!Number.isSafeInteger(whole)) throw new RangeError(`tryLock: ttlMs too large, got ${String(ttlMs)}`);
+  if (!Number.isSafeInteger(whole)) throw new RangeError(`${operation}: ttlMs too large, got ${String(ttlMs)}`);
   return whole;
+}
+
+/** Session keys are digests (base64url), so they stay short and hold no client's secret. */
+export const SESSION_KEY = /^[A-Za-z0-9_-]{1,128}$/;
+
+/**
+ * Checks claimSession's arguments the same way in every adapter (before any round trip);
+ * returns the whole-ms ttl. `replacing`, when given, names a backend like `backend` does.
+ */
+export function checkSession(key: string, backend: string, ttlMs: number, replacing?: string): number {
+  if (typeof key !== "string" || !SESSION_KEY.test(key)) {
+    throw new TypeError(`claimSession: invalid session key ${show(key)}: expected 1-128 base64url characters`);
+  }
+  if (typeof backend !== "string" || backend === "") {
+    throw new TypeError(`claimSession: invalid backend ${show(backend)}`);
+  }
+  if (replacing !== undefined && (typeof replacing !== "string" || replacing === "")) {
+    throw new TypeError(`claimSession: invalid replacing ${show(replacing)}: expected a backend name or nothing`);
+  }
+  return checkTtl("claimSession", ttlMs);
 }
 
 function show(value: unknown): string {

@@ -154,6 +154,20 @@ export class PoolState {
     }
   }
 
+  /**
+   * A header session's backend (StateStore.claimSession). A store that does not answer leaves
+   * the choice to this instance: `backend` is used, and the session may land elsewhere on
+   * another instance until the store is back.
+   */
+  async claimSession(key: string, backend: string, ttlMs: number, replacing?: string): Promise<string> {
+    this.#calls.stats.sessionClaims++;
+    try {
+      return await this.#calls.call(() => this.store.claimSession(this.options.pool, key, backend, ttlMs, replacing));
+    } catch {
+      return backend;
+    }
+  }
+
   /** The shared view, awaiting the store only before the first successful sync. */
   ready(defer: Defer): PoolSnapshot | Promise<PoolSnapshot> {
     if (this.#warm) {

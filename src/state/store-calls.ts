@@ -3,6 +3,8 @@ import { realTimers, type Timers } from "./timers.ts";
 /** What /_lb/status and the metrics show about the store. */
 export interface StoreStats {
   roundTrips: number;
+  /** Of those, header-affinity session claims (StateStore.claimSession). */
+  sessionClaims: number;
   errors: number;
   degraded: boolean;
   lastError?: string;
@@ -23,7 +25,7 @@ export interface StoreCallerOptions {
  * once, not per call (README, State stores: what the instance does while the store is down).
  */
 export class StoreCaller {
-  readonly stats: StoreStats = { roundTrips: 0, errors: 0, degraded: false };
+  readonly stats: StoreStats = { roundTrips: 0, sessionClaims: 0, errors: 0, degraded: false };
   readonly #timers: Timers;
 
   constructor(private readonly options: StoreCallerOptions) {

@@ -38,6 +38,15 @@ export interface StateStore {
    */
   tryLock(pool: string, name: string, ttlMs: number): Promise<boolean>;
   /**
+   * Session placement for header affinity, in one atomic step: the backend `key` is already
+   * placed on (its idle expiry renewed to `ttlMs` from now), or, when it has none (or it
+   * expired), `backend`, stored with that expiry. Two instances placing one new session at once
+   * get the same answer: the first placement wins. With `replacing`, a placement on exactly that
+   * backend is replaced by `backend` too (a session moved off an unusable backend), while one
+   * another instance has already moved elsewhere is kept and returned.
+   */
+  claimSession(pool: string, key: string, backend: string, ttlMs: number, replacing?: string): Promise<string>;
+  /**
    * Stores that can run a pool's active checks themselves, between requests, take them over
    * here (the Durable Object's alarm). Others leave it undefined.
    */
@@ -65,9 +74,29 @@ export interface BackendPatch {
   readonly ejectedUntil?: number;
   /** Times ejected since it last served successfully: scales the next ejection. */
   readonly ejections?: number;
+  /**
+   * The weight set at run time (admin API, 0-1000), replacing the configured one on every
+   * instance; 0 takes no new sessions but keeps existing ones.
+   */
+  readonly weight?: number;
+  /**
+   * With admin "drained": epoch ms until which requests of existing affinity sessions still
+   * reach the backend (a drain with a duration); absent or past, it takes nothing.
+   */
+  readonly drainUntil?: number;
 }
 
-export const PATCH_FIELDS = ["health", "admin", "streak", "reason", "since", "ejectedUntil", "ejections"] as const;
+export const PATCH_FIELDS = [
+  "health",
+  "admin",
+  "streak",
+  "reason",
+  "since",
+  "ejectedUntil",
+  "ejections",
+  "weight",
+  "drainUntil",
+] as const;
 
 export interface InstanceReport {
   readonly instance: string;

@@ -16,6 +16,10 @@ import { PATCH_FIELDS } from "./types.ts";
  *                  died leaves nothing behind
  *   lock:<name>  string  "1" with PX ttl; tryLock is SET NX PX (lock names use the pool-name
  *                  alphabet, so they cannot reach into another key)
+ *   sess:<key>   string  the backend a header-affinity session is placed on, with PX ttl renewed
+ *                  by every claim (SESSION_SCRIPT); session keys are base64url (checkSession),
+ *                  so they cannot reach into another key either, and an idle session's key
+ *                  expires on its own
  *
  * Every key a script touches is passed in KEYS (no key names built inside Lua), so the scripts
  * stay valid on a cluster or any Redis that routes scripts by their declared keys.
@@ -119,4 +123,24 @@ local latency = redis.call('HGETALL', KEYS[3])
 for i = 1, #latency, 2 do entry(latency[i]).l = latency[i + 1] end
 
 return cjson.encode({ t = now, b = out })
+`;
+
+/**
+ * claimSession(pool, key, backend, ttlMs, replacing?) in one atomic step: the placement held
+ * (idle expiry renewed) unless it is absent, expired (Redis has dropped the key) or names
+ * `replacing`; then `backend`, stored with that expiry.
+ *
+ * KEYS: sess:<key>.
+ * ARGV: backend, ttlMs (whole ms), and replacing when the caller gives one (absent, ARGV[3] is
+ * nil, which no stored value equals).
+ * Returns the backend the session is placed on now.
+ */
+export const SESSION_SCRIPT = `
+local held = redis.call('GET', KEYS[1])
+if held and held ~= ARGV[3] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return held
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return ARGV[1]
 `;

@@ -9,7 +9,7 @@
 // Deno and workerd (it needs only fetch, atob, TextEncoder and crypto.subtle).
 import { Redis } from "@upstash/redis/cloudflare";
 import type { LatencyEstimate } from "../shared/backend.ts";
-import { checkLock, patchStrings, readPatch, sanitizePatch } from "./patch.ts";
+import { checkLock, checkSession, patchStrings, readPatch, sanitizePatch } from "./patch.ts";
 import {
   type BackendPatch,
   type BackendSnapshot,
@@ -18,7 +18,7 @@ import {
   type PoolSnapshot,
   type StateStore,
 } from "./types.ts";
-import { FLAG_SEPARATOR, type KeyName, SYNC_SCRIPT } from "./upstash-scripts.ts";
+import { FLAG_SEPARATOR, type KeyName, SESSION_SCRIPT, SYNC_SCRIPT } from "./upstash-scripts.ts";
 
 export interface UpstashStoreOptions {
   /** UPSTASH_REDIS_REST_URL */
@@ -47,13 +47,8 @@ export class UpstashStore implements StateStore {
   readonly kind = "upstash" as const;
   readonly #redis: Redis;
   readonly #prefix: string;
-  /**
-   * Made on first use, not here: createScript starts hashing the source at once, and workerd
-   * allows no async work at startup (a store may be built in a Worker's global scope).
-   */
-  #syncScript: LuaScript | undefined;
-  /** Once an EVAL of the sync script succeeded on this client, EVALSHA is worth trying. */
-  #syncLoaded = false;
+  readonly #sync: ScriptRunner;
+  readonly #session: ScriptRunner;
 
   constructor(options: UpstashStoreOptions) {
     if (!options.prefix) throw new TypeError("UpstashStore: prefix must not be empty");
@@ -78,6 +73,8 @@ export class UpstashStore implements StateStore {
       // A function so every request gets a fresh signal; the client rejects when it fires.
       signal: () => AbortSignal.timeout(timeoutMs),
     });
+    this.#sync = new ScriptRunner(this.#redis, SYNC_SCRIPT);
+    this.#session = new ScriptRunner(this.#redis, SESSION_SCRIPT);
   }
 
   async reserve(pool: string, count: number): Promise<number> {
@@ -92,7 +89,7 @@ export class UpstashStore implements StateStore {
 
   async sync(pool: string, report: InstanceReport | undefined): Promise<PoolSnapshot> {
     const keys = [this.#key(pool, "inst"), this.#key(pool, "flags"), this.#key(pool, "lat")];
-    const reply = await this.#runSync(keys, report ? reportArgs(report) : []);
+    const reply = await this.#sync.run(keys, report ? reportArgs(report) : []);
     if (typeof reply !== "string") throw new Error(`sync: unexpected script reply ${JSON.stringify(reply)}`);
     return parseSnapshot(reply);
   }
@@ -118,24 +115,53 @@ export class UpstashStore implements StateStore {
     return reply === "OK";
   }
 
-  #key(pool: string, name: KeyName | `lock:${string}`): string {
+  /** One run of SESSION_SCRIPT on <prefix>:<pool>:sess:<key> (GET, then PEXPIRE or SET PX). */
+  async claimSession(pool: string, key: string, backend: string, ttlMs: number, replacing?: string): Promise<string> {
+    const ttl = checkSession(key, backend, ttlMs, replacing);
+    const args = [backend, String(ttl)];
+    if (replacing !== undefined) args.push(replacing);
+    const reply = await this.#session.run([this.#key(pool, `sess:${key}`)], args);
+    if (typeof reply !== "string" || reply === "") {
+      throw new Error(`claimSession: unexpected script reply ${JSON.stringify(reply)}`);
+    }
+    return reply;
+  }
+
+  #key(pool: string, name: KeyName | `lock:${string}` | `sess:${string}`): string {
     if (!POOL_NAME.test(pool)) {
       throw new TypeError(`invalid pool name ${JSON.stringify(pool)}: expected letters, digits and _ . - only`);
     }
     return `${this.#prefix}:${pool}:${name}`;
   }
+}
 
+/**
+ * One Lua script on one client. The first run sends the source (a fresh client cannot know
+ * whether Redis has the script, and EVALSHA would cost a second request when it has not);
+ * later runs send only the SHA, and a NOSCRIPT (script cache flushed, failover) costs one extra
+ * EVAL.
+ */
+class ScriptRunner {
   /**
-   * The first run on this client sends the source (a fresh client cannot know whether Redis has
-   * the script, and EVALSHA would cost a second request when it has not); later runs send only
-   * the SHA, and a NOSCRIPT (script cache flushed, failover) costs one extra EVAL.
+   * Made on first use, not in the store's constructor: createScript starts hashing the source
+   * at once, and workerd allows no async work at startup (a store may be built in a Worker's
+   * global scope).
    */
-  async #runSync(keys: string[], args: string[]): Promise<unknown> {
-    this.#syncScript ??= this.#redis.createScript(SYNC_SCRIPT);
-    const script = this.#syncScript;
-    if (this.#syncLoaded) return script.exec(keys, args);
+  #script: LuaScript | undefined;
+  /** Once an EVAL of the script succeeded on this client, EVALSHA is worth trying. */
+  #loaded = false;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly source: string,
+  ) {}
+
+  async run(keys: string[], args: string[]): Promise<unknown> {
+    this.#script ??= this.redis.createScript(this.source);
+    const script = this.#script;
+    if (this.#loaded) return script.exec(keys, args);
     const result = await script.eval(keys, args);
-    this.#syncLoaded = true;
+    this.#loaded = true;
     return result;
   }
 }

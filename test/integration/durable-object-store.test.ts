@@ -1,4 +1,5 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,15 +14,44 @@ import {
   type StateStore,
 } from "../../src/state/types.ts";
 import { FULL_PATCH, INVALID_PATCHES, instanceReport } from "../support/patches.ts";
+import { bunBinary } from "../support/runtimes.ts";
+import { describeSessionContract, reachRealTime } from "../support/session-contract.ts";
 import { backendsOf, startUpstreams, tally } from "../support/upstreams.ts";
 import { startWorker, type WorkerInstance } from "../support/worker.ts";
 
 const WITH_DO = { durableObjects: { LB_STATE: "PoolStateObject" } };
 
+/**
+ * Session rows left in the one pool object's SQLite file under a persist directory, read after
+ * workerd has exited (Node 20 has no SQLite module; the bun devDependency has bun:sqlite).
+ */
+async function sessionRowsOnDisk(dir: string): Promise<number> {
+  const files = (await readdir(dir, { recursive: true }))
+    .map(String)
+    .filter((file) => file.endsWith(".sqlite") && !file.endsWith("metadata.sqlite"));
+  expect(files).toHaveLength(1);
+  const script = `import { Database } from "bun:sqlite";
+const db = new Database(process.env.SQLITE_FILE, { readonly: true });
+console.log(db.query("SELECT count(*) AS n FROM lb_sessions").get().n);`;
+  const out = execFileSync(bunBinary(), ["-e", script], {
+    env: { ...process.env, SQLITE_FILE: join(dir, files[0]!) },
+    encoding: "utf8",
+  });
+  return Number(out.trim());
+}
+
 /** The adapter the Worker uses, driven from Node over miniflare's proxy of the LB_STATE binding. */
-async function storeOf(worker: WorkerInstance): Promise<DurableObjectStore> {
-  const namespace = await worker.mf.getDurableObjectNamespace("LB_STATE");
-  return new DurableObjectStore(namespace as unknown as PoolObjectNamespace);
+async function storeOf(worker: WorkerInstance, stubs?: { made: number }): Promise<DurableObjectStore> {
+  const namespace = (await worker.mf.getDurableObjectNamespace("LB_STATE")) as unknown as PoolObjectNamespace;
+  if (!stubs) return new DurableObjectStore(namespace);
+  // Every RPC goes through a fresh stub, so stubs made counts round trips attempted.
+  return new DurableObjectStore({
+    idFromName: (name) => namespace.idFromName(name),
+    get: (id) => {
+      stubs.made++;
+      return namespace.get(id);
+    },
+  });
 }
 
 /**
@@ -119,14 +149,37 @@ describe("The PoolStateObject's semantics, through DurableObjectStore over minif
   let worker: WorkerInstance;
   let a: DurableObjectStore;
   let b: DurableObjectStore;
+  const stubs = { made: 0 };
 
   beforeAll(async () => {
     worker = await startWorker({ BACKENDS: "http://127.0.0.1:9", STATE: "durable-object" }, WITH_DO);
     // Two adapters stand for two isolates sharing the object.
-    [a, b] = [await storeOf(worker), await storeOf(worker)];
+    [a, b] = [await storeOf(worker, stubs), await storeOf(worker, stubs)];
   });
   afterAll(async () => {
     await worker?.dispose();
+  });
+
+  // workerd's clock runs the ttl; the machine's clock is the same one.
+  describeSessionContract(() => ({
+    store: a,
+    peer: b,
+    atomicAcrossInstances: true,
+    ttlMs: 1_000,
+    now: Date.now,
+    reach: reachRealTime,
+    roundTrips: () => stubs.made,
+  }));
+
+  it("claimSession is checked in the object too, for a caller that skips the adapter", async () => {
+    const namespace = (await worker.mf.getDurableObjectNamespace("LB_STATE")) as unknown as PoolObjectNamespace;
+    const stub = namespace.get(namespace.idFromName("sess-args"));
+    // miniflare's proxy reports any rejected RPC as an AssertionError: only the rejection is asserted.
+    await expect(stub.claimSession("a:b", "x", 1_000)).rejects.toThrow();
+    await expect(stub.claimSession("k", "", 1_000)).rejects.toThrow();
+    await expect(stub.claimSession("k", "x", Number.NaN)).rejects.toThrow();
+    await expect(stub.claimSession("k", "x", 1_000, "")).rejects.toThrow();
+    expect(await a.claimSession("sess-args", "k", "ok", 60_000)).toBe("ok");
   });
 
   it("reserve hands out disjoint, gap-free blocks under 200 concurrent calls from two adapters", async () => {
@@ -325,6 +378,50 @@ describe("The PoolStateObject across a restart of workerd", () => {
       } finally {
         await second.dispose();
       }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("keeps session placements on disk, and a claim after the restart still sweeps expired ones", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "edge-lb-do-"));
+    const bindings = { BACKENDS: "http://127.0.0.1:9", STATE: "durable-object" };
+    const shortTtlMs = 1_500;
+    let shortPlacedAt = 0;
+    try {
+      const first = await startWorker(bindings, { ...WITH_DO, durableObjectsPersist: dir });
+      try {
+        const store = await storeOf(first);
+        expect(await store.claimSession("sessions", "kept", "a", 600_000)).toBe("a");
+        expect(await store.claimSession("sessions", "moved", "a", 600_000)).toBe("a");
+        expect(await store.claimSession("sessions", "moved", "b", 600_000, "a")).toBe("b");
+        shortPlacedAt = Date.now();
+        // Placed at once, so none lapses (and is swept) before the last is in.
+        const shorts = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => store.claimSession("sessions", `short${i}`, "a", shortTtlMs)),
+        );
+        expect(shorts).toEqual(Array(10).fill("a"));
+        expect(Date.now() - shortPlacedAt).toBeLessThan(shortTtlMs);
+      } finally {
+        await first.dispose();
+      }
+      expect(await sessionRowsOnDisk(dir)).toBe(12);
+
+      const second = await startWorker(bindings, { ...WITH_DO, durableObjectsPersist: dir });
+      try {
+        const store = await storeOf(second);
+        expect(await store.claimSession("sessions", "kept", "c", 600_000)).toBe("a");
+        expect(await store.claimSession("sessions", "moved", "c", 600_000)).toBe("b");
+        await reachRealTime(shortPlacedAt + shortTtlMs + 1);
+        // An expired placement is replaced, and each claim deletes up to two expired rows:
+        // short0 is rewritten, then five claims of new keys remove the other nine.
+        expect(await store.claimSession("sessions", "short0", "c", 600_000)).toBe("c");
+        for (let i = 0; i < 5; i++) expect(await store.claimSession("sessions", `new${i}`, "c", 600_000)).toBe("c");
+      } finally {
+        await second.dispose();
+      }
+      // kept, moved, short0 and the five new ones: nothing expired is left behind.
+      expect(await sessionRowsOnDisk(dir)).toBe(8);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -24,6 +24,7 @@ import {
 import { UpstashStore } from "../../src/state/upstash.ts";
 import { FULL_PATCH, INVALID_PATCHES, instanceReport } from "../support/patches.ts";
 import { describeWithRedis, startUpstashStack, type UpstashStack } from "../support/redis.ts";
+import { describeSessionContract, reachRealTime } from "../support/session-contract.ts";
 
 describeWithRedis("UpstashStore (Upstash REST over a real redis-server)", () => {
   let stack: UpstashStack;
@@ -91,6 +92,44 @@ describeWithRedis("UpstashStore (Upstash REST over a real redis-server)", () => 
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
   }
+
+  // Two clients stand for two instances; Redis's clock (PX) is the machine's.
+  let sessionStores: [UpstashStore, UpstashStore] | undefined;
+  describeSessionContract(() => {
+    sessionStores ??= [store(), store()];
+    return {
+      store: sessionStores[0],
+      peer: sessionStores[1],
+      atomicAcrossInstances: true,
+      ttlMs: 1_000,
+      now: Date.now,
+      reach: reachRealTime,
+      roundTrips: totalRequests,
+    };
+  });
+
+  it("claimSession keeps one key per session, its PX the ttl, renewed by each claim, in one request", async () => {
+    const pool = freshPool("sesskey");
+    const s = store();
+    const key = `${PREFIX}:${pool}:sess:abc_-9`;
+    const { result, requests } = await requestsOf(() => s.claimSession(pool, "abc_-9", "web|1", 60_000));
+    expect(result).toBe("web|1");
+    expect(requests).toBe(1);
+    expect(commandNames()).toEqual(["eval"]);
+    expect(await raw().get(key)).toBe("web|1");
+    const pttl = (await raw().pttl(key)) as number;
+    expect(pttl).toBeGreaterThan(50_000);
+    expect(pttl).toBeLessThanOrEqual(60_000);
+    // A claim with a shorter ttl renews to that ttl (PEXPIRE), leaving the placement as it was.
+    events.length = 0;
+    expect(await s.claimSession(pool, "abc_-9", "other", 10_000.5)).toBe("web|1");
+    expect(commandNames()).toEqual(["evalsha"]);
+    const renewed = (await raw().pttl(key)) as number;
+    expect(renewed).toBeGreaterThan(5_000);
+    expect(renewed).toBeLessThanOrEqual(10_001);
+    // Nothing else of the pool's layout was touched.
+    expect(((await raw().keys(`${PREFIX}:${pool}:*`)) as string[]).sort()).toEqual([key]);
+  });
 
   it("reserve hands out disjoint contiguous blocks to 50 concurrent callers on 3 clients", async () => {
     const pool = freshPool("seq");
@@ -381,6 +420,7 @@ describeWithRedis("UpstashStore (Upstash REST over a real redis-server)", () => 
       () => s.reserve(pool, 1),
       () => s.sync(pool, report("i", { x: 1 })),
       () => s.setBackend(pool, "x", { health: "down" }),
+      () => s.claimSession(pool, "k", "x", 1_000),
     ]) {
       const before = totalRequests();
       await expect(call()).rejects.toThrow(/Unauthorized/);
@@ -448,6 +488,9 @@ describeWithRedis("UpstashStore (Upstash REST over a real redis-server)", () => 
     await measure("setBackend every field (HSET)", () => s.setBackend(pool, "x", FULL));
     await measure("sync with every field set (EVALSHA)", () => s.sync(pool, undefined));
     await measure("tryLock (SET NX PX)", () => s.tryLock(pool, "health", 5_000));
+    await measure("claimSession, first on a client (EVAL)", () => s.claimSession(pool, "k", "x", 5_000));
+    await measure("claimSession, held (EVALSHA)", () => s.claimSession(pool, "k", "y", 5_000));
+    await measure("claimSession, replacing (EVALSHA)", () => s.claimSession(pool, "k", "y", 5_000, "x"));
     console.log(
       "UpstashStore HTTP requests per call:\n" +
         Object.entries(measured)
@@ -478,7 +521,8 @@ export default {
     await store.setBackend(pool, "x", { admin: "drained" });
     await store.sync(pool, { instance: "w", inflight: { x: 2 }, latency: { x: { count: 1, meanMs: 9 } }, ttlMs: 30000 });
     const snapshot = await store.sync(pool, undefined);
-    return Response.json({ first, snapshot });
+    const placed = [await store.claimSession(pool, "s1", "x", 60000), await store.claimSession(pool, "s1", "y", 60000)];
+    return Response.json({ first, snapshot, placed });
   },
 };
 `,
@@ -512,16 +556,17 @@ export default {
       expect(inputs.some((f) => f.endsWith("@upstash/redis/nodejs.mjs"))).toBe(false);
     });
 
-    it("reserves, sets flags and syncs from inside a Worker, one request per call", async () => {
+    it("reserves, sets flags, syncs and claims a session from inside a Worker, one request per call", async () => {
       const pool = freshPool("workerd");
       const { result: res, requests } = await requestsOf(() =>
         mf!.dispatchFetch("http://lb.test/", { method: "POST", body: JSON.stringify({ pool }) } as never),
       );
       expect(res.status).toBe(200);
-      const body = (await res.json()) as { first: number; snapshot: PoolSnapshot };
+      const body = (await res.json()) as { first: number; snapshot: PoolSnapshot; placed: string[] };
       expect(body.first).toBe(0);
       expect(body.snapshot.backends.x).toMatchObject({ admin: "drained", inflight: 2, latency: { ewmaMs: 9 } });
-      expect(requests).toBe(4);
+      expect(body.placed).toEqual(["x", "x"]);
+      expect(requests).toBe(6);
     });
   });
 });

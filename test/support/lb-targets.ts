@@ -50,7 +50,11 @@ const flagOf = (env: string): string => {
 };
 
 /** Secrets and store credentials have no flag: they are read from the environment only. */
-const ENV_ONLY = new Set(["ADMIN_TOKEN", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN"]);
+const ENV_ONLY = new Set([
+  ...SETTINGS.filter((s) => s.env && !s.flag).map((s) => s.env!),
+  "UPSTASH_REDIS_REST_URL",
+  "UPSTASH_REDIS_REST_TOKEN",
+]);
 
 const toFlags = (settings: Record<string, string>) =>
   Object.entries({ LOG_REQUESTS: "false", ...settings })

@@ -9,6 +9,8 @@ export const FULL_PATCH: Required<BackendPatch> = {
   since: 1_767_225_600_123.5,
   ejectedUntil: 1_767_225_630_000,
   ejections: 4,
+  weight: 1_000,
+  drainUntil: 1_767_225_660_000.25,
 };
 
 /** One instance's report: in-flight counts, no latency samples unless `extra` has them. */

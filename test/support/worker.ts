@@ -93,7 +93,7 @@ export interface BackendStatus {
 
 export interface Status {
   pools: Array<{
-    store: { roundTrips: number; errors: number; degraded: boolean };
+    store: { roundTrips: number; sessionClaims: number; errors: number; degraded: boolean };
     panic: boolean;
     backends: BackendStatus[];
   }>;

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { type AvailabilityPolicy, decideAvailability, ejectionCap } from "../../src/balancer/availability.ts";
+import {
+  type AvailabilityPolicy,
+  decideAvailability,
+  effectiveWeight,
+  ejectionCap,
+} from "../../src/balancer/availability.ts";
 import type { Backend } from "../../src/shared/backend.ts";
 import type { BackendPatch } from "../../src/state/types.ts";
 import { backend, backends } from "./fixtures.ts";
@@ -161,5 +166,40 @@ describe("decideAvailability: slow start", () => {
     const off = decide(backends("a"), { a: { since: NOW - 250 } });
     expect(off.rampShare.size).toBe(0);
     expect(off.validUntil).toBe(Infinity);
+  });
+});
+
+describe("decideAvailability: weights set at run time", () => {
+  it("effectiveWeight: the shared weight if set, else the configured one", () => {
+    expect(effectiveWeight(backend("a", 2), undefined)).toBe(2);
+    expect(effectiveWeight(backend("a", 2), { health: "down" })).toBe(2);
+    expect(effectiveWeight(backend("a", 2), { weight: 7 })).toBe(7);
+    expect(effectiveWeight(backend("a", 2), { weight: 0 })).toBe(0);
+  });
+
+  it("hands out the usable backends with their effective weights", () => {
+    const decided = decide(backends(["a", 2], "b", "c"), { a: { weight: 5 }, b: { weight: 1 } });
+    expect(decided.usable.map((b) => [b.name, b.weight])).toEqual([
+      ["a", 5],
+      ["b", 1],
+      ["c", 1],
+    ]);
+  });
+
+  it("leaves weight 0 out like a drained backend, in panic too, whatever its health", () => {
+    const list = backends("a", "b", "c");
+    expect(usableNames(decide(list, { b: { weight: 0 } }))).toEqual(["a", "c"]);
+    const panic = decide(list, { a: { health: "down" }, b: { weight: 0 }, c: { health: "down" } });
+    expect(panic.panic).toBe(true);
+    expect(usableNames(panic)).toEqual(["a", "c"]);
+    const none = decide(list, { a: { weight: 0 }, b: { weight: 0 }, c: { weight: 0 } });
+    expect(none.usable).toEqual([]);
+    expect(none.panic).toBe(false);
+  });
+
+  it("falls over to the backups when every primary has weight 0", () => {
+    const decided = decide([backend("a"), backup("x")], { a: { weight: 0 } });
+    expect(decided.tier).toBe("backup");
+    expect(usableNames(decided)).toEqual(["x"]);
   });
 });

@@ -4,6 +4,7 @@ import { MemoryStore } from "../../src/state/memory.ts";
 import { MAX_REASON_LENGTH, readPatch, sanitizePatch } from "../../src/state/patch.ts";
 import { type BackendPatch, PATCH_FIELDS } from "../../src/state/types.ts";
 import { FULL_PATCH } from "../support/patches.ts";
+import { describeSessionContract } from "../support/session-contract.ts";
 
 /** A clock the test moves by hand. */
 function manualClock(start = 1_700_000_000_000): { now: () => number; advance: (ms: number) => void } {
@@ -56,6 +57,30 @@ describe("MemoryStore.tryLock", () => {
     }
     // None of the refused calls took the lock.
     expect(await store.tryLock("p", "health", 1_000)).toBe(true);
+  });
+});
+
+describe("MemoryStore.claimSession (on a clock the test moves)", () => {
+  const clock = manualClock();
+  const store = new MemoryStore(clock.now);
+  describeSessionContract(() => ({
+    store,
+    peer: store,
+    atomicAcrossInstances: true,
+    ttlMs: 1_000,
+    now: clock.now,
+    reach: async (at) => clock.advance(Math.max(0, at - clock.now())),
+  }));
+
+  it("holds a placement until exactly ttlMs after the last claim", async () => {
+    const pool = "exact";
+    expect(await store.claimSession(pool, "k", "a", 1_000)).toBe("a");
+    clock.advance(999);
+    expect(await store.claimSession(pool, "k", "b", 1_000)).toBe("a");
+    clock.advance(999);
+    expect(await store.claimSession(pool, "k", "b", 1_000)).toBe("a");
+    clock.advance(1_000);
+    expect(await store.claimSession(pool, "k", "b", 1_000)).toBe("b");
   });
 });
 

@@ -22,6 +22,8 @@ function fakeStore(time: ManualTime) {
     },
     setBackend: (pool, backend, patch) => (state.down ? refuse() : memory.setBackend(pool, backend, patch)),
     tryLock: (pool, name, ttlMs) => (state.down ? refuse() : memory.tryLock(pool, name, ttlMs)),
+    claimSession: (pool, key, backend, ttlMs) =>
+      state.down ? refuse() : memory.claimSession(pool, key, backend, ttlMs),
   };
   return { store, memory, state };
 }

@@ -9,7 +9,7 @@ import type { BalancingAlgorithm } from "../../src/balancer/types.ts";
 import { weightedRoundRobin } from "../../src/balancer/weighted-round-robin.ts";
 import type { Backend } from "../../src/shared/backend.ts";
 import type { BackendPatch, PoolSnapshot } from "../../src/state/types.ts";
-import { backend, backends, input, names } from "./fixtures.ts";
+import { backend, backends, first, input, loadView, names, tally } from "./fixtures.ts";
 
 const NOW = 1_700_000_000_000;
 const POLICY: AvailabilityPolicy = { maxEjectionPercent: 50, panicThresholdPercent: 0, slowStartMs: 0 };
@@ -154,5 +154,96 @@ describe("RotationCache: granule (sequence positions per turn)", () => {
   it.each([ipHash, leastConnections, leastResponseTime])("is 1 for $name", (algorithm) => {
     const cache = new RotationCache(algorithm, backends(["a", 2], ["b", 3]), POLICY);
     expect(cache.current(snapshot(), NOW).granule).toBe(1);
+  });
+});
+
+describe("RotationCache: weights set at run time", () => {
+  const list = backends("a", "b", "c");
+  const firsts = (cache: RotationCache, view: PoolSnapshot, count: number) => {
+    const rotation = cache.current(view, NOW);
+    return tally(Array.from({ length: count }, (_, seq) => first(rotation.selector, input({ seq }))));
+  };
+
+  it("weighted round robin follows the shared weights: 3:1:0 over whole schedules", () => {
+    const cache = new RotationCache(weightedRoundRobin, list, POLICY);
+    expect(firsts(cache, snapshot(), 300)).toEqual(
+      new Map([
+        ["a", 100],
+        ["b", 100],
+        ["c", 100],
+      ]),
+    );
+    const view = snapshot({ a: { weight: 3 }, c: { weight: 0 } });
+    expect(firsts(cache, view, 400)).toEqual(
+      new Map([
+        ["a", 300],
+        ["b", 100],
+      ]),
+    );
+    const rotation = cache.current(view, NOW);
+    expect(rotation.granule).toBe(4);
+    expect(rotation.available).toBe(2);
+    expect(names(rotation.selector, input())).not.toContain("c");
+  });
+
+  it("rebuilds when a weight changes, and only then", () => {
+    const { algorithm, builds } = counted(weightedRoundRobin);
+    const cache = new RotationCache(algorithm, list, POLICY);
+    cache.current(snapshot(), NOW);
+    cache.current(snapshot({ a: { weight: 1 } }), NOW + 1); // the configured weight, set again
+    cache.current(snapshot({ a: { weight: 2 } }), NOW + 2);
+    cache.current(snapshot({ a: { weight: 2, reason: "noise" } }), NOW + 3);
+    cache.current(snapshot({ a: { weight: 5 } }), NOW + 4);
+    expect(builds.map((set) => set.map((b) => `${b.name}${b.weight}`))).toEqual([
+      ["a1", "b1", "c1"],
+      ["a2", "b1", "c1"],
+      ["a5", "b1", "c1"],
+    ]);
+  });
+
+  it("takes no new placements on weight 0, not even in panic, but keeps the backend's health", () => {
+    const cache = new RotationCache(roundRobin, list, { ...POLICY, panicThresholdPercent: 100 });
+    const rotation = cache.current(snapshot({ b: { weight: 0 } }), NOW);
+    expect(names(rotation.selector, input())).toEqual(["a", "c"]);
+    const allZero = cache.current(snapshot({ a: { weight: 0 }, b: { weight: 0 }, c: { weight: 0 } }), NOW);
+    expect(allZero.available).toBe(0);
+  });
+
+  it("gives the load-aware algorithms the effective weight", () => {
+    // In flight a 1, b 3: b is busier at weight 1, idler per unit of weight at 4.
+    const load = loadView({ a: 1, b: 3 });
+    for (const algorithm of [leastConnections, leastResponseTime]) {
+      const cache = new RotationCache(algorithm, backends("a", "b"), POLICY);
+      expect(first(cache.current(snapshot(), NOW).selector, input({ load }))).toBe("a");
+      expect(first(cache.current(snapshot({ b: { weight: 4 } }), NOW).selector, input({ load }))).toBe("b");
+    }
+  });
+
+  it("ip-hash: a new set of weights is a new table; health alone is not", () => {
+    const { algorithm, builds } = counted(ipHash);
+    const cache = new RotationCache(algorithm, backends("a", "b", "c", "d"), POLICY);
+    const all = cache.current(snapshot(), NOW);
+    const down = cache.current(snapshot({ b: { health: "down" } }), NOW);
+    expect(down.selector).toBe(all.selector);
+    const heavier = cache.current(snapshot({ b: { health: "down" }, a: { weight: 3 } }), NOW);
+    expect(heavier.selector).not.toBe(all.selector);
+    expect(heavier.unavailable).toEqual(new Set(["b"]));
+    // A weight change on a backend that is down still changes its share of the table.
+    const reweighted = cache.current(snapshot({ b: { health: "down", weight: 2 }, a: { weight: 3 } }), NOW);
+    const back = cache.current(snapshot({ b: { weight: 2 }, a: { weight: 3 } }), NOW);
+    const zero = cache.current(snapshot({ b: { weight: 2 }, a: { weight: 3 }, d: { weight: 0 } }), NOW);
+    expect(builds.map((set) => set.map((b) => `${b.name}${b.weight}`))).toEqual([
+      ["a1", "b1", "c1", "d1"],
+      ["a3", "b1", "c1", "d1"],
+      ["a3", "b2", "c1", "d1"],
+      ["a3", "b2", "c1"],
+    ]);
+    expect(back.selector).toBe(reweighted.selector);
+    expect(zero.available).toBe(3);
+    // Weighted as set: a (3) takes about half of the keys, d (0) none.
+    const keys = Array.from({ length: 6_000 }, (_, i) => `10.0.${i >> 8}.${i & 255}`);
+    const shares = tally(keys.map((key) => first(zero.selector, input({ key }))));
+    expect(shares.get("d")).toBeUndefined();
+    expect(Math.abs(shares.get("a")! / 6_000 - 0.5)).toBeLessThan(0.03);
   });
 });

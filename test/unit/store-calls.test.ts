@@ -25,6 +25,7 @@ describe("StoreCaller", () => {
     expect((outcome as Error).message).toBe("store timed out after 200 ms");
     expect(calls.stats).toEqual({
       roundTrips: 1,
+      sessionClaims: 0,
       errors: 1,
       degraded: true,
       lastError: "store timed out after 200 ms",
@@ -36,7 +37,7 @@ describe("StoreCaller", () => {
     const { time, calls, lines } = caller();
     expect(await calls.call(async () => 42)).toBe(42);
     expect(time.pending()).toBe(0);
-    expect(calls.stats).toEqual({ roundTrips: 1, errors: 0, degraded: false });
+    expect(calls.stats).toEqual({ roundTrips: 1, sessionClaims: 0, errors: 0, degraded: false });
     expect(calls.degraded).toBe(false);
     expect(lines).toEqual([]);
   });

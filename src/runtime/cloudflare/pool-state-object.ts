@@ -4,9 +4,10 @@ import { probe } from "../../health/probe.ts";
 import type { LatencyEstimate } from "../../shared/backend.ts";
 import type { ProbeSpec } from "../../shared/probe-spec.ts";
 import type { PoolObjectNamespace } from "../../state/durable-object-store.ts";
-import { checkLock, readPatch, sanitizePatch } from "../../state/patch.ts";
+import { checkLock, checkSession, readPatch, sanitizePatch } from "../../state/patch.ts";
 import { type InstanceEntry, mergeReport, snapshotOf } from "../../state/snapshot.ts";
 import type { BackendPatch, HealthWatch, InstanceReport, PoolSnapshot } from "../../state/types.ts";
+import { SessionTable } from "./session-table.ts";
 
 /** Storage keys (synchronous KV API of a SQLite-backed object, table __cf_kv). */
 const SEQUENCE_KEY = "seq";
@@ -14,6 +15,8 @@ const FLAGS_PREFIX = "flags/";
 const LATENCY_PREFIX = "latency/";
 const HEALTH_WATCH_KEY = "health-watch";
 const HEALTH_LOCK = "health";
+/** Expired session placements the alarm deletes per round, on top of each claim's own sweep. */
+const ALARM_SWEEP = 500;
 
 /**
  * One pool's shared state (the store calls `idFromName(pool)`), served to DurableObjectStore
@@ -28,7 +31,9 @@ const HEALTH_LOCK = "health";
  * and the runtime's output gate holds the RPC reply until that commit is durable. So the
  * sequence, the health/admin flags and the shared latency estimates survive eviction and
  * restarts; reads never touch storage after the constructor. A backend's record is stored
- * whole (every BackendPatch field set so far) under flags/<backend>.
+ * whole (every BackendPatch field set so far) under flags/<backend>. Session placements
+ * (claimSession) are durable too, but read per call from their own SQLite table instead of
+ * being loaded here: there can be many, and most are never asked for again (SessionTable).
  *
  * Memory only: the instances' in-flight reports. They are valid for at most their ttlMs
  * (seconds) and every live instance re-reports within its sync interval, so after a restart
@@ -49,10 +54,13 @@ export class PoolStateObject extends DurableObject<unknown> {
   /** lock name -> when it frees itself (epoch ms); memory only, see tryLock. */
   readonly #locks = new Map<string, number>();
 
+  readonly #sessions: SessionTable;
+
   #watch: HealthWatch | undefined;
 
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env);
+    this.#sessions = new SessionTable(ctx.storage.sql);
     // The synchronous API needs no blockConcurrencyWhile: nothing can interleave a constructor.
     const kv = ctx.storage.kv;
     this.#watch = readWatch(kv.get<unknown>(HEALTH_WATCH_KEY));
@@ -124,6 +132,16 @@ export class PoolStateObject extends DurableObject<unknown> {
     return true;
   }
 
+  /**
+   * Session placement (StateStore.claimSession) in one synchronous step, so two instances
+   * placing one new session at once get the same answer. Checked here as well as in the adapter,
+   * like setBackend: this object decides what gets persisted.
+   */
+  claimSession(key: string, backend: string, ttlMs: number, replacing?: string): string {
+    const ttl = checkSession(key, backend, ttlMs, replacing);
+    return this.#sessions.claim(key, backend, ttl, replacing, Date.now());
+  }
+
   /** Takes over the pool's active checks: stored durably, run on the alarm from now on. */
   async watchHealth(watch: HealthWatch): Promise<void> {
     this.#watch = watch;
@@ -137,6 +155,7 @@ export class PoolStateObject extends DurableObject<unknown> {
     const watch = this.#watch;
     if (!watch) return;
     const interval = watch.check.intervalMs;
+    this.#sessions.sweep(Date.now(), ALARM_SWEEP);
     if (this.tryLock(HEALTH_LOCK, interval)) {
       const results = await Promise.all(watch.backends.map((backend) => probe(backend, watch.check)));
       // Applied after the probes, against the records as they are now: one synchronous step.

@@ -19,7 +19,8 @@ export function relayWebSocket(upstream: WebSocket, protocol: string | null, opt
   listen(relay, "client", server);
   listen(relay, "upstream", upstream);
   // The pair answers the client's handshake: the subprotocol is whatever the backend picked.
-  const headers = protocol ? { "sec-websocket-protocol": protocol } : undefined;
+  const headers = new Headers(options.headers as [string, string][] | undefined);
+  if (protocol) headers.set("sec-websocket-protocol", protocol);
   return { response: new Response(null, { status: 101, webSocket: client, headers }), tunnel: relay };
 }
 
