@@ -37,7 +37,10 @@ describe("the admin API: drain, disable, enable", () => {
     const b = upstreams[1]!;
     const drained = await act(nameOf(b), "drain");
     expect(drained.status).toBe(200);
-    expect(await drained.json()).toEqual({ backend: nameOf(b), admin: "drained" });
+    // The answer says until when existing affinity sessions may still reach it: now (DRAIN_SECONDS 0).
+    const answer = (await drained.json()) as { backend: string; admin: string; drain_until: string };
+    expect({ backend: answer.backend, admin: answer.admin }).toEqual({ backend: nameOf(b), admin: "drained" });
+    expect(Math.abs(Date.parse(answer.drain_until) - Date.now())).toBeLessThan(5_000);
     expect(backendStatus(await status(worker), b.url).admin).toBe("drained");
     expect(tally(await sendMany([worker], 60))).toEqual({ a: 30, c: 30 });
 
