@@ -93,16 +93,20 @@ export function headerAffinityTargets(rows: readonly RowResult[]): TargetCheck[]
   const measured = rows.filter((r) => !r.failed && isHeaderAffinity(r) && r.sessionClaimsSinceStart !== null);
   if (measured.length === 0) return [];
   const perSession = (r: RowResult) => r.sessionClaimsSinceStart! / r.sessions!;
+  const met = measured.every((r) => perSession(r) <= 1);
+  const figures = measured
+    .map(
+      (r) =>
+        `${r.id} ${r.sessionClaimsSinceStart} claims for ${r.sessions} sessions (${fmt.ratio(perSession(r))} per session, ${fmt.trips(r.sessionClaimsPerRequest)} per request measured)`,
+    )
+    .join("; ");
   return [
     {
       target: "header affinity: ≤ 1 store claim per session per instance per TTL (warm-up and measured window)",
-      value: measured
-        .map(
-          (r) =>
-            `${r.id} ${r.sessionClaimsSinceStart} claims for ${r.sessions} sessions (${fmt.ratio(perSession(r))} per session, ${fmt.trips(r.sessionClaimsPerRequest)} per request measured)`,
-        )
-        .join("; "),
-      met: measured.every((r) => perSession(r) <= 1),
+      // The instance caches a placement once its claim has answered: requests of a new session
+      // that arrive before then (the load runs many connections) each claim too.
+      value: met ? figures : `${figures}; the excess: concurrent first requests of one session, each claiming`,
+      met,
     },
   ];
 }
