@@ -34,6 +34,8 @@ export interface LoadSpec {
 export interface SessionLoad {
   readonly header: string;
   readonly count: number;
+  /** Node generator: sessions in turn (s1, s2, ...) instead of at random, so `count` requests send each once. */
+  readonly inTurn?: boolean;
 }
 
 export interface LoadGenerator {
@@ -97,6 +99,7 @@ export function wrkGenerator(version: string, workDir: string): LoadGenerator {
       assertLoopback(url);
       if (spec.durationS === undefined) throw new Error("wrk runs for a duration, not a request count");
       let script = plain;
+      if (spec.session?.inTurn) throw new Error("wrk draws sessions at random only");
       if (spec.session) {
         script = join(workDir, `bench-sessions-${spec.session.count}.lua`);
         writeFileSync(script, wrkSessionScript(spec.session));
@@ -157,8 +160,10 @@ export function nodeGenerator(): LoadGenerator {
 
       const path = target.pathname + target.search;
       const session = spec.session;
+      let turn = 0;
+      const pick = (count: number) => (session?.inTurn ? turn++ % count : Math.floor(Math.random() * count));
       const headers = (): Record<string, string> | undefined =>
-        session ? { [session.header]: `s${1 + Math.floor(Math.random() * session.count)}` } : undefined;
+        session ? { [session.header]: `s${1 + pick(session.count)}` } : undefined;
       const once = () =>
         new Promise<boolean>((resolve) => {
           const req = request(

@@ -29,6 +29,7 @@ import {
   claimCounts,
   claimFields,
   headerAffinityRow,
+  primeSessions,
   sessionCount,
   sessionLoad,
   storeCounts,
@@ -314,6 +315,7 @@ export async function runBench(
       const rowStarted = Date.now();
       try {
         running = await startRow(row, env);
+        await primeSessions(running.url, row, connections);
         await warmer.run(running.url, { ...settings.warmup, ...sessionLoad(row) });
         const before = running.statusUrl ? await storeCounts(running.statusUrl, env.adminToken) : undefined;
         const ticksBefore = running.proc ? cpuTicks(running.proc.pid) : 0;
