@@ -1,7 +1,8 @@
 // Load generators: wrk (Debian's package) when installed, otherwise a bounded keep-alive load
 // generator on node:http. Both keep a fixed number of connections busy (closed loop) against a
 // 127.0.0.1 URL, for a bounded time or a bounded number of requests, and report req/s and the
-// 50th and 99th latency percentiles.
+// 50th and 99th latency percentiles. With a session spec every request carries a session header
+// whose value is drawn at random from a fixed set (the header-affinity rows).
 
 import { writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
@@ -26,6 +27,15 @@ export interface LoadSpec {
   readonly durationS?: number;
   /** Stop after this many requests (Node generator only). */
   readonly requests?: number;
+  /** Each request carries `header: s<n>`, n drawn uniformly at random from 1..count. */
+  readonly session?: SessionLoad;
+}
+
+export interface SessionLoad {
+  readonly header: string;
+  readonly count: number;
+  /** Node generator: sessions in turn (s1, s2, ...) instead of at random, so `count` requests send each once. */
+  readonly inTurn?: boolean;
 }
 
 export interface LoadGenerator {
@@ -54,6 +64,23 @@ done = function(summary, latency, requests)
 end
 `;
 
+/** wrk calls request() for every request when the script defines it: a fresh session each time. */
+function wrkSessionScript(session: SessionLoad): string {
+  if (!/^[A-Za-z0-9-]+$/.test(session.header) || !Number.isSafeInteger(session.count) || session.count < 1) {
+    throw new Error(`bad session load: ${JSON.stringify(session)}`);
+  }
+  return `${WRK_SCRIPT}
+init = function(args)
+  math.randomseed(os.time())
+end
+
+request = function()
+  wrk.headers["${session.header}"] = "s" .. math.random(${session.count})
+  return wrk.format()
+end
+`;
+}
+
 /** wrk when it is on PATH (its version string), else undefined. */
 export async function wrkVersion(): Promise<string | undefined> {
   const result = await runCommand("wrk", ["-v"], 5_000);
@@ -64,13 +91,19 @@ export async function wrkVersion(): Promise<string | undefined> {
 }
 
 export function wrkGenerator(version: string, workDir: string): LoadGenerator {
-  const script = join(workDir, "bench-report.lua");
-  writeFileSync(script, WRK_SCRIPT);
+  const plain = join(workDir, "bench-report.lua");
+  writeFileSync(plain, WRK_SCRIPT);
   return {
     name: `wrk ${version}`,
     async run(url, spec) {
       assertLoopback(url);
       if (spec.durationS === undefined) throw new Error("wrk runs for a duration, not a request count");
+      let script = plain;
+      if (spec.session?.inTurn) throw new Error("wrk draws sessions at random only");
+      if (spec.session) {
+        script = join(workDir, `bench-sessions-${spec.session.count}.lua`);
+        writeFileSync(script, wrkSessionScript(spec.session));
+      }
       const seconds = Math.max(1, Math.round(spec.durationS));
       const result = await runCommand(
         "wrk",
@@ -125,10 +158,16 @@ export function nodeGenerator(): LoadGenerator {
       let issued = 0;
       let errors = 0;
 
+      const path = target.pathname + target.search;
+      const session = spec.session;
+      let turn = 0;
+      const pick = (count: number) => (session?.inTurn ? turn++ % count : Math.floor(Math.random() * count));
+      const headers = (): Record<string, string> | undefined =>
+        session ? { [session.header]: `s${1 + pick(session.count)}` } : undefined;
       const once = () =>
         new Promise<boolean>((resolve) => {
           const req = request(
-            { agent, host: target.hostname, port: target.port, path: target.pathname + target.search, method: "GET" },
+            { agent, host: target.hostname, port: target.port, path, method: "GET", headers: headers() },
             (res) => {
               const ok = (res.statusCode ?? 0) < 400;
               res.on("data", () => undefined);

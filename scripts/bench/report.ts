@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
 import { ALGORITHM_NAMES } from "../../src/balancer/registry.ts";
 import { DASH, fmt, table } from "./cells.ts";
+import { CLAIMS_NOTE, headerAffinityTargets, isHeaderAffinity } from "./header-affinity.ts";
 import type { LoadResult } from "./load.ts";
 import type { PickResult } from "./picks.ts";
 import { growthOf, PICK_SIZES } from "./picks.ts";
@@ -24,6 +25,12 @@ export interface RowResult extends LoadResult {
   readonly p99OverBareMs: number | null;
   /** Store round trips during the measured window ÷ requests (edge-lb rows). */
   readonly storeRoundTripsPerRequest: number | null;
+  /** Of those, header-affinity session claims ÷ requests (edge-lb rows; 0 without header affinity). */
+  readonly sessionClaimsPerRequest: number | null;
+  /** Session claims since the server started, warm-up included (edge-lb rows). */
+  readonly sessionClaimsSinceStart: number | null;
+  /** Header-affinity rows: the distinct session header values the load drew from; else null. */
+  readonly sessions: number | null;
   /** CPU time (user + system) of the server's process tree during the measured window ÷ requests, µs. */
   readonly cpuUsPerRequest: number | null;
   /** Peak RSS (VmHWM) of the server's process tree, MiB; null for the direct row. */
@@ -112,6 +119,7 @@ export const ROW_COLUMNS = [
   "p99 ms",
   "p99 over bare ms",
   "store trips/req",
+  "claims/req",
   "CPU µs/req",
   "peak RSS MiB",
   "÷ bare",
@@ -134,6 +142,7 @@ export function rowCells(row: RowResult): string[] {
       DASH,
       DASH,
       DASH,
+      DASH,
     ];
   }
   return [
@@ -146,6 +155,7 @@ export function rowCells(row: RowResult): string[] {
     fmt.ms(row.p99Ms),
     fmt.signedMs(row.p99OverBareMs),
     fmt.trips(row.storeRoundTripsPerRequest),
+    fmt.trips(row.sessionClaimsPerRequest),
     fmt.us(row.cpuUsPerRequest),
     fmt.mib(row.peakRssMiB),
     fmt.ratio(row.vsBare),
@@ -208,6 +218,7 @@ export function toMarkdown(results: BenchResults): string {
     "",
     "req/s, p50 and p99 from the load generator; p99 over bare = p99 minus the bare proxy's p99 in the same runtime; " +
       "store trips/req = the balancer's store round trips (GET /_lb/status, pools[].store.roundTrips) during the measured window ÷ requests; " +
+      `${CLAIMS_NOTE} ` +
       "CPU µs/req = user + system CPU time of the server's process tree during the measured window ÷ requests (less sensitive than req/s to other load on the machine); " +
       "peak RSS = VmHWM of the server's process tree; ÷ bare and ÷ nginx are req/s ratios.",
     "",
@@ -237,7 +248,8 @@ export function checkTargets(rows: readonly RowResult[], picks: readonly PickRes
     ["memory", 0.95],
     ["upstash", 0.9],
   ] as const) {
-    for (const row of ok.filter((r) => r.algorithm === "round-robin" && r.store === store && r.vsBare !== null)) {
+    const plain = ok.filter((r) => r.algorithm === "round-robin" && r.store === store && !isHeaderAffinity(r));
+    for (const row of plain.filter((r) => r.vsBare !== null)) {
       checks.push({
         target: `${row.runtime}: round robin on ${store} ≥ ${min.toFixed(2)} × bare proxy`,
         value: `${row.vsBare!.toFixed(2)} ×`,
@@ -248,7 +260,8 @@ export function checkTargets(rows: readonly RowResult[], picks: readonly PickRes
   const sequenced = ok.filter(
     (r) =>
       (r.algorithm === "round-robin" || r.algorithm === "weighted-round-robin" || r.algorithm === "ip-hash") &&
-      r.storeRoundTripsPerRequest !== null,
+      r.storeRoundTripsPerRequest !== null &&
+      !isHeaderAffinity(r),
   );
   if (sequenced.length) {
     const worst = sequenced.reduce((a, b) => (b.storeRoundTripsPerRequest! > a.storeRoundTripsPerRequest! ? b : a));
@@ -260,6 +273,7 @@ export function checkTargets(rows: readonly RowResult[], picks: readonly PickRes
       met: worst.storeRoundTripsPerRequest! <= 0.02,
     });
   }
+  checks.push(...headerAffinityTargets(ok));
   const added = ok.filter((r) => r.p99OverBareMs !== null);
   if (added.length) {
     const over = added.filter((r) => r.p99OverBareMs! > 1);

@@ -1,6 +1,7 @@
 // `npm run bench`: the balancer's cost per request, side by side with the runtime's own limit
-// (a bare fetch proxy), nginx and HAProxy, on this machine, in one run; then WebSocket echo
-// through the balancer beside direct, in each runtime (websocket-rows.ts).
+// (a bare fetch proxy), nginx and HAProxy, on this machine, in one run, with the store cost of
+// header affinity (header-affinity.ts); then WebSocket echo through the balancer beside direct,
+// in each runtime (websocket-rows.ts).
 //
 //   npm run bench                 full run: 3 s warm-up + 10 s of load per row (a few minutes)
 //   npm run bench -- --quick      1 s warm-up + 2 s per row (under a minute)
@@ -23,6 +24,16 @@ import { parseArgs } from "node:util";
 import { build } from "esbuild";
 import { buildWorker } from "../build-worker.ts";
 import { REDIS_INSTALL_HINT, redisServerAvailable } from "../redis-local.ts";
+import {
+  type ClaimCounts,
+  claimCounts,
+  claimFields,
+  headerAffinityRow,
+  primeSessions,
+  sessionCount,
+  sessionLoad,
+  storeCounts,
+} from "./header-affinity.ts";
 import { type LoadGenerator, type LoadResult, type LoadSpec, nodeGenerator, wrkGenerator, wrkVersion } from "./load.ts";
 import { type PickResult, runPicks } from "./picks.ts";
 import {
@@ -140,16 +151,6 @@ async function waitForOutput(proc: Proc, pattern: RegExp, timeoutMs = 30_000): P
     if (Date.now() > deadline) throw new Error(`${proc.name} did not start in time:\n${proc.output().trim()}`);
     await sleep(20);
   }
-}
-
-async function storeRoundTrips(statusUrl: string, token: string): Promise<number> {
-  const response = await fetch(statusUrl, {
-    headers: { authorization: `Bearer ${token}` },
-    signal: AbortSignal.timeout(10_000),
-  });
-  if (response.status !== 200) throw new Error(`${statusUrl} answered ${response.status}: ${await response.text()}`);
-  const status = (await response.json()) as { pools: Array<{ store: { roundTrips: number } }> };
-  return status.pools.reduce((sum, pool) => sum + pool.store.roundTrips, 0);
 }
 
 export async function runBench(
@@ -286,7 +287,10 @@ export async function runBench(
     };
 
     const plan: RowSpec[] = [DIRECT_ROW];
-    for (const runtime of runtimes) plan.push(...runtimeRows(runtime, { upstash: upstash !== undefined }));
+    for (const runtime of runtimes) {
+      plan.push(...runtimeRows(runtime, { upstash: upstash !== undefined }));
+      if (upstash) plan.push(headerAffinityRow(runtime, sessionCount(options.mode)));
+    }
     if (env.bins.nginx) plan.push(NGINX_ROW);
     if (env.bins.haproxy) plan.push(HAPROXY_ROW);
 
@@ -301,6 +305,7 @@ export async function runBench(
       row: RowSpec;
       load?: LoadResult;
       trips?: number;
+      claims?: ClaimCounts;
       rss?: number;
       cpuUs?: number;
       failed?: string;
@@ -310,25 +315,31 @@ export async function runBench(
       const rowStarted = Date.now();
       try {
         running = await startRow(row, env);
-        await warmer.run(running.url, settings.warmup);
-        const before = running.statusUrl ? await storeRoundTrips(running.statusUrl, env.adminToken) : undefined;
+        await primeSessions(running.url, row, connections);
+        await warmer.run(running.url, { ...settings.warmup, ...sessionLoad(row) });
+        const before = running.statusUrl ? await storeCounts(running.statusUrl, env.adminToken) : undefined;
         const ticksBefore = running.proc ? cpuTicks(running.proc.pid) : 0;
-        const load = await generator.run(running.url, settings.measure);
+        const load = await generator.run(running.url, { ...settings.measure, ...sessionLoad(row) });
         const cpuUs = running.proc
           ? ((cpuTicks(running.proc.pid) - ticksBefore) / TICKS_PER_SECOND / Math.max(1, load.requests)) * 1e6
           : undefined;
         let trips: number | undefined;
+        let claims: ClaimCounts | undefined;
         if (running.statusUrl && before !== undefined) {
-          const after = await storeRoundTrips(running.statusUrl, env.adminToken);
+          const after = await storeCounts(running.statusUrl, env.adminToken);
           // The second status call refreshes the view first: one round trip of its own.
-          trips = Math.max(0, after - before - 1);
+          trips = Math.max(0, after.roundTrips - before.roundTrips - 1);
+          claims = claimCounts(before, after);
         }
         const rss = running.proc ? peakRssMiB(running.proc.pid) : undefined;
         if (load.requests === 0) throw new Error("no request completed");
-        measured.push({ row, load, trips, rss, cpuUs });
+        measured.push({ row, load, trips, claims, rss, cpuUs });
         log(
-          `  ${row.id.padEnd(22)} ${Math.round(load.rps).toString().padStart(7)} req/s  p50 ${load.p50Ms.toFixed(2)} ms  p99 ${load.p99Ms.toFixed(2)} ms` +
+          `  ${row.id.padEnd(26)} ${Math.round(load.rps).toString().padStart(7)} req/s  p50 ${load.p50Ms.toFixed(2)} ms  p99 ${load.p99Ms.toFixed(2)} ms` +
             (trips !== undefined ? `  trips/req ${(trips / load.requests).toFixed(4)}` : "") +
+            (claims?.sinceStart
+              ? `  claims/req ${(claims.window / load.requests).toFixed(4)} (${claims.sinceStart} since start)`
+              : "") +
             (cpuUs !== undefined ? `  CPU ${Math.round(cpuUs)} µs/req` : "") +
             (rss !== undefined ? `  RSS ${rss.toFixed(1)} MiB` : "") +
             (load.errors ? `  errors ${load.errors}` : "") +
@@ -339,7 +350,7 @@ export async function runBench(
       } catch (error) {
         const message = (error as Error).message;
         measured.push({ row, failed: message });
-        log(`  ${row.id.padEnd(22)} FAILED: ${message.split("\n").slice(0, 6).join("\n    ")}`);
+        log(`  ${row.id.padEnd(26)} FAILED: ${message.split("\n").slice(0, 6).join("\n    ")}`);
         notes.push(`${row.id} failed: ${message.split("\n")[0]}`);
       } finally {
         await running?.stop();
@@ -352,7 +363,7 @@ export async function runBench(
     const bareOf = new Map<string, LoadResult>();
     for (const m of measured) if (m.row.kind === "bare" && m.load) bareOf.set(m.row.runtime, m.load);
     const nginx = measured.find((m) => m.row.kind === "nginx")?.load;
-    const rows: RowResult[] = measured.map(({ row, load, trips, rss, cpuUs, failed }) => {
+    const rows: RowResult[] = measured.map(({ row, load, trips, claims, rss, cpuUs, failed }) => {
       const bare = bareOf.get(row.runtime);
       const base = {
         id: row.id,
@@ -372,6 +383,7 @@ export async function runBench(
           p99Ms: 0,
           p99OverBareMs: null,
           storeRoundTripsPerRequest: null,
+          ...claimFields(row, undefined, 0),
           cpuUsPerRequest: null,
           peakRssMiB: null,
           vsBare: null,
@@ -390,6 +402,7 @@ export async function runBench(
         p99Ms: load.p99Ms,
         p99OverBareMs: balancer && bare ? load.p99Ms - bare.p99Ms : null,
         storeRoundTripsPerRequest: trips !== undefined ? trips / load.requests : null,
+        ...claimFields(row, claims, load.requests),
         cpuUsPerRequest: cpuUs ?? null,
         peakRssMiB: rss ?? null,
         vsBare: balancer && bare ? load.rps / bare.rps : null,

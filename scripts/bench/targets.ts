@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { Algorithm } from "../../src/balancer/registry.ts";
 import { WORKER_COMPATIBILITY } from "../build-worker.ts";
 import { freePort } from "../redis-local.ts";
+import type { SessionLoad } from "./load.ts";
 import { type Proc, startProcess, waitForHttp } from "./processes.ts";
 
 export type Runtime = "workerd" | "node" | "bun" | "deno";
@@ -24,6 +25,8 @@ export interface RowSpec {
   readonly what: string;
   readonly algorithm?: Algorithm;
   readonly store?: Store;
+  /** Header affinity on this header; the load sends one of `sessions` values with each request. */
+  readonly affinity?: SessionLoad;
 }
 
 export interface Running {
@@ -178,6 +181,10 @@ function balancerSettings(row: RowSpec, env: BenchEnv): Record<string, string> {
     LOG_REQUESTS: "false",
     ADMIN_TOKEN: env.adminToken,
   };
+  if (row.affinity) {
+    settings["AFFINITY"] = "header";
+    settings["AFFINITY_HEADERS"] = row.affinity.header;
+  }
   if (row.store === "upstash") {
     if (!env.upstash) throw new Error(`${row.id} needs the local Upstash server`);
     settings["UPSTASH_REDIS_REST_URL"] = env.upstash.url;

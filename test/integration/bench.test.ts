@@ -93,7 +93,7 @@ describe("npm run bench -- --tiny", () => {
   });
 
   it("finishes quickly and writes the latest files and a timestamped copy of each", () => {
-    // About 25 rows of 300 requests and 5 WebSocket rows of 200 messages, each with its server's start.
+    // About 30 rows of 300 requests and 5 WebSocket rows of 200 messages, each with its server's start.
     expect(run.elapsedMs).toBeLessThan(55_000);
     const files = readdirSync(join(dir, "results"));
     expect(files).toContain("latest-tiny.md");
@@ -127,10 +127,15 @@ describe("npm run bench -- --tiny", () => {
       "node-iphash-memory",
       "node-lc-memory",
     ];
-    if (redisServerAvailable()) expected.push("workerd-rr-upstash", "node-rr-upstash");
+    const upstash = redisServerAvailable();
+    if (upstash) expected.push("workerd-rr-upstash", "node-rr-upstash");
+    if (upstash) expected.push("workerd-rr-upstash-header", "node-rr-upstash-header");
     if (findBinary("nginx")) expected.push("nginx");
     if (findBinary("haproxy")) expected.push("haproxy");
-    for (const runtime of extraRuntimes()) expected.push(`${runtime}-bare`, `${runtime}-rr-memory`);
+    for (const runtime of extraRuntimes()) {
+      expected.push(`${runtime}-bare`, `${runtime}-rr-memory`);
+      if (upstash) expected.push(`${runtime}-rr-upstash`, `${runtime}-rr-upstash-header`);
+    }
     expect(ids).toEqual(expect.arrayContaining(expected));
     // Anything skipped says why.
     if (!findBinary("nginx")) expect(results.notes.join("\n")).toMatch(/nginx is not installed.*apt-get install/);
@@ -158,12 +163,46 @@ describe("npm run bench -- --tiny", () => {
       expect(row.storeRoundTripsPerRequest, label).toBeLessThan(1);
       expect(row.vsBare, label).toBeGreaterThan(0);
       expect(Number.isFinite(row.p99OverBareMs), label).toBe(true);
+      // Session claims are store round trips too; only header-affinity rows make any.
+      expect(row.sessionClaimsPerRequest, label).toBeGreaterThanOrEqual(0);
+      expect(row.sessionClaimsPerRequest!, label).toBeLessThanOrEqual(row.storeRoundTripsPerRequest! + 1e-9);
+      if (row.sessions === null) {
+        expect(row.sessionClaimsPerRequest, label).toBe(0);
+        expect(row.sessionClaimsSinceStart, label).toBe(0);
+      }
     }
     expect(results.picks).toHaveLength(ALGORITHM_NAMES.length * PICK_SIZES.length);
     for (const pick of results.picks) expect(pick.picksPerSecond).toBeGreaterThan(0);
     expect(results.machine.cores).toBeGreaterThan(0);
     expect(results.machine.cpu).not.toBe("");
     expect(results.targets.length).toBeGreaterThan(0);
+  });
+
+  it("measures header affinity's store cost: at most one claim per session on each (single) instance", () => {
+    const rows = results.rows.filter((r) => r.id.endsWith("-rr-upstash-header"));
+    if (!redisServerAvailable()) {
+      expect(rows).toEqual([]);
+      return;
+    }
+    expect(rows.map((r) => r.runtime).sort()).toEqual(["workerd", "node", ...extraRuntimes()].sort());
+    for (const row of rows) {
+      const label = `${row.id}: ${JSON.stringify(row)}`;
+      expect(row.store, label).toBe("upstash");
+      expect(row.algorithm, label).toBe("round-robin");
+      expect(row.sessions, label).toBeGreaterThan(0);
+      // 400 requests over the sessions: each comes back several times, so uncached claims would show.
+      expect(row.sessions!, label).toBeLessThan(results.load.requests!);
+      expect(row.storeRoundTripsPerRequest, label).not.toBeNull();
+      expect(row.sessionClaimsPerRequest, label).not.toBeNull();
+      // Each session was placed (claimed) before the warm-up; 400 requests later, a claim per
+      // request would show hundreds more. One claim per session per instance per TTL: none in
+      // the measured window, and at most one per session since the start (one instance).
+      expect(Math.round(row.sessionClaimsPerRequest! * row.requests), label).toBe(0);
+      expect(row.sessionClaimsSinceStart, label).toBeGreaterThan(0);
+      expect(row.sessionClaimsSinceStart!, label).toBeLessThanOrEqual(row.sessions! * 1);
+    }
+    const target = results.targets.find((t) => t.target.startsWith("header affinity:"));
+    for (const row of rows) expect(target?.value).toContain(`${row.id} ${row.sessionClaimsSinceStart} claims`);
   });
 
   it("measures WebSocket echo through the balancer in every runtime, beside direct", () => {
@@ -210,6 +249,7 @@ describe("npm run bench -- --tiny", () => {
       const pairs: Array<[(typeof ROW_COLUMNS)[number], number | null, number]> = [
         ["p99 over bare ms", row.p99OverBareMs, 0.005],
         ["store trips/req", row.storeRoundTripsPerRequest, 0.00005],
+        ["claims/req", row.sessionClaimsPerRequest, 0.00005],
         ["CPU µs/req", row.cpuUsPerRequest, 0.5],
         ["peak RSS MiB", row.peakRssMiB, 0.05],
         ["÷ bare", row.vsBare, 0.005],
