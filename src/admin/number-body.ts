@@ -7,7 +7,7 @@ const ACTION_BODY_LIMIT = 1024;
 /**
  * The whole number `field` of an admin action's JSON body (`{"seconds": 30}`), within min..max;
  * `fallback` when the body is empty or the field absent (undefined fallback: required). A bad
- * body is a 400 naming the field, the value and what was expected.
+ * body, another field included, is a 400 naming the field, the value and what was expected.
  */
 export async function readNumberField(
   request: Request,
@@ -29,7 +29,16 @@ export async function readNumberField(
       const parsed = JSON.parse(body.text) as unknown;
       if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
         return errorResponse(400, "bad_request", `the body is not a JSON object: ${expected}`);
-      value = (parsed as Record<string, unknown>)[field];
+      const record = parsed as Record<string, unknown>;
+      // Another field (a typo of the one meant) is refused rather than ignored for the fallback.
+      const extra = Object.keys(record).find((key) => key !== field);
+      if (extra !== undefined)
+        return errorResponse(
+          400,
+          "bad_request",
+          `${JSON.stringify(extra).slice(0, 40)} is not a field here: ${expected}`,
+        );
+      value = record[field];
     } catch {
       return errorResponse(400, "bad_request", `the body is not JSON: ${expected}`);
     }
