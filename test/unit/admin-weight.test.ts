@@ -163,7 +163,11 @@ describe("POST /_lb/backends/:name/weight", () => {
     const drain = await balancer.fetch(
       new Request("http://lb.test/_lb/backends/b/drain", { method: "POST", headers: AUTH }),
     );
-    expect(await drain.json()).toEqual({ backend: "b", admin: "drained" });
+    expect(await drain.json()).toEqual({
+      backend: "b",
+      admin: "drained",
+      drain_until: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+    });
     const unknown = await balancer.fetch(
       new Request("http://lb.test/_lb/backends/b/explode", { method: "POST", headers: AUTH }),
     );

@@ -25,6 +25,7 @@ describe("StoreCaller", () => {
     expect((outcome as Error).message).toBe("store timed out after 200 ms");
     expect(calls.stats).toEqual({
       roundTrips: 1,
+      sessionClaims: 0,
       errors: 1,
       degraded: true,
       lastError: "store timed out after 200 ms",
