@@ -44,7 +44,7 @@ export const affinitySchema = z
         code: "custom",
         path: ["headers"],
         input: affinity.headers,
-        message: "expected at least one header name for header affinity",
+        message: "expected at least one header name for header affinity (AFFINITY_HEADERS: a comma list)",
       });
     }
   });

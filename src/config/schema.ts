@@ -250,7 +250,7 @@ export const configSchema = z
         code: "custom",
         path: ["affinity_secret"],
         input: undefined,
-        message: `expected a secret of 16+ characters: cookie affinity with STATE=${config.state} needs one every instance shares, to verify each other's cookies`,
+        message: `expected a secret of 16+ characters in AFFINITY_SECRET: cookie affinity with STATE=${config.state} needs one every instance shares, to verify each other's cookies`,
       });
     }
   });

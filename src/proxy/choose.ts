@@ -1,8 +1,9 @@
 import type { CandidateWalk } from "../balancer/candidate-walk.ts";
 import type { PoolRuntime } from "../pool/pool-runtime.ts";
 import type { Backend } from "../shared/backend.ts";
+import type { BackendSnapshot } from "../state/types.ts";
 import type { Session, SessionAffinity } from "./affinity/session-affinity.ts";
-import { sessionTarget } from "./affinity/session-target.ts";
+import { outUntilRecovered, sessionTarget } from "./affinity/session-target.ts";
 import type { RequestContext } from "./request-context.ts";
 import { startWalk } from "./start-walk.ts";
 
@@ -32,14 +33,28 @@ export async function choose(request: Request, pool: PoolRuntime, ctx: RequestCo
   }
   const snapshot = await pool.state.ready(ctx.defer);
   const name = session.backend;
-  const target = sessionTarget(pool.spec.backends, name, name ? snapshot.backends[name] : undefined, Date.now());
-  const choice = new SessionChoice(request, pool, ctx, affinity, session, target);
+  const record = name ? snapshot.backends[name] : undefined;
+  const now = Date.now();
+  const target = sessionTarget(pool.spec.backends, name, record, now);
+  const held = !target && holds(affinity, pool, name, record, now);
+  const choice = new SessionChoice(request, pool, ctx, affinity, session, target, held);
   if (!target) {
     // Nothing to stick to: the rotation must have something, or the answer is its 503.
     const walk = await choice.walk();
     if (walk instanceof Response) return walk;
   }
   return choice;
+}
+
+/** "temporary" keeps a session whose backend only health checks or ejection hold out: it returns after. */
+function holds(
+  affinity: SessionAffinity,
+  pool: PoolRuntime,
+  name: string | undefined,
+  record: BackendSnapshot | undefined,
+  now: number,
+): boolean {
+  return affinity.spec.failover === "temporary" && outUntilRecovered(pool.spec.backends, name, record, now);
 }
 
 class WalkChoice implements Choice {
@@ -67,6 +82,8 @@ class SessionChoice implements Choice {
   #walk: Promise<CandidateWalk | Response> | undefined;
   /** Header mode: where the store has the session after this request's claim. */
   #claimed: string | undefined;
+  /** The session stays on its backend, out for now (temporary failover): served elsewhere, not moved. */
+  #held: boolean;
 
   constructor(
     private readonly request: Request,
@@ -76,7 +93,10 @@ class SessionChoice implements Choice {
     private readonly session: Session,
     /** The session's own backend, when it can still serve. */
     private readonly target: Backend | undefined,
-  ) {}
+    held: boolean,
+  ) {
+    this.#held = held;
+  }
 
   get tried(): ReadonlySet<string> {
     return this.#tried;
@@ -95,16 +115,17 @@ class SessionChoice implements Choice {
     let backend = walk.next();
     while (backend && this.#tried.has(backend.name)) backend = walk.next();
     if (!backend) return undefined;
-    if (this.session.key !== undefined && this.#claimed === undefined && !this.target) {
+    if (this.session.key !== undefined && this.#claimed === undefined && !this.target && !this.#held) {
       // A header session not confirmed lately: the store's placement wins over ours.
       this.#claimed = await this.affinity.claim(this.session, backend.name, this.session.backend);
       const placed = this.pool.spec.backends.find((b) => b.name === this.#claimed);
-      const snapshot = this.pool.state.snapshot;
+      const record = placed ? this.pool.state.snapshot.backends[placed.name] : undefined;
+      const now = Date.now();
       if (placed && placed !== backend && !this.#tried.has(placed.name)) {
-        if (sessionTarget(this.pool.spec.backends, placed.name, snapshot.backends[placed.name], Date.now())) {
-          return this.#hand(placed);
-        }
+        if (sessionTarget(this.pool.spec.backends, placed.name, record, now)) return this.#hand(placed);
       }
+      this.#held =
+        placed !== undefined && placed !== backend && holds(this.affinity, this.pool, placed.name, record, now);
     }
     return this.#hand(backend);
   }
@@ -117,9 +138,9 @@ class SessionChoice implements Choice {
     const { affinity, session, target } = this;
     const stayed = served === target;
     if (stayed) this.pool.metrics.affinity(served.name);
-    // The session's backend failed and another served: "temporary" keeps the session where it
-    // was, so it returns once its backend recovers; "sticky" moves it here.
-    const failedOver = target !== undefined && !stayed;
+    // The session's backend failed, or is out until it recovers, and another served:
+    // "temporary" keeps the session where it was, so it returns then; "sticky" moves it here.
+    const failedOver = (target !== undefined || this.#held) && !stayed;
     const moves = !stayed && !(failedOver && affinity.spec.failover === "temporary");
     if (session.key !== undefined) {
       if (moves && served.name !== this.#claimed) {

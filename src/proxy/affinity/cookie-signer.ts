@@ -13,7 +13,7 @@ const MAC_BYTES = 16;
 const EXPIRY_GRANULE_S = 60;
 /** Instances' clocks differ a little; a cookie from one may look slightly "too new" to another. */
 const CLOCK_SKEW_S = 60;
-/** Each cache holds at most this many values; the oldest goes first. */
+/** Each cache holds at most this many values by default; the oldest goes first. */
 const CACHE_LIMIT = 10_000;
 
 const SHAPE = /^([A-Za-z0-9_-]{1,400})\.(\d{1,12})\.([A-Za-z0-9_-]{22})$/;
@@ -34,6 +34,8 @@ export class CookieSigner {
   constructor(
     secret: string,
     private readonly ttlS: number,
+    /** Values each cache keeps (tests use a small one to see the oldest go). */
+    private readonly cacheLimit = CACHE_LIMIT,
   ) {
     this.#key = crypto.subtle
       .digest("SHA-256", encoder.encode(KEY_LABEL + secret))
@@ -48,8 +50,8 @@ export class CookieSigner {
     if (!value) {
       const mac = await crypto.subtle.sign("HMAC", await this.#key, encoder.encode(payload));
       value = `${payload}.${base64url(new Uint8Array(mac, 0, MAC_BYTES))}`;
-      remember(this.#signed, payload, value);
-      remember(this.#verified, value, { backend, expiresAtS });
+      remember(this.#signed, payload, value, this.cacheLimit);
+      remember(this.#verified, value, { backend, expiresAtS }, this.cacheLimit);
     }
     return { value, expiresAtS };
   }
@@ -78,7 +80,7 @@ export class CookieSigner {
       return undefined;
     }
     const placement = { backend, expiresAtS: Number(match[2]) };
-    remember(this.#verified, value, placement);
+    remember(this.#verified, value, placement, this.cacheLimit);
     return this.#current(placement, nowS);
   }
 
@@ -89,8 +91,8 @@ export class CookieSigner {
   }
 }
 
-function remember<V>(cache: Map<string, V>, key: string, value: V): void {
-  if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value!);
+function remember<V>(cache: Map<string, V>, key: string, value: V, limit: number): void {
+  if (cache.size >= limit) cache.delete(cache.keys().next().value!);
   cache.set(key, value);
 }
 

@@ -15,8 +15,30 @@ export function sessionTarget(
   if (name === undefined) return undefined;
   const backend = backends.find((b) => b.name === name);
   if (!backend || !record) return backend;
-  if (record.health === "down" || (record.ejectedUntil ?? 0) > now) return undefined;
-  if (record.admin === "disabled") return undefined;
-  if (record.admin === "drained" && !((record.drainUntil ?? 0) > now)) return undefined;
+  if (outForNow(record, now) || !adminAllows(record, now)) return undefined;
   return backend;
+}
+
+/**
+ * Whether the session's backend is out only until health checks or its ejection let it back
+ * (ZERO_DOWNTIME_FAILOVER=temporary keeps such sessions), rather than gone from the pool or
+ * taken out by the admin (a disable, a drain that ran out), which places them again.
+ */
+export function outUntilRecovered(
+  backends: readonly Backend[],
+  name: string | undefined,
+  record: BackendSnapshot | undefined,
+  now: number,
+): boolean {
+  if (name === undefined || !record || !backends.some((b) => b.name === name)) return false;
+  return outForNow(record, now) && adminAllows(record, now);
+}
+
+function outForNow(record: BackendSnapshot, now: number): boolean {
+  return record.health === "down" || (record.ejectedUntil ?? 0) > now;
+}
+
+function adminAllows(record: BackendSnapshot, now: number): boolean {
+  if (record.admin === "disabled") return false;
+  return record.admin !== "drained" || (record.drainUntil ?? 0) > now;
 }
