@@ -15,7 +15,10 @@ export const POOL_NAME = /^[A-Za-z0-9_.-]+$/;
 
 /**
  * The shared-state contract. Every method is one atomic operation in the store (a Lua script or
- * MULTI on Redis, the object's single thread on a Durable Object) and one round trip.
+ * MULTI on Redis, the object's single thread on a Durable Object) and one round trip. Workers KV
+ * has no atomic operation at all: its adapter says what it keeps per instance instead, and its
+ * claimSession is a read plus, when needed, a write (two instances racing may disagree for about
+ * a minute).
  */
 export interface StateStore {
   readonly kind: StateKind;
