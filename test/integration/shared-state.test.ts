@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, expect, it } from "vitest";
-import type { Upstream } from "../../scripts/upstream.ts";
+import { expect, it } from "vitest";
 import { keepTraffic, sendMany } from "../support/load.ts";
-import { describeWithRedis, startUpstashStack, type UpstashStack } from "../support/redis.ts";
-import { backendsOf, startUpstreams, tally } from "../support/upstreams.ts";
-import { ADMIN_TOKEN, type Status, startWorker, status, type WorkerInstance } from "../support/worker.ts";
+import { describeWithRedis } from "../support/redis.ts";
+import { useRedisFleet } from "../support/redis-fleet.ts";
+import { tally } from "../support/upstreams.ts";
+import { type Status, status, type WorkerInstance } from "../support/worker.ts";
 
 const inflightOf = (s: Status, url: string) => s.pools[0]!.backends.find((b) => b.url === url)!.inflight;
 
@@ -11,85 +11,14 @@ const spread = (workers: readonly WorkerInstance[], count: number, concurrency =
   sendMany(workers, count, { concurrency, seed });
 
 describeWithRedis("instances sharing one Redis through the Upstash REST protocol", () => {
-  let stack: UpstashStack;
-  let upstreams: Upstream[];
-  const running: WorkerInstance[] = [];
-  let prefixes = 0;
-
-  const startInstances = async (n: number, vars: Record<string, string>) => {
-    const prefix = `t${++prefixes}`;
-    const workers = await Promise.all(
-      Array.from({ length: n }, () =>
-        startWorker({
-          BACKENDS: backendsOf(upstreams),
-          STATE: "upstash",
-          STATE_PREFIX: prefix,
-          UPSTASH_REDIS_REST_URL: stack.upstash.url,
-          UPSTASH_REDIS_REST_TOKEN: stack.upstash.token,
-          ADMIN_TOKEN,
-          ...vars,
-        }),
-      ),
-    );
-    running.push(...workers);
-    return workers;
-  };
-
-  beforeAll(async () => {
-    stack = await startUpstashStack();
-    upstreams = await startUpstreams(["a", "b", "c"]);
-  });
-  afterAll(async () => {
-    await Promise.all(running.map((w) => w.dispose().catch(() => undefined)));
-    await Promise.all(upstreams.map((u) => u.close()));
-    await stack?.stop();
-  });
+  const fleet = useRedisFleet();
+  const { startInstances } = fleet;
 
   // A store call slower than STORE_TIMEOUT_MS falls back to a local position, which is right in
   // production; these runs measure the shared sequence itself, so a loaded test machine gets 5 s.
-  const patient = { STORE_TIMEOUT_MS: "5000" };
-  const noDegradation = (workers: readonly WorkerInstance[]) =>
+  const _patient = { STORE_TIMEOUT_MS: "5000" };
+  const _noDegradation = (workers: readonly WorkerInstance[]) =>
     expect(workers.flatMap((w) => w.logs.filter((l) => l.includes("unreachable")))).toEqual([]);
-
-  it("three instances, round robin, SEQUENCE_BATCH=1: exactly 1,000 per upstream over 3,000 requests", async () => {
-    const workers = await startInstances(3, { SEQUENCE_BATCH: "1", ...patient });
-    expect(tally(await spread(workers, 3000))).toEqual({ a: 1000, b: 1000, c: 1000 });
-    noDegradation(workers);
-  });
-
-  it("three instances, round robin, default batching: each within ±1% of 1,000", async () => {
-    const workers = await startInstances(3, patient);
-    const counts = tally(await spread(workers, 3000, 12, 2));
-    noDegradation(workers);
-    for (const name of ["a", "b", "c"]) {
-      expect(counts[name]).toBeGreaterThanOrEqual(990);
-      expect(counts[name]).toBeLessThanOrEqual(1010);
-    }
-  });
-
-  it("steady-state round robin costs at most 0.05 store round trips per request", async () => {
-    const workers = await startInstances(3, {});
-    await spread(workers, 600, 12, 3); // warm up: blocks grow to their full size
-    const before = await Promise.all(workers.map(status));
-    await spread(workers, 1500, 12, 4);
-    const after = await Promise.all(workers.map(status));
-    // Each status call itself costs one round trip (a fresh view): subtract it.
-    const trips = after.reduce(
-      (sum, s, i) => sum + s.pools[0]!.store.roundTrips - before[i]!.pools[0]!.store.roundTrips - 1,
-      0,
-    );
-    console.log(`store round trips per request: ${(trips / 1500).toFixed(4)} (${trips} over 1500)`);
-    expect(trips / 1500).toBeLessThanOrEqual(0.05);
-  });
-
-  it("weighted round robin 5:1:1 across three instances: each share within ±2% over 7,000", async () => {
-    const backends = upstreams.map((u, i) => `${u.url}|weight=${i === 0 ? 5 : 1}`).join(",");
-    const workers = await startInstances(3, { BACKENDS: backends, ALGORITHM: "weighted-round-robin", ...patient });
-    const counts = tally(await spread(workers, 7000, 16, 5));
-    expect(Math.abs(counts["a"]! / 7000 - 5 / 7)).toBeLessThanOrEqual(0.02);
-    expect(Math.abs(counts["b"]! / 7000 - 1 / 7)).toBeLessThanOrEqual(0.02);
-    expect(Math.abs(counts["c"]! / 7000 - 1 / 7)).toBeLessThanOrEqual(0.02);
-  });
 
   it("least connections: with 20 slow requests on A through instance 1, instance 2 avoids A; they stop counting when instance 1 dies", async () => {
     const ttl = 3000;
@@ -98,9 +27,9 @@ describeWithRedis("instances sharing one Redis through the Upstash REST protocol
     const [two] = await startInstances(1, {
       ALGORITHM: "least-connections",
       INFLIGHT_TTL_MS: String(ttl),
-      STATE_PREFIX: `t${prefixes}`,
+      STATE_PREFIX: fleet.prefix(),
     });
-    const a = upstreams[0]!;
+    const a = fleet.upstreams()[0]!;
     a.mode = { kind: "hang" };
     const receivedBefore = a.received.length;
     const hanging = Array.from({ length: 60 }, (_, i) =>
@@ -135,17 +64,17 @@ describeWithRedis("instances sharing one Redis through the Upstash REST protocol
 
   it("keeps serving through a Redis outage, logs it once, and resynchronises after", async () => {
     const workers = await startInstances(2, {});
-    const key = `t${prefixes}:default:seq`;
+    const key = `${fleet.prefix()}:default:seq`;
     const seq = async () => {
-      const response = await fetch(stack.upstash.url, {
+      const response = await fetch(fleet.stack().upstash.url, {
         method: "POST",
-        headers: { authorization: `Bearer ${stack.upstash.token}` },
+        headers: { authorization: `Bearer ${fleet.stack().upstash.token}` },
         body: JSON.stringify(["get", key]),
       });
       return Number(((await response.json()) as { result: string | null }).result ?? 0);
     };
     const before = await spread(workers, 100, 8, 6);
-    await stack.redis.stop();
+    await fleet.stack().redis.stop();
     // 400 requests over two instances outrun their reserved blocks: store calls must fail.
     const during = await spread(workers, 400, 8, 7);
     expect([...before, ...during].filter((r) => r.status !== 200)).toEqual([]);
@@ -155,7 +84,7 @@ describeWithRedis("instances sharing one Redis through the Upstash REST protocol
     expect(degradedLines()).toEqual([1, 1]);
     expect((await status(workers[0]!)).pools[0]!.store.degraded).toBe(true);
 
-    await stack.redis.restart();
+    await fleet.stack().redis.restart();
     const afterRestart = await seq();
     await expect
       .poll(
@@ -174,7 +103,7 @@ describeWithRedis("instances sharing one Redis through the Upstash REST protocol
   it("a hung store (redis-server stopped with SIGSTOP) never holds a request for long", async () => {
     const workers = await startInstances(2, {});
     await spread(workers, 100, 8, 9);
-    stack.redis.pause();
+    fleet.stack().redis.pause();
     try {
       const slowest: number[] = [];
       const responses = await sendMany(workers, 300, {
@@ -192,7 +121,7 @@ describeWithRedis("instances sharing one Redis through the Upstash REST protocol
       expect(Math.max(...slowest)).toBeLessThan(2_000);
       await expect.poll(() => workers.some((w) => w.logs.some((l) => l.includes("timed out")))).toBe(true);
     } finally {
-      stack.redis.resume();
+      fleet.stack().redis.resume();
     }
   });
 
@@ -206,7 +135,7 @@ describeWithRedis("instances sharing one Redis through the Upstash REST protocol
     });
     const stops = workers.map((w) => keepTraffic(w, 30));
     try {
-      const b = upstreams[1]!;
+      const b = fleet.upstreams()[1]!;
       const probes = () => b.received.filter((r) => r.target.startsWith("/healthz")).length;
       // Both instances see traffic all along; count b's probes over five intervals.
       await expect.poll(probes, { timeout: 5_000 }).toBeGreaterThan(0);
