@@ -8,7 +8,7 @@ import { type ForwardResult, forward } from "./forward.ts";
 import { BadConnectionHeader } from "./hop-by-hop.ts";
 import type { RequestContext } from "./request-context.ts";
 import { isRetryableStatus } from "./retry.ts";
-import { type Failure, failureResponse, retryPermitted } from "./start-walk.ts";
+import { type Failure, lastAnswer, moveOn, recordFailure } from "./start-walk.ts";
 
 export type { RequestContext } from "./request-context.ts";
 
@@ -48,29 +48,13 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
         : result;
     const clientFault = result.kind !== "response" && clientBroke(request, body.progress);
     if (clientFault) return clientFault;
-    pool.log(`${backend.url}: attempt failed (${failure.kind}): ${failure.reason}`);
-    pool.metrics.failure(backend.name, failure.kind, failure.reason);
-    pool.passive.record(
-      backend,
-      failure.kind === "status" && !pool.passive.failsOn(failure.response.status) ? undefined : failure.reason,
-      ctx.defer,
-    );
-
-    if (choice.tried.size >= spec.retry.maxAttempts || body.replayable === undefined) break;
-    if (!choice.mayMoveOn(backend)) break;
-    const next = await choice.next();
-    if (!next || !retryPermitted(failure, request, pool)) break;
-    if (failure.kind === "status") await failure.response.body?.cancel();
-    pool.metrics.retries++;
+    recordFailure(pool, backend, failure, "attempt", ctx.defer);
+    if (body.replayable === undefined) break;
+    const next = await moveOn(choice, backend, failure, request, pool);
+    if (!next) break;
     backend = next;
   }
-
-  if (!failure) return errorResponse(503, "no_backend", "no backend is available");
-  if (failure.kind === "status") {
-    pool.metrics.response(backend!.name, failure.response.status);
-    return failure.response;
-  }
-  return failureResponse(failure);
+  return lastAnswer(pool, backend, failure);
 }
 
 /**

@@ -6,7 +6,7 @@ import { forwardingHeaders } from "./forward.ts";
 import { BadConnectionHeader } from "./hop-by-hop.ts";
 import type { RequestContext } from "./request-context.ts";
 import { isRetryableStatus } from "./retry.ts";
-import { type Failure, failureResponse, retryPermitted } from "./start-walk.ts";
+import { type Failure, lastAnswer, moveOn, recordFailure } from "./start-walk.ts";
 import { type Handshake, offeredProtocols, type WebSocketConnector } from "./websocket-connector.ts";
 import type { WebSocketSessions } from "./websocket-sessions.ts";
 
@@ -60,26 +60,12 @@ export async function handleUpgrade(request: Request, pool: PoolRuntime, ctx: Up
     }
     end({});
     failure = failureOf(handshake);
-    pool.log(`${backend.url}: upgrade failed (${failure.kind}): ${failure.reason}`);
-    pool.metrics.failure(backend.name, failure.kind, failure.reason);
-    pool.passive.record(
-      backend,
-      failure.kind === "status" && !pool.passive.failsOn(failure.response.status) ? undefined : failure.reason,
-      ctx.defer,
-    );
-    if (choice.tried.size >= pool.spec.retry.maxAttempts || !choice.mayMoveOn(backend)) break;
-    const next = await choice.next();
-    if (!next || !retryPermitted(failure, request, pool)) break;
-    if (failure.kind === "status") await failure.response.body?.cancel();
-    pool.metrics.retries++;
+    recordFailure(pool, backend, failure, "upgrade", ctx.defer);
+    const next = await moveOn(choice, backend, failure, request, pool);
+    if (!next) break;
     backend = next;
   }
-  if (!failure) return errorResponse(503, "no_backend", "no backend is available");
-  if (failure.kind === "status") {
-    pool.metrics.response(backend!.name, failure.response.status);
-    return failure.response;
-  }
-  return failureResponse(failure);
+  return lastAnswer(pool, backend, failure);
 }
 
 function accepted(

@@ -1,7 +1,10 @@
 import { CandidateWalk } from "../balancer/candidate-walk.ts";
 import type { SelectionInput } from "../balancer/types.ts";
 import type { PoolRuntime } from "../pool/pool-runtime.ts";
+import type { Backend } from "../shared/backend.ts";
+import type { Defer } from "../shared/defer.ts";
 import { errorResponse } from "../shared/error-response.ts";
+import type { Choice } from "./choose.ts";
 import type { ForwardResult } from "./forward.ts";
 import { hashKeyOf } from "./hash-key.ts";
 import type { RequestContext } from "./request-context.ts";
@@ -67,4 +70,49 @@ export function failureResponse(failure: Exclude<Failure, { kind: "status" }>): 
   if (failure.kind === "timeout") return errorResponse(504, "upstream_timeout", "the backend did not answer in time");
   if (failure.kind === "unreachable") return errorResponse(502, "upstream_unreachable", "no backend could be reached");
   return errorResponse(502, "upstream_connection_failed", "the backend connection failed before an answer");
+}
+
+/**
+ * A failed attempt, as the operator sees it: the log line (backend URL and system error, which
+ * clients are not told), the counters, and passive health (which a status counts toward only
+ * when the outlier policy says so).
+ */
+export function recordFailure(pool: PoolRuntime, backend: Backend, failure: Failure, what: string, defer: Defer): void {
+  pool.log(`${backend.url}: ${what} failed (${failure.kind}): ${failure.reason}`);
+  pool.metrics.failure(backend.name, failure.kind, failure.reason);
+  pool.passive.record(
+    backend,
+    failure.kind === "status" && !pool.passive.failsOn(failure.response.status) ? undefined : failure.reason,
+    defer,
+  );
+}
+
+/**
+ * The backend to try after `failed` failed, or undefined when the request stops here: attempts
+ * used up, the session may not move (ZERO_DOWNTIME_FAILOVER=none), no candidate left, or the
+ * retry policy refuses. A retried status's body is let go.
+ */
+export async function moveOn(
+  choice: Choice,
+  failed: Backend,
+  failure: Failure,
+  request: Request,
+  pool: PoolRuntime,
+): Promise<Backend | undefined> {
+  if (choice.tried.size >= pool.spec.retry.maxAttempts || !choice.mayMoveOn(failed)) return undefined;
+  const next = await choice.next();
+  if (!next || !retryPermitted(failure, request, pool)) return undefined;
+  if (failure.kind === "status") await failure.response.body?.cancel();
+  pool.metrics.retries++;
+  return next;
+}
+
+/** The answer when the last attempt failed: the backend's own status, or what happened (never where). */
+export function lastAnswer(pool: PoolRuntime, backend: Backend | undefined, failure: Failure | undefined): Response {
+  if (!failure || !backend) return errorResponse(503, "no_backend", "no backend is available");
+  if (failure.kind === "status") {
+    pool.metrics.response(backend.name, failure.response.status);
+    return failure.response;
+  }
+  return failureResponse(failure);
 }

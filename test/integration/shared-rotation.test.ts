@@ -2,14 +2,10 @@
 // store cost), through one real redis-server behind the Upstash REST server. The resilience side
 // of the same setup (least connections, outages, health) is in shared-state.test.ts.
 import { expect, it } from "vitest";
-import { sendMany } from "../support/load.ts";
 import { describeWithRedis } from "../support/redis.ts";
-import { useRedisFleet } from "../support/redis-fleet.ts";
+import { spread, useRedisFleet } from "../support/redis-fleet.ts";
 import { tally } from "../support/upstreams.ts";
 import { status, type WorkerInstance } from "../support/worker.ts";
-
-const spread = (workers: readonly WorkerInstance[], count: number, concurrency = 12, seed = 1) =>
-  sendMany(workers, count, { concurrency, seed });
 
 describeWithRedis("the rotation of instances sharing one Redis through the Upstash REST protocol", () => {
   const fleet = useRedisFleet();

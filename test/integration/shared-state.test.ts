@@ -1,24 +1,15 @@
 import { expect, it } from "vitest";
 import { keepTraffic, sendMany } from "../support/load.ts";
 import { describeWithRedis } from "../support/redis.ts";
-import { useRedisFleet } from "../support/redis-fleet.ts";
+import { spread, useRedisFleet } from "../support/redis-fleet.ts";
 import { tally } from "../support/upstreams.ts";
-import { type Status, status, type WorkerInstance } from "../support/worker.ts";
+import { type Status, status } from "../support/worker.ts";
 
 const inflightOf = (s: Status, url: string) => s.pools[0]!.backends.find((b) => b.url === url)!.inflight;
-
-const spread = (workers: readonly WorkerInstance[], count: number, concurrency = 12, seed = 1) =>
-  sendMany(workers, count, { concurrency, seed });
 
 describeWithRedis("instances sharing one Redis through the Upstash REST protocol", () => {
   const fleet = useRedisFleet();
   const { startInstances } = fleet;
-
-  // A store call slower than STORE_TIMEOUT_MS falls back to a local position, which is right in
-  // production; these runs measure the shared sequence itself, so a loaded test machine gets 5 s.
-  const _patient = { STORE_TIMEOUT_MS: "5000" };
-  const _noDegradation = (workers: readonly WorkerInstance[]) =>
-    expect(workers.flatMap((w) => w.logs.filter((l) => l.includes("unreachable")))).toEqual([]);
 
   it("least connections: with 20 slow requests on A through instance 1, instance 2 avoids A; they stop counting when instance 1 dies", async () => {
     const ttl = 3000;

@@ -3,6 +3,7 @@
 // it starts the stack and three upstreams before the tests and stops everything after them.
 import { afterAll, beforeAll } from "vitest";
 import type { Upstream } from "../../scripts/upstream.ts";
+import { sendMany } from "./load.ts";
 import { startUpstashStack, type UpstashStack } from "./redis.ts";
 import { backendsOf, startUpstreams } from "./upstreams.ts";
 import { ADMIN_TOKEN, startWorker, type WorkerInstance } from "./worker.ts";
@@ -57,3 +58,7 @@ export function useRedisFleet(): RedisFleet {
     },
   };
 }
+
+/** `count` requests spread at random (seeded) over `workers`, `concurrency` at a time. */
+export const spread = (workers: readonly WorkerInstance[], count: number, concurrency = 12, seed = 1) =>
+  sendMany(workers, count, { concurrency, seed });
