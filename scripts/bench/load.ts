@@ -130,6 +130,35 @@ export function wrkGenerator(version: string, workDir: string): LoadGenerator {
 // ---------------------------------------------------------------------------------------------
 // node:http
 
+/** Latencies (ms) as they come, in a typed array that doubles when full. */
+export class LatencyLog {
+  #values: Float64Array;
+  #count = 0;
+
+  constructor(expected: number) {
+    this.#values = new Float64Array(Math.max(1, Math.min(Number.isFinite(expected) ? expected : 65_536, 1 << 20)));
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  add(ms: number): void {
+    if (this.#count === this.#values.length) {
+      const grown = new Float64Array(this.#values.length * 2);
+      grown.set(this.#values);
+      this.#values = grown;
+    }
+    this.#values[this.#count++] = ms;
+  }
+
+  /** The q-th quantile (0..1) of what was added, nearest rank. */
+  percentiles(): { p50Ms: number; p99Ms: number } {
+    const sorted = this.#values.slice(0, this.#count).sort();
+    return { p50Ms: quantile(sorted, 0.5), p99Ms: quantile(sorted, 0.99) };
+  }
+}
+
 /** The q-th quantile (0..1) of sorted values, nearest rank. */
 export function quantile(sorted: Float64Array, q: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -153,8 +182,7 @@ export function nodeGenerator(): LoadGenerator {
       const agent = new Agent({ keepAlive: true, maxSockets: spec.connections, maxFreeSockets: spec.connections });
       const limit = spec.requests ?? Number.POSITIVE_INFINITY;
       const deadline = performance.now() + (spec.durationS ?? 600) * 1000;
-      let latencies = new Float64Array(Math.min(Number.isFinite(limit) ? limit : 65_536, 1 << 20));
-      let done = 0;
+      const latencies = new LatencyLog(limit);
       let issued = 0;
       let errors = 0;
 
@@ -189,25 +217,18 @@ export function nodeGenerator(): LoadGenerator {
             const ok = await once();
             const elapsed = performance.now() - t0;
             if (!ok) errors++;
-            if (done === latencies.length) {
-              const grown = new Float64Array(latencies.length * 2);
-              grown.set(latencies);
-              latencies = grown;
-            }
-            latencies[done++] = elapsed;
+            latencies.add(elapsed);
           }
         }),
       );
       const durationS = (performance.now() - started) / 1000;
       agent.destroy();
-      const sorted = latencies.slice(0, done).sort();
       return {
-        requests: done,
+        requests: latencies.count,
         errors,
         durationS,
-        rps: done / durationS,
-        p50Ms: quantile(sorted, 0.5),
-        p99Ms: quantile(sorted, 0.99),
+        rps: latencies.count / durationS,
+        ...latencies.percentiles(),
       };
     },
   };

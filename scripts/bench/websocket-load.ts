@@ -5,7 +5,7 @@
 
 import { performance } from "node:perf_hooks";
 import WebSocket, { type RawData } from "ws";
-import { quantile } from "./load.ts";
+import { LatencyLog } from "./load.ts";
 
 export const MESSAGE_BYTES = 64;
 /** A handshake or an echo slower than this counts as failed. */
@@ -128,8 +128,7 @@ async function runLoad(clients: readonly Client[], spec: WebSocketLoadSpec): Pro
   }
   const limit = spec.messages ?? Number.POSITIVE_INFINITY;
   const deadline = performance.now() + Math.min(spec.durationS ?? MAX_RUN_S, MAX_RUN_S) * 1000;
-  let latencies = new Float64Array(Number.isFinite(limit) ? limit : 65_536);
-  let done = 0;
+  const latencies = new LatencyLog(limit);
   let issued = 0;
   let errors = 0;
   const started = performance.now();
@@ -148,23 +147,17 @@ async function runLoad(clients: readonly Client[], spec: WebSocketLoadSpec): Pro
           client.socket.terminate();
           continue;
         }
-        if (done === latencies.length) {
-          const grown = new Float64Array(latencies.length * 2);
-          grown.set(latencies);
-          latencies = grown;
-        }
-        latencies[done++] = elapsed;
+        latencies.add(elapsed);
       }
     }),
   );
   const durationS = (performance.now() - started) / 1000;
-  const sorted = latencies.slice(0, done).sort();
+  const done = latencies.count;
   return {
     messages: done + errors,
     errors,
     durationS,
     messagesPerSecond: done / durationS,
-    p50Ms: quantile(sorted, 0.5),
-    p99Ms: quantile(sorted, 0.99),
+    ...latencies.percentiles(),
   };
 }
