@@ -1,6 +1,7 @@
 import { type Context, Hono } from "hono";
 import { mountAdmin } from "./admin/mount-admin.ts";
 import { poolSpecOf, stateOptionsOf } from "./app/pool-spec.ts";
+import { poolsWeighedByLoad, RequestRouting, type Routed, routesOf } from "./app/routing.ts";
 import type { Config } from "./config/load-config.ts";
 import { createPoolRuntime, type PoolEnvironment, type PoolRuntime } from "./pool/pool-runtime.ts";
 import { SessionAffinity } from "./proxy/affinity/session-affinity.ts";
@@ -9,6 +10,8 @@ import { handleUpgrade } from "./proxy/handle-upgrade.ts";
 import { ALLOWED_METHODS, checkTarget } from "./proxy/request-target.ts";
 import { isWebSocketUpgrade, type WebSocketConnector } from "./proxy/websocket-connector.ts";
 import { WebSocketSessions } from "./proxy/websocket-sessions.ts";
+import { locationFromHeaders } from "./routing/geo.ts";
+import type { ClientLocation } from "./routing/steering.ts";
 import { base64url } from "./shared/base64url.ts";
 import type { Defer } from "./shared/defer.ts";
 import { errorResponse } from "./shared/error-response.ts";
@@ -25,6 +28,11 @@ export interface BalancerOptions {
   readonly clientProto?: (c: Context) => "http" | "https";
   /** Whether the peer is a configured trusted proxy (its Forwarded / X-Real-IP are kept). */
   readonly trustsPeer?: (c: Context) => boolean;
+  /**
+   * Where the client is, for geo and proximity steering: request.cf on Workers. Default: the
+   * location headers (CF-IPCountry, ...) of a trusted peer, nothing from anyone else.
+   */
+  readonly clientLocation?: (c: Context) => ClientLocation;
   /** Names this instance in shared state; random by default. */
   readonly instance?: string;
   /** Workers: background work goes to ctx.waitUntil so it outlives the response. */
@@ -43,6 +51,7 @@ export interface BalancerOptions {
 export interface Balancer {
   readonly app: Hono;
   readonly pools: readonly PoolRuntime[];
+  readonly routing: RequestRouting;
   readonly fetch: Hono["fetch"];
   /**
    * Runs each pool's active checks if no instance ran them within the interval (Cron Triggers,
@@ -67,9 +76,13 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
     logRequests: config.log_requests,
     fetch: options.fetch,
   };
-  const pools = config.pools.map((pool) => createPoolRuntime(poolSpecOf(pool), environment));
-  const pool = pools[0]!;
-  const affinity = sessionAffinityOf(pool, config, log);
+  const routes = routesOf(config);
+  const weighedByLoad = poolsWeighedByLoad(routes);
+  const pools = config.pools.map((pool) =>
+    createPoolRuntime(poolSpecOf(pool, weighedByLoad.has(pool.name)), environment),
+  );
+  const affinities = sessionAffinitiesOf(pools, config, log);
+  const routing = new RequestRouting(routes, pools, log);
 
   // Asking Hono for an execution context that is not there throws: decide once, not per request.
   const deferOf = options.waitUntil ? waitUntilOf : () => runOn;
@@ -89,19 +102,27 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
   const clientProto = options.clientProto ?? urlProto;
   const webSockets = new WebSocketSessions();
   const trustsPeer = options.trustsPeer ?? (() => false);
-  app.all("*", (c) => {
-    const checked = checkTarget(c.req.raw, limits);
-    if (!checked.ok) {
-      const refused = errorResponse(checked.status, checked.error, checked.reason);
-      if (checked.status === 405) refused.headers.set("allow", ALLOWED_METHODS);
-      return refused;
-    }
+  const locationHeaders = config.location_headers;
+  const clientLocation =
+    options.clientLocation ??
+    ((c: Context) => (trustsPeer(c) ? locationFromHeaders(c.req.raw.headers, locationHeaders) : {}));
+  const forwardTo = (
+    c: Context,
+    host: string,
+    defer: Defer,
+    routed: Routed | undefined,
+  ): Response | Promise<Response> => {
+    if (!routed)
+      return errorResponse(404, "no_route", "no route matches this request's host, path, method and headers");
+    const { pool } = routed;
+    const affinity = affinities.get(pool);
     const context = {
       client: { ip: options.clientIp(c), proto: clientProto(c), trustedPeer: trustsPeer(c) },
-      target: checked.target,
-      host: checked.host,
+      target: routed.target,
+      host,
       maxBodyBytes: config.max_request_body_bytes,
-      defer: deferOf(c),
+      defer,
+      route: routed.route,
       ...(affinity ? { affinity } : {}),
     };
     const connector = isWebSocketUpgrade(c.req.raw) ? options.webSockets?.(c) : undefined;
@@ -114,6 +135,27 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
       });
     }
     return handleProxy(c.req.raw, pool, context);
+  };
+  app.all("*", (c): Response | Promise<Response> => {
+    const checked = checkTarget(c.req.raw, limits);
+    if (!checked.ok) {
+      const refused = errorResponse(checked.status, checked.error, checked.reason);
+      if (checked.status === 405) refused.headers.set("allow", ALLOWED_METHODS);
+      return refused;
+    }
+    const defer = deferOf(c);
+    const routed = routing.resolve({
+      method: c.req.method,
+      host: checked.host,
+      target: checked.target,
+      headers: c.req.raw.headers,
+      location: () => clientLocation(c),
+      defer,
+    });
+    // Routing is synchronous once every pool of the route has a view: no extra await then.
+    return routed instanceof Promise
+      ? routed.then((r) => forwardTo(c, checked.host, defer, r))
+      : forwardTo(c, checked.host, defer, routed);
   });
   app.onError((error) => {
     // The detail is for the operator; a client learns only that something broke.
@@ -127,25 +169,30 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
   const flush = async () => {
     await Promise.all(pools.map((p) => p.state.flush()));
   };
-  return { app, pools, fetch: app.fetch, runHealthChecks, flush, webSockets };
+  return { app, pools, routing, fetch: app.fetch, runHealthChecks, flush, webSockets };
 }
 
 /**
- * The pool's session affinity, if it has one. Cookie modes sign with AFFINITY_SECRET; without one
- * (allowed with the memory store only: the schema refuses a shared store without it) a key is
- * made now, and cookies stop matching when this process restarts, which the log says.
+ * Each pool's session affinity, for the pools that have one. Cookie modes sign with
+ * AFFINITY_SECRET; without one (allowed with the memory store only: the schema refuses a shared
+ * store without it) a key is made now, and cookies stop matching when this process restarts,
+ * which the log says.
  */
-function sessionAffinityOf(pool: PoolRuntime, config: Config, log: (line: string) => void) {
-  const spec = pool.spec.affinity;
-  if (!spec) return undefined;
+function sessionAffinitiesOf(pools: readonly PoolRuntime[], config: Config, log: (line: string) => void) {
+  const affinities = new Map<PoolRuntime, SessionAffinity>();
   let secret = config.affinity_secret;
-  if (!secret && spec.mode !== "header") {
-    secret = base64url(crypto.getRandomValues(new Uint8Array(32)));
-    log(
-      "AFFINITY_SECRET is not set: affinity cookies are signed with a key made at start, so they stop matching when this process restarts",
-    );
+  for (const pool of pools) {
+    const spec = pool.spec.affinity;
+    if (!spec) continue;
+    if (!secret && spec.mode !== "header") {
+      secret = base64url(crypto.getRandomValues(new Uint8Array(32)));
+      log(
+        "AFFINITY_SECRET is not set: affinity cookies are signed with a key made at start, so they stop matching when this process restarts",
+      );
+    }
+    affinities.set(pool, new SessionAffinity(spec, secret ?? "", pool.state));
   }
-  return new SessionAffinity(spec, secret ?? "", pool.state);
+  return affinities;
 }
 
 function urlProto(c: Context): "http" | "https" {

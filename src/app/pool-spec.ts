@@ -6,7 +6,7 @@ import type { AffinitySpec, PoolEnvironment, PoolSpec } from "../pool/pool-runti
 import type { ProbeSpec } from "../shared/probe-spec.ts";
 
 /** The config's one conversion into each pool's own options: nothing below the app reads config. */
-export function poolSpecOf(pool: PoolConfig): PoolSpec {
+export function poolSpecOf(pool: PoolConfig, reportsLoad = false): PoolSpec {
   return {
     name: pool.name,
     algorithm: pool.algorithm,
@@ -28,6 +28,13 @@ export function poolSpecOf(pool: PoolConfig): PoolSpec {
       slowStartMs: pool.slow_start_ms,
     },
     affinity: affinitySpecOf(pool.affinity),
+    steering: {
+      minimumHealthy: pool.minimum_healthy,
+      weight: pool.weight,
+      latitude: pool.latitude,
+      longitude: pool.longitude,
+      reportsLoad,
+    },
   };
 }
 

@@ -17,6 +17,8 @@ export interface Availability {
   readonly usable: readonly Backend[];
   /** True when health was ignored because too few (or no) backends were usable. */
   readonly panic: boolean;
+  /** Members truly usable, panic aside: what a pool's minimum_healthy is compared with. */
+  readonly healthy: number;
   /** Backends still ramping up after recovery, with their share of full weight now (0..1). */
   readonly rampShare: ReadonlyMap<string, number>;
   /** When this answer may change by the clock alone (an ejection ends, a ramp completes). */
@@ -88,6 +90,7 @@ export function decideAvailability(
   let tier: Availability["tier"] = "primary";
   let usable = usableOf(primaries);
   let panic = false;
+  const healthyPrimaries = usable.length;
   const share = primaries.length === 0 ? 0 : (usable.length * 100) / primaries.length;
   if (usable.length === 0) {
     const usableBackups = usableOf(backups);
@@ -113,5 +116,6 @@ export function decideAvailability(
       validUntil = Math.min(validUntil, now + Math.max(50, policy.slowStartMs / 10), since + policy.slowStartMs);
     }
   }
-  return { tier, usable, panic, rampShare, validUntil };
+  const healthy = panic ? healthyPrimaries : usable.length;
+  return { tier, usable, panic, healthy, rampShare, validUntil };
 }

@@ -1,6 +1,12 @@
 import type { Backend } from "../shared/backend.ts";
 import type { PoolSnapshot } from "../state/types.ts";
-import { type AvailabilityPolicy, decideAvailability, effectiveWeight, withEffectiveWeight } from "./availability.ts";
+import {
+  type Availability,
+  type AvailabilityPolicy,
+  decideAvailability,
+  effectiveWeight,
+  withEffectiveWeight,
+} from "./availability.ts";
 import type { WalkLimits } from "./candidate-walk.ts";
 import type { BalancingAlgorithm, Selector } from "./types.ts";
 
@@ -12,6 +18,8 @@ export interface Rotation extends WalkLimits {
   /** How many backends can take traffic now (0: answer 503). */
   readonly available: number;
   readonly panic: boolean;
+  /** Backends usable in truth (panic aside): steering compares it with minimum_healthy. */
+  readonly healthy: number;
   readonly rampShare: ReadonlyMap<string, number>;
 }
 
@@ -55,24 +63,19 @@ export class RotationCache {
     this.#validUntil = decided.validUntil;
     // Every member's weight, usable or not: a whole-tier table covers the unusable ones too.
     const weights = this.backends.map((b) => effectiveWeight(b, snapshot.backends[b.name])).join(",");
-    const key = `${decided.tier}${decided.panic ? "!" : ""}:${weights}:${signature(decided.usable)}`;
+    const key = `${decided.tier}${decided.panic ? "!" : ""}${decided.healthy}:${weights}:${signature(decided.usable)}`;
     if (key !== this.#key || !this.#rotation) {
       this.#key = key;
-      this.#rotation = this.#build(snapshot, decided.tier, decided.usable, decided.panic, decided.rampShare);
+      this.#rotation = this.#build(snapshot, decided);
     } else if (decided.rampShare.size > 0 || this.#rotation.rampShare.size > 0) {
       this.#rotation = { ...this.#rotation, rampShare: decided.rampShare };
     }
     return this.#rotation;
   }
 
-  #build(
-    snapshot: PoolSnapshot,
-    tier: "primary" | "backup",
-    usable: readonly Backend[],
-    panic: boolean,
-    rampShare: ReadonlyMap<string, number>,
-  ): Rotation {
-    const base = { available: usable.length, panic, rampShare };
+  #build(snapshot: PoolSnapshot, decided: Availability): Rotation {
+    const { tier, usable, panic, healthy, rampShare } = decided;
+    const base = { available: usable.length, panic, healthy, rampShare };
     const algorithm = this.algorithm;
     if (algorithm.buildsOverWholeTier) {
       // Weight 0 takes no new placements: it gets no share of the table at all.

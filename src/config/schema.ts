@@ -4,6 +4,7 @@ import type { Backend } from "../shared/backend.ts";
 import { parseCidr, TRUST_PROXY_EXPECTED } from "../shared/ip-networks.ts";
 import { POOL_NAME, STATE_KINDS } from "../state/types.ts";
 import { affinitySchema, signsCookies } from "./affinity-schema.ts";
+import { locationHeadersSchema, routeProblems, routeSchema } from "./routes-schema.ts";
 
 /**
  * The one schema. JSON keys are snake_case like nginx/HAProxy directives; the Config type is
@@ -127,9 +128,33 @@ const poolSchema = z
     /** A recovered backend's share ramps linearly over this window (nginx slow_start). */
     slow_start_ms: z.number().int().min(0).max(3_600_000).default(0),
     affinity: affinitySchema.default(affinitySchema.parse({})),
+    /** Below this many usable backends the pool is passed over by steering (Cloudflare's minimum origins). */
+    minimum_healthy: z.number().int().min(1).max(1000).default(1),
+    /** Where the pool is, for proximity steering. */
+    latitude: z.number().min(-90).max(90).optional(),
+    longitude: z.number().min(-180).max(180).optional(),
+    /** The pool's share under random and least-outstanding steering. */
+    weight: z.number().min(0).max(1000).default(1),
   })
   .strict()
   .superRefine((pool, ctx) => {
+    if (pool.minimum_healthy > pool.backends.length) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["minimum_healthy"],
+        input: pool.minimum_healthy,
+        message: `expected at most the number of backends (${pool.backends.length}): the pool could never be healthy`,
+      });
+    }
+    if ((pool.latitude === undefined) !== (pool.longitude === undefined)) {
+      const missing = pool.latitude === undefined ? "latitude" : "longitude";
+      ctx.addIssue({
+        code: "custom",
+        path: [missing],
+        input: undefined,
+        message: "expected latitude and longitude together",
+      });
+    }
     const seenUrls = new Map<string, number>();
     const seenNames = new Map<string, number>();
     pool.backends.forEach((backend, index) => {
@@ -185,10 +210,11 @@ export const configSchema = z
       .default([]),
     /** Node, Bun, Deno: on SIGTERM/SIGINT, how long requests in flight get. */
     shutdown_timeout_ms: z.number().int().min(0).max(86_400_000).default(30_000),
-    pools: z
-      .array(poolSchema)
-      .min(1, "expected at least one pool")
-      .max(1, "expected exactly one pool (several pools are not routed yet)"),
+    pools: z.array(poolSchema).min(1, "expected at least one pool"),
+    /** Tried in order, first match wins; absent: one catch-all over every pool, failover in order. */
+    routes: z.array(routeSchema).min(1, "expected at least one route").optional(),
+    /** Node, Bun, Deno: where a trusted proxy in front reports the client's location. */
+    location_headers: locationHeadersSchema.default(locationHeadersSchema.parse({})),
     state: z.enum(STATE_KINDS).default("memory"),
     /** Namespaces every key in a shared store, so two balancers can share one Redis. */
     state_prefix: z
@@ -245,6 +271,7 @@ export const configSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
+    for (const issue of routeProblems(config.routes, config.pools)) ctx.addIssue({ code: "custom", ...issue });
     if (signsCookies(config.pools) && config.state !== "memory" && !config.affinity_secret) {
       ctx.addIssue({
         code: "custom",

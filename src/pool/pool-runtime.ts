@@ -54,6 +54,19 @@ export interface PoolSpec {
   readonly availability: AvailabilityPolicy;
   /** Undefined: no session affinity. */
   readonly affinity: AffinitySpec | undefined;
+  /** How routes' steering weighs the pool. */
+  readonly steering: PoolSteeringSpec;
+}
+
+export interface PoolSteeringSpec {
+  /** Below this many usable backends, steering passes the pool over. */
+  readonly minimumHealthy: number;
+  /** Share under random and least-outstanding steering. */
+  readonly weight: number;
+  readonly latitude: number | undefined;
+  readonly longitude: number | undefined;
+  /** A least-outstanding route reads the pool's in-flight total: report it as promptly as load-aware algorithms do. */
+  readonly reportsLoad: boolean;
 }
 
 /** What every pool of one balancer shares: the store, this instance's name, the log. */
@@ -92,7 +105,7 @@ export function createPoolRuntime(spec: PoolSpec, env: PoolEnvironment): PoolRun
     pool: spec.name,
     instance: env.instance,
     // Algorithms that read in-flight counts and latency get them reported quickly.
-    loadAware: algorithm.needs === "load",
+    loadAware: algorithm.needs === "load" || spec.steering.reportsLoad,
     log: env.log,
   });
   const probeFetch = env.fetch ?? ((input, init) => fetch(input, init));

@@ -12,6 +12,8 @@ export interface RequestContext {
   /** MAX_REQUEST_BODY_BYTES; 0 = unlimited. */
   readonly maxBodyBytes: number;
   readonly defer: Defer;
+  /** The name of the route that chose the pool. */
+  readonly route?: string;
   /** The pool's session affinity; undefined: none. */
   readonly affinity?: SessionAffinity;
 }

@@ -148,12 +148,12 @@ const BAD: ReadonlyArray<{ name: string; sources: ConfigSources; field: string; 
     says: /unique/,
   },
   {
-    name: "two pools",
+    name: "two pools with one name",
     sources: {
       env: { LB_CONFIG: JSON.stringify({ pools: [{ backends: [{ url: ok }] }, { backends: [{ url: ok }] }] }) },
     },
-    field: "LB_CONFIG (pools)",
-    says: /exactly one pool/,
+    field: "LB_CONFIG (pools[1].name)",
+    says: /unique pool names; it repeats pools\[0\]/,
   },
   {
     name: "max attempts too high",

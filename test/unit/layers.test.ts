@@ -20,6 +20,7 @@ const LAYERS: ReadonlyArray<{
   { rank: 3, room: "admin", paths: ["src/admin/"] },
   { rank: 3, room: "proxy", paths: ["src/proxy/"] },
   { rank: 4, room: "pool", paths: ["src/pool/"] },
+  { rank: 4, room: "routing", paths: ["src/routing/"] },
   { rank: 5, room: "health", paths: ["src/health/"] },
   { rank: 6, room: "balancer", paths: ["src/balancer/"] },
   { rank: 7, room: "state", paths: ["src/state/"] },

@@ -1,0 +1,138 @@
+import type { Config } from "../config/load-config.ts";
+import type { PoolRuntime } from "../pool/pool-runtime.ts";
+import { compileMatch } from "../routing/route-match.ts";
+import { type Route, Router } from "../routing/router.ts";
+import { type ClientLocation, type PoolStanding, type SteeringDecision, steer } from "../routing/steering.ts";
+import { SteeringLog } from "../routing/steering-log.ts";
+import type { Defer } from "../shared/defer.ts";
+
+/** Where one request goes: the pool, the target it forwards, and the route that decided. */
+export interface Routed {
+  readonly pool: PoolRuntime;
+  readonly target: string;
+  readonly route: string;
+}
+
+/** The request as routing reads it; location is asked for only by geo and proximity routes. */
+export interface RoutingInput {
+  readonly method: string;
+  readonly host: string;
+  readonly target: string;
+  readonly headers: Headers;
+  readonly location: () => ClientLocation;
+  readonly defer: Defer;
+}
+
+/** The config's routes, or without any, one catch-all over every pool in order (failover). */
+export function routesOf(config: Config): Route[] {
+  const configured = config.routes ?? [
+    { name: "default", pools: config.pools.map((p) => p.name), steering: "failover" as const, strip_prefix: false },
+  ];
+  return configured.map((route, index) => {
+    const match = compileMatch(route.match);
+    return {
+      name: route.name ?? (match ? `routes[${index}]` : "default"),
+      match,
+      stripPrefix: route.strip_prefix,
+      steering: {
+        policy: route.steering,
+        pools: route.pools,
+        fallback: route.fallback_pool,
+        countryPools: new Map(Object.entries(("country_pools" in route && route.country_pools) || {})),
+        continentPools: new Map(Object.entries(("continent_pools" in route && route.continent_pools) || {})),
+      },
+    };
+  });
+}
+
+/** Pools that a least-outstanding route weighs by in-flight requests. */
+export function poolsWeighedByLoad(routes: readonly Route[]): Set<string> {
+  const names = new Set<string>();
+  for (const { steering } of routes) {
+    if (steering.policy === "least-outstanding") for (const pool of steering.pools) names.add(pool);
+  }
+  return names;
+}
+
+/**
+ * Routing once per request, before selection: the router finds the route, steering the pool
+ * (from each pool's shared view, kept fresh by asking for it), and the log notes a pool crossing
+ * its minimum. A config of one pool and no routes never reaches steering.
+ */
+export class RequestRouting {
+  readonly #router: Router;
+  readonly #pools: ReadonlyMap<string, PoolRuntime>;
+  readonly #log: SteeringLog;
+  readonly #random: () => number;
+  /** route \u0000 pool \u0000 how -> requests steered so (metrics). */
+  readonly steered = new Map<string, number>();
+
+  constructor(
+    readonly routes: readonly Route[],
+    pools: readonly PoolRuntime[],
+    log: (line: string) => void,
+    random: () => number = Math.random,
+  ) {
+    this.#router = new Router(routes);
+    this.#pools = new Map(pools.map((p) => [p.spec.name, p]));
+    this.#log = new SteeringLog(log, routes.length > 1);
+    this.#random = random;
+  }
+
+  /** Undefined: no route matches (404 no_route). */
+  resolve(input: RoutingInput): Routed | undefined | Promise<Routed> {
+    const hit = this.#router.route(input.method, input.host, input.target, input.headers);
+    if (!hit) return undefined;
+    const { route, target } = hit;
+    const plan = route.steering;
+    if (plan.pools.length === 1 && plan.fallback === undefined) {
+      return { pool: this.#pools.get(plan.pools[0]!)!, target, route: route.name };
+    }
+    // Every pool steering may read must have a view; asking for it also keeps it fresh.
+    const cold: Promise<unknown>[] = [];
+    for (const name of plan.pools) {
+      const ready = this.#pools.get(name)!.state.ready(input.defer);
+      if (ready instanceof Promise) cold.push(ready);
+    }
+    const decide = () => this.#decide(route, target, input);
+    return cold.length === 0 ? decide() : Promise.all(cold).then(decide);
+  }
+
+  #decide(route: Route, target: string, input: RoutingInput): Routed {
+    const now = Date.now();
+    const plan = route.steering;
+    const weighsLoad = plan.policy === "least-outstanding";
+    const located = plan.policy === "geo" || plan.policy === "proximity";
+    const decision = steer(
+      plan,
+      (name) => standingOf(this.#pools.get(name)!, now, weighsLoad),
+      located ? input.location() : {},
+      this.#random,
+    );
+    this.#log.observe(route.name, decision);
+    this.#count(route.name, decision);
+    return { pool: this.#pools.get(decision.pool)!, target, route: route.name };
+  }
+
+  #count(route: string, decision: SteeringDecision): void {
+    const key = `${route}\u0000${decision.pool}\u0000${decision.by}`;
+    this.steered.set(key, (this.steered.get(key) ?? 0) + 1);
+  }
+}
+
+/** One pool's standing from this instance's view of it. */
+export function standingOf(pool: PoolRuntime, now: number, withOutstanding: boolean): PoolStanding {
+  const { spec, state } = pool;
+  let outstanding = 0;
+  if (withOutstanding) for (const b of spec.backends) outstanding += state.load.inflight(b.name);
+  return {
+    name: spec.name,
+    usable: pool.rotation.current(state.snapshot, now).healthy,
+    total: spec.backends.length,
+    minimum: spec.steering.minimumHealthy,
+    weight: spec.steering.weight,
+    outstanding,
+    latitude: spec.steering.latitude,
+    longitude: spec.steering.longitude,
+  };
+}

@@ -1,0 +1,49 @@
+import {
+  matches,
+  pathOf,
+  type RequestFacts,
+  type RouteMatch,
+  routingHost,
+  routingTarget,
+  stripPrefix,
+} from "./route-match.ts";
+import type { SteeringPlan } from "./steering.ts";
+
+/** One route as the router runs it: converted once from the config (src/app/routing.ts). */
+export interface Route {
+  readonly name: string;
+  /** Undefined: the catch-all. */
+  readonly match: RouteMatch | undefined;
+  /** Remove match.pathPrefix before forwarding. */
+  readonly stripPrefix: boolean;
+  readonly steering: SteeringPlan;
+}
+
+export interface RouteHit {
+  readonly route: Route;
+  /** The target to forward: the client's, or without the route's prefix. */
+  readonly target: string;
+}
+
+/**
+ * Routes tried in order, first match wins (nginx's `location` without regex, HAProxy's
+ * use_backend rules). Ten routes cost ten short comparisons; no table is worth building below
+ * hundreds, and the order rule must stay the one the config reads.
+ */
+export class Router {
+  constructor(readonly routes: readonly Route[]) {}
+
+  route(method: string, host: string, target: string, headers: Headers): RouteHit | undefined {
+    const normalized = routingTarget(target);
+    const facts: RequestFacts = { host: routingHost(host), path: pathOf(normalized), method, headers };
+    for (const route of this.routes) {
+      if (route.match && !matches(route.match, facts)) continue;
+      const prefix = route.match?.pathPrefix;
+      return {
+        route,
+        target: route.stripPrefix && prefix !== undefined ? stripPrefix(normalized, prefix) : target,
+      };
+    }
+    return undefined;
+  }
+}
