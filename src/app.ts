@@ -97,6 +97,7 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
     instance,
     pools,
     drainSeconds: config.drain_seconds,
+    routing,
   });
   const limits = { maxUrlBytes: config.max_url_bytes, maxHeaderBytes: config.max_header_bytes };
   const clientProto = options.clientProto ?? urlProto;

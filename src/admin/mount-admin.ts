@@ -4,8 +4,10 @@ import { errorResponse } from "../shared/error-response.ts";
 import type { AdminState } from "../state/types.ts";
 import { type AdminAuth, callerOf, requireAdmin } from "./auth.ts";
 import { DASHBOARD_PAGE } from "./dashboard.ts";
+import { poolOfBackend } from "./find-backend.ts";
 import { readNumberField } from "./number-body.ts";
 import { renderMetrics } from "./render-metrics.ts";
+import { type RoutingView, renderRoutingMetrics } from "./render-routing-metrics.ts";
 import { AdminSessions } from "./session.ts";
 import { mountSignIn } from "./sign-in.ts";
 import { statusOf } from "./status-of.ts";
@@ -27,6 +29,7 @@ export interface AdminOptions {
   readonly pools: readonly PoolRuntime[];
   /** DRAIN_SECONDS: how long a drain without its own duration keeps affinity sessions. */
   readonly drainSeconds: number;
+  readonly routing: RoutingView;
 }
 
 /**
@@ -48,7 +51,7 @@ export function mountAdmin(app: Hono, options: AdminOptions): void {
     (await callerOf(c, auth)) ? c.html(DASHBOARD_PAGE) : c.redirect("/_lb/login", 302),
   );
   app.use("/_lb/*", requireAdmin(auth));
-  mountApi(app, options.instance, options.pools, options.drainSeconds);
+  mountApi(app, options);
   app.all("/_lb/*", () => errorResponse(404, "not_found", "no such admin route"));
 }
 
@@ -57,18 +60,21 @@ export function mountAdmin(app: Hono, options: AdminOptions): void {
  * one backend. Changes are written to the shared store before they are confirmed, so every
  * instance applies them at its next sync.
  */
-function mountApi(app: Hono, instance: string, pools: readonly PoolRuntime[], drainSeconds: number): void {
+function mountApi(app: Hono, { instance, pools, drainSeconds, routing }: AdminOptions): void {
   app.get("/_lb/status", async (c) => {
     await Promise.all(pools.map((p) => p.state.refresh()));
-    return c.json(statusOf(instance, pools));
+    return c.json(statusOf(instance, pools, routing.routes));
   });
   app.get("/_lb/metrics", (c) =>
-    c.body(renderMetrics(pools), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }),
+    c.body(renderMetrics(pools) + renderRoutingMetrics(pools, routing), 200, {
+      "content-type": "text/plain; version=0.0.4; charset=utf-8",
+    }),
   );
   // Actions with a body have routes of their own, registered before the bodiless ones.
   mountWeight(app, pools);
-  app.post("/_lb/backends/:name/:action", async (c) => {
-    const { name, action } = c.req.param();
+  const act = async (c: Context, poolName: string | undefined) => {
+    const name = c.req.param("name")!;
+    const action = c.req.param("action")!;
     const state = ACTIONS[action];
     if (!state)
       return errorResponse(
@@ -76,8 +82,8 @@ function mountApi(app: Hono, instance: string, pools: readonly PoolRuntime[], dr
         "not_found",
         `unknown action ${JSON.stringify(action)}: expected drain, disable, enable or weight`,
       );
-    const pool = pools.find((p) => p.spec.backends.some((b) => b.name === name));
-    if (!pool) return errorResponse(404, "not_found", `no backend named ${JSON.stringify(name)}`);
+    const pool = poolOfBackend(pools, poolName, name);
+    if (pool instanceof Response) return pool;
     // A drain keeps existing affinity sessions for its duration (body {"seconds": N}); then the
     // backend takes nothing. Enabling ends any drain.
     let drainUntil: number | undefined;
@@ -97,9 +103,12 @@ function mountApi(app: Hono, instance: string, pools: readonly PoolRuntime[], dr
       return errorResponse(503, "store_unavailable", `the change was not stored: ${(error as Error).message}`);
     }
     return c.json({
+      pool: pool.spec.name,
       backend: name,
       admin: state,
       ...(state === "drained" ? { drain_until: new Date(drainUntil!).toISOString() } : {}),
     });
-  });
+  };
+  app.post("/_lb/backends/:name/:action", (c) => act(c, undefined));
+  app.post("/_lb/pools/:pool/backends/:name/:action", (c) => act(c, c.req.param("pool")));
 }

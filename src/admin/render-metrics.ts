@@ -123,7 +123,7 @@ function split(map: ReadonlyMap<string, number>): Array<[string, string, number]
   });
 }
 
-function formatLabels(labels: Record<string, string>): string {
+export function formatLabels(labels: Record<string, string>): string {
   return Object.entries(labels)
     .map(([k, v]) => `${k}="${v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')}"`)
     .join(",");

@@ -1,14 +1,17 @@
 import { effectiveWeight } from "../balancer/availability.ts";
-import type { PoolRuntime } from "../pool/pool-runtime.ts";
+import type { PoolRuntime, PoolSpec } from "../pool/pool-runtime.ts";
+import type { Route } from "../routing/router.ts";
 
 /** GET /_lb/status: what this instance believes, and how its store is doing. */
-export function statusOf(instance: string, pools: readonly PoolRuntime[]) {
+export function statusOf(instance: string, pools: readonly PoolRuntime[], routes: readonly Route[]) {
   return {
     instance,
+    routes: routes.map(routeOf),
     pools: pools.map(({ spec, state, rotation, metrics }) => ({
       name: spec.name,
       algorithm: spec.algorithm,
       panic: rotation.current(state.snapshot, Date.now()).panic,
+      ...standingOf(spec, rotation.current(state.snapshot, Date.now()).healthy),
       store: { kind: state.storeKind, ...state.stats },
       view_age_ms: state.snapshot.takenAt ? Date.now() - state.snapshot.takenAt : null,
       backends: spec.backends.map((backend) => {
@@ -37,6 +40,37 @@ export function statusOf(instance: string, pools: readonly PoolRuntime[]) {
         };
       }),
     })),
+  };
+}
+
+/** A pool against its minimum, as steering sees it. */
+function standingOf(spec: PoolSpec, usable: number) {
+  return {
+    usable_backends: usable,
+    minimum_healthy: spec.steering.minimumHealthy,
+    healthy: usable > 0 && usable >= spec.steering.minimumHealthy,
+    weight: spec.steering.weight,
+    latitude: spec.steering.latitude ?? null,
+    longitude: spec.steering.longitude ?? null,
+  };
+}
+
+/** A route as the config wrote it, for an operator reading the status. */
+function routeOf({ name, match, stripPrefix, steering }: Route) {
+  return {
+    name,
+    match: match
+      ? {
+          host: match.host ? ("exact" in match.host ? match.host.exact : `*${match.host.suffix}`) : null,
+          path_prefix: match.pathPrefix ?? null,
+          methods: match.methods ? [...match.methods] : null,
+          headers: match.headers ? Object.fromEntries(match.headers) : null,
+        }
+      : null,
+    strip_prefix: stripPrefix,
+    steering: steering.policy,
+    pools: steering.pools,
+    fallback_pool: steering.fallback ?? null,
   };
 }
 

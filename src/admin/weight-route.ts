@@ -1,7 +1,8 @@
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
 import type { PoolRuntime } from "../pool/pool-runtime.ts";
 import { errorResponse } from "../shared/error-response.ts";
 import { MAX_WEIGHT } from "../state/patch.ts";
+import { poolOfBackend } from "./find-backend.ts";
 import {
   ACTION_BODY_LIMIT,
   type BodyRefusal,
@@ -31,10 +32,10 @@ export function parseWeightBody(text: string): ParsedWeight {
  * behind the admin gate, before the generic actions.
  */
 export function mountWeight(app: Hono, pools: readonly PoolRuntime[]): void {
-  app.post("/_lb/backends/:name/weight", async (c) => {
-    const name = c.req.param("name");
-    const pool = pools.find((p) => p.spec.backends.some((b) => b.name === name));
-    if (!pool) return errorResponse(404, "not_found", `no backend named ${JSON.stringify(name)}`);
+  const setWeight = async (c: Context, poolName: string | undefined) => {
+    const name = c.req.param("name")!;
+    const pool = poolOfBackend(pools, poolName, name);
+    if (pool instanceof Response) return pool;
     const weight = await readNumberField(c.req.raw, WEIGHT_FIELD);
     if (weight instanceof Response) return weight;
     const configured = pool.spec.backends.find((b) => b.name === name)!.weight;
@@ -43,6 +44,8 @@ export function mountWeight(app: Hono, pools: readonly PoolRuntime[]): void {
     } catch (error) {
       return errorResponse(503, "store_unavailable", `the change was not stored: ${(error as Error).message}`);
     }
-    return c.json({ backend: name, weight, configured_weight: configured });
-  });
+    return c.json({ pool: pool.spec.name, backend: name, weight, configured_weight: configured });
+  };
+  app.post("/_lb/backends/:name/weight", (c) => setWeight(c, undefined));
+  app.post("/_lb/pools/:pool/backends/:name/weight", (c) => setWeight(c, c.req.param("pool")));
 }

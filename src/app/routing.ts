@@ -85,7 +85,7 @@ export class RequestRouting {
     if (!hit) return undefined;
     const { route, target } = hit;
     const plan = route.steering;
-    if (plan.pools.length === 1 && plan.fallback === undefined) {
+    if (plan.pools.length === 1 && plan.fallback === undefined && plan.policy !== "geo") {
       return { pool: this.#pools.get(plan.pools[0]!)!, target, route: route.name };
     }
     // Every pool steering may read must have a view; asking for it also keeps it fresh.

@@ -1,5 +1,6 @@
 import { type Balancer, createBalancer } from "../app.ts";
 import { ConfigError, loadConfig } from "../config/load-config.ts";
+import { locationOf } from "../routing/geo.ts";
 import { errorResponse } from "../shared/error-response.ts";
 import { WorkerWebSocketConnector } from "./cloudflare/websocket-connector.ts";
 import { createStore } from "./create-store.ts";
@@ -33,6 +34,11 @@ function balancerFor(env: WorkerEnv): Balancer | ConfigError {
         balancer: createBalancer(config, {
           store: createStore(config, env),
           clientIp: (c) => c.req.header("cf-connecting-ip"),
+          // The edge located the client: request.cf, never a header a client could write.
+          clientLocation: (c) => {
+            const cf = c.req.raw.cf;
+            return locationOf(cf?.country, cf?.continent, cf?.latitude, cf?.longitude);
+          },
           waitUntil: true,
           webSockets: () => webSockets,
         }),
