@@ -67,7 +67,7 @@ describeWithRedis("weights changed at run time, shared by Workers and a Node pro
       });
     const a = await post("a", 3);
     expect(a.status).toBe(200);
-    expect(await a.json()).toEqual({ backend: "a", weight: 3, configured_weight: 1 });
+    expect(await a.json()).toEqual({ pool: "default", backend: "a", weight: 3, configured_weight: 1 });
     expect((await post("c", 0)).status).toBe(200);
     const setAt = Date.now();
 

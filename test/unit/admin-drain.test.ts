@@ -26,7 +26,7 @@ async function expectDrainOf(lb: ReturnType<typeof testLb>, seconds: number, act
   const after = Date.now();
   expect(response.status).toBe(200);
   const body = (await response.json()) as { backend: string; admin: string; drain_until: string };
-  expect(body).toEqual({ backend: "b", admin: "drained", drain_until: expect.stringMatching(ISO) });
+  expect(body).toEqual({ pool: "default", backend: "b", admin: "drained", drain_until: expect.stringMatching(ISO) });
   const { drainUntil, admin } = await drainOf(lb, "b");
   expect(admin).toBe("drained");
   expect(drainUntil).toBeGreaterThanOrEqual(before + seconds * 1000);
@@ -115,7 +115,7 @@ describe("POST /_lb/backends/:name/drain with a duration", () => {
     const lb = testLb();
     await expectDrainOf(lb, 60, () => lb.admin("b", "drain", '{"seconds": 60}'));
     const enabled = await lb.admin("b", "enable");
-    expect(await enabled.json()).toEqual({ backend: "b", admin: "enabled" });
+    expect(await enabled.json()).toEqual({ pool: "default", backend: "b", admin: "enabled" });
     expect(await drainOf(lb, "b")).toEqual({
       admin: "enabled",
       drainUntil: 0,
@@ -123,7 +123,7 @@ describe("POST /_lb/backends/:name/drain with a duration", () => {
     });
 
     await expectDrainOf(lb, 60, () => lb.admin("b", "drain", '{"seconds": 60}'));
-    expect(await (await lb.admin("b", "disable")).json()).toEqual({ backend: "b", admin: "disabled" });
+    expect(await (await lb.admin("b", "disable")).json()).toEqual({ pool: "default", backend: "b", admin: "disabled" });
     expect((await drainOf(lb, "b")).shown).toEqual({ admin: "disabled", drain_until: null });
   });
 

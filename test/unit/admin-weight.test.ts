@@ -96,7 +96,7 @@ describe("POST /_lb/backends/:name/weight", () => {
   it("stores the weight and answers with it; status and metrics show current and configured", async () => {
     const answer = await post("a", JSON.stringify({ weight: 3 }));
     expect(answer.status).toBe(200);
-    expect(await answer.json()).toEqual({ backend: "a", weight: 3, configured_weight: 1 });
+    expect(await answer.json()).toEqual({ pool: "default", backend: "a", weight: 3, configured_weight: 1 });
     expect((await post("c", '{"weight":0}')).status).toBe(200);
     expect(await status()).toEqual({ a: [3, 1], b: [1, 1], c: [0, 1] });
 
