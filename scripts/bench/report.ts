@@ -241,6 +241,24 @@ export function toMarkdown(results: BenchResults): string {
 // ---------------------------------------------------------------------------------------------
 // Targets (reported, not asserted)
 
+const isRouted = (row: RowResult) => row.id.endsWith("-routes");
+
+/** Issue 13: ten routes and three pools add under 5 µs of CPU per request over the one-pool row. */
+function routingTargets(rows: readonly RowResult[]): TargetCheck[] {
+  return rows.filter(isRouted).flatMap((routed) => {
+    const single = rows.find((r) => r.id === routed.id.slice(0, -"-routes".length));
+    if (routed.cpuUsPerRequest === null || single?.cpuUsPerRequest == null) return [];
+    const added = routed.cpuUsPerRequest - single.cpuUsPerRequest;
+    return [
+      {
+        target: `${routed.runtime}: 10 routes and 3 pools add ≤ 5 µs CPU per request`,
+        value: `${added >= 0 ? "+" : ""}${added.toFixed(1)} µs (${single.cpuUsPerRequest.toFixed(1)} → ${routed.cpuUsPerRequest.toFixed(1)})`,
+        met: added <= 5,
+      },
+    ];
+  });
+}
+
 export function checkTargets(rows: readonly RowResult[], picks: readonly PickResult[]): TargetCheck[] {
   const ok = rows.filter((r) => !r.failed);
   const checks: TargetCheck[] = [];
@@ -248,7 +266,9 @@ export function checkTargets(rows: readonly RowResult[], picks: readonly PickRes
     ["memory", 0.95],
     ["upstash", 0.9],
   ] as const) {
-    const plain = ok.filter((r) => r.algorithm === "round-robin" && r.store === store && !isHeaderAffinity(r));
+    const plain = ok.filter(
+      (r) => r.algorithm === "round-robin" && r.store === store && !isHeaderAffinity(r) && !isRouted(r),
+    );
     for (const row of plain.filter((r) => r.vsBare !== null)) {
       checks.push({
         target: `${row.runtime}: round robin on ${store} ≥ ${min.toFixed(2)} × bare proxy`,
@@ -273,7 +293,7 @@ export function checkTargets(rows: readonly RowResult[], picks: readonly PickRes
       met: worst.storeRoundTripsPerRequest! <= 0.02,
     });
   }
-  checks.push(...headerAffinityTargets(ok));
+  checks.push(...headerAffinityTargets(ok), ...routingTargets(ok));
   const added = ok.filter((r) => r.p99OverBareMs !== null);
   if (added.length) {
     const over = added.filter((r) => r.p99OverBareMs! > 1);

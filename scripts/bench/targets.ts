@@ -3,6 +3,7 @@
 // Deno from their entry points, nginx and HAProxy from generated configs. Every server listens
 // on a free 127.0.0.1 port, runs in the foreground as the current user, and is polled until it
 // answers.
+
 import { accessSync, constants, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Algorithm } from "../../src/balancer/registry.ts";
@@ -10,6 +11,7 @@ import { WORKER_COMPATIBILITY } from "../build-worker.ts";
 import { freePort } from "../redis-local.ts";
 import type { SessionLoad } from "./load.ts";
 import { type Proc, startProcess, waitForHttp } from "./processes.ts";
+import { routedConfig } from "./routing-config.ts";
 
 export type Runtime = "workerd" | "node" | "bun" | "deno";
 export type Store = "memory" | "upstash" | "durable-object";
@@ -27,6 +29,8 @@ export interface RowSpec {
   readonly store?: Store;
   /** Header affinity on this header; the load sends one of `sessions` values with each request. */
   readonly affinity?: SessionLoad;
+  /** Ten routes over three pools (routing-config.ts), the load matching only the last. */
+  readonly routes?: boolean;
 }
 
 export interface Running {
@@ -73,6 +77,7 @@ export function runtimeRows(runtime: Runtime, options: { upstash: boolean }): Ro
   const rows: RowSpec[] = [{ id: `${runtime}-bare`, runtime, kind: "bare", what: "bare fetch proxy (1 upstream)" }];
   for (const algorithm of ["round-robin", "ip-hash", "least-connections"] as const) {
     rows.push(balancerRow(runtime, algorithm, "memory"));
+    if (algorithm === "round-robin") rows.push(routedRow(runtime));
   }
   if (options.upstash) rows.push(balancerRow(runtime, "round-robin", "upstash"));
   if (runtime === "workerd") rows.push(balancerRow(runtime, "round-robin", "durable-object"));
@@ -88,6 +93,12 @@ export function balancerRow(runtime: Runtime, algorithm: Algorithm, store: Store
     algorithm,
     store,
   };
+}
+
+/** Round robin on memory behind ten routes and three pools: what routing adds per request. */
+export function routedRow(runtime: Runtime): RowSpec {
+  const row = balancerRow(runtime, "round-robin", "memory");
+  return { ...row, id: `${row.id}-routes`, what: `${row.what}, 10 routes, 3 pools`, routes: true };
 }
 
 export const DIRECT_ROW: RowSpec = {
@@ -181,6 +192,11 @@ function balancerSettings(row: RowSpec, env: BenchEnv): Record<string, string> {
     LOG_REQUESTS: "false",
     ADMIN_TOKEN: env.adminToken,
   };
+  if (row.routes) {
+    delete settings["BACKENDS"];
+    delete settings["ALGORITHM"];
+    settings["LB_CONFIG"] = JSON.stringify(routedConfig(env.upstreams));
+  }
   if (row.affinity) {
     settings["AFFINITY"] = "header";
     settings["AFFINITY_HEADERS"] = row.affinity.header;

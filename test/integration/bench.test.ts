@@ -119,11 +119,13 @@ describe("npm run bench -- --tiny", () => {
       "direct",
       "workerd-bare",
       "workerd-rr-memory",
+      "workerd-rr-memory-routes",
       "workerd-iphash-memory",
       "workerd-lc-memory",
       "workerd-rr-do",
       "node-bare",
       "node-rr-memory",
+      "node-rr-memory-routes",
       "node-iphash-memory",
       "node-lc-memory",
     ];
