@@ -163,3 +163,16 @@ describe("a valid multi-pool config", () => {
     expect(config.routes).toBeUndefined();
   });
 });
+
+describe("examples/", () => {
+  it("every example config is valid", async () => {
+    const { readdirSync, readFileSync } = await import("node:fs");
+    const dir = new URL("../../examples/", import.meta.url);
+    const files = readdirSync(dir).filter((f) => f.endsWith(".json"));
+    expect(files.length).toBeGreaterThan(0);
+    for (const file of files) {
+      const config = loadConfig({ json: { text: readFileSync(new URL(file, dir), "utf8"), label: file } });
+      expect(config.pools.length, file).toBeGreaterThan(0);
+    }
+  });
+});
