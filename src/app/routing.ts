@@ -64,6 +64,7 @@ export class RequestRouting {
   readonly #pools: ReadonlyMap<string, PoolRuntime>;
   readonly #log: SteeringLog;
   readonly #random: () => number;
+  readonly #only: PoolRuntime | undefined;
   /** route \u0000 pool \u0000 how -> requests steered so (metrics). */
   readonly steered = new Map<string, number>();
 
@@ -77,10 +78,17 @@ export class RequestRouting {
     this.#pools = new Map(pools.map((p) => [p.spec.name, p]));
     this.#log = new SteeringLog(log, routes.length > 1);
     this.#random = random;
+    const [first] = routes;
+    const direct = routes.length === 1 && !first!.match && first!.steering;
+    if (direct && direct.pools.length === 1 && direct.fallback === undefined && direct.policy !== "geo") {
+      this.#only = this.#pools.get(direct.pools[0]!);
+    }
   }
 
   /** Undefined: no route matches (404 no_route). */
   resolve(input: RoutingInput): Routed | undefined | Promise<Routed> {
+    // One pool and no routes (the environment-variable form): nothing to match or steer.
+    if (this.#only) return { pool: this.#only, target: input.target, route: this.routes[0]!.name };
     const hit = this.#router.route(input.method, input.host, input.target, input.headers);
     if (!hit) return undefined;
     const { route, target } = hit;

@@ -132,6 +132,16 @@ export function prepareServer(argv: readonly string[], options: ServerOptions): 
     announce(port) {
       goLog(`Load Balancer started at :${port}`);
       goLog(`Load balancing to servers: [${backends.map((b) => b.url).join(" ")}]`);
+      // Several pools: which backends each has, and the routes in the order they are tried.
+      if (settings.config.pools.length > 1 || settings.config.routes) {
+        for (const pool of settings.config.pools) {
+          goLog(`Pool ${pool.name} (${pool.algorithm}): [${pool.backends.map((b) => b.url).join(" ")}]`);
+        }
+        for (const route of balancer.routing.routes) {
+          const { policy, pools, fallback } = route.steering;
+          goLog(`Route ${route.name}: ${policy} over ${pools.join(", ")}${fallback ? `, fallback ${fallback}` : ""}`);
+        }
+      }
     },
     stopBackground: stopHealth,
   };
