@@ -150,7 +150,8 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
       host: checked.host,
       target: checked.target,
       headers: c.req.raw.headers,
-      location: () => clientLocation(c),
+      client: c,
+      locate: clientLocation,
       defer,
     });
     // Routing is synchronous once every pool of the route has a view: no extra await then.

@@ -10,6 +10,7 @@ import { CLAIMS_NOTE, headerAffinityTargets, isHeaderAffinity } from "./header-a
 import type { LoadResult } from "./load.ts";
 import type { PickResult } from "./picks.ts";
 import { growthOf, PICK_SIZES } from "./picks.ts";
+import type { RoutingCost } from "./routing-cost.ts";
 import { type WebSocketLoad, type WebSocketRowResult, webSocketMarkdown } from "./websocket-report.ts";
 
 export { fmt, parseCell, parseTable } from "./cells.ts";
@@ -84,6 +85,8 @@ export interface BenchResults {
   /** WebSocket echo through the balancer beside direct, per runtime. */
   readonly webSockets: readonly WebSocketRowResult[];
   readonly picks: readonly PickResult[];
+  /** CPU µs per request of routing alone (scripts/bench/routing-cost.ts); absent with --no-picks. */
+  readonly routing?: RoutingCost;
   readonly targets: readonly TargetCheck[];
   readonly notes: readonly string[];
 }
@@ -259,7 +262,11 @@ function routingTargets(rows: readonly RowResult[]): TargetCheck[] {
   });
 }
 
-export function checkTargets(rows: readonly RowResult[], picks: readonly PickResult[]): TargetCheck[] {
+export function checkTargets(
+  rows: readonly RowResult[],
+  picks: readonly PickResult[],
+  routing?: RoutingCost,
+): TargetCheck[] {
   const ok = rows.filter((r) => !r.failed);
   const checks: TargetCheck[] = [];
   for (const [store, min] of [
@@ -294,6 +301,14 @@ export function checkTargets(rows: readonly RowResult[], picks: readonly PickRes
     });
   }
   checks.push(...headerAffinityTargets(ok), ...routingTargets(ok));
+  if (routing) {
+    const added = routing.tenRoutesUs - routing.onePoolUs;
+    checks.push({
+      target: "routing with 10 routes and 3 pools adds ≤ 5 µs CPU per request (micro-benchmark, bundled)",
+      value: `+${added.toFixed(2)} µs (${routing.onePoolUs.toFixed(3)} → ${routing.tenRoutesUs.toFixed(3)} µs per route-and-steer)`,
+      met: added <= 5,
+    });
+  }
   const added = ok.filter((r) => r.p99OverBareMs !== null);
   if (added.length) {
     const over = added.filter((r) => r.p99OverBareMs! > 1);

@@ -15,6 +15,7 @@
 // timestamped copy of both, and prints the Markdown. Every server it starts runs on a free
 // 127.0.0.1 port and is stopped at the end, on error, and on Ctrl-C.
 
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -49,6 +50,7 @@ import {
   TICKS_PER_SECOND,
 } from "./processes.ts";
 import { type BenchResults, checkTargets, machineInfo, type RowResult, toMarkdown } from "./report.ts";
+import type { RoutingCost } from "./routing-cost.ts";
 import {
   type BenchEnv,
   balancerCommandFor,
@@ -254,11 +256,20 @@ export async function runBench(
           cwd: ROOT,
         })
       : undefined;
-    const [workerBundle, nodeBundle, nodeBareBundle] = await Promise.all([
+    const [workerBundle, nodeBundle, nodeBareBundle, routingBundle] = await Promise.all([
       buildWorker(join(workDir, "worker.js")),
       bundleNode(join(ROOT, "src", "runtime", "node.ts"), join(workDir, "node-lb.mjs")),
       bundleNode(join(ROOT, "scripts", "bench", "bare", "node.ts"), join(workDir, "node-bare.mjs")),
+      bundleNode(join(ROOT, "scripts", "bench", "routing-cost-main.ts"), join(workDir, "routing-cost.mjs")),
     ]);
+    // Before any server starts: the routing micro-benchmark wants the machine to itself.
+    let routing: RoutingCost | undefined;
+    if (options.picks ?? true) {
+      log("routing micro-benchmark (10 routes, 3 pools, bundled, one node process)...");
+      const iterations = options.mode === "tiny" ? 20_000 : 200_000;
+      const output = execFileSync(process.execPath, [routingBundle, String(iterations)], { encoding: "utf8" });
+      routing = JSON.parse(output.trim().split("\n").pop()!) as RoutingCost;
+    }
     const upstreams = (JSON.parse((await waitForOutput(upstreamsProc, /^\{"urls".*\}$/m))[0]) as { urls: string[] })
       .urls;
     let upstash: BenchEnv["upstash"];
@@ -451,7 +462,8 @@ export async function runBench(
       webSocketLoad: webSockets.load,
       webSockets: webSockets.rows,
       picks,
-      targets: checkTargets(rows, picks),
+      ...(routing ? { routing } : {}),
+      targets: checkTargets(rows, picks, routing),
       notes,
     };
     const markdown = toMarkdown(results);

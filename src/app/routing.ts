@@ -14,14 +14,18 @@ export interface Routed {
 }
 
 /** The request as routing reads it; location is asked for only by geo and proximity routes. */
-export interface RoutingInput {
+export interface RoutingInput<Client = unknown> {
   readonly method: string;
   readonly host: string;
   readonly target: string;
   readonly headers: Headers;
-  readonly location: () => ClientLocation;
+  /** What `locate` reads the client's location from (the Hono context); no closure per request. */
+  readonly client: Client;
+  readonly locate: (client: Client) => ClientLocation;
   readonly defer: Defer;
 }
+
+const NOWHERE: ClientLocation = {};
 
 /** The config's routes, or without any, one catch-all over every pool in order (failover). */
 export function routesOf(config: Config): Route[] {
@@ -65,8 +69,8 @@ export class RequestRouting {
   readonly #log: SteeringLog;
   readonly #random: () => number;
   readonly #only: PoolRuntime | undefined;
-  /** route \u0000 pool \u0000 how -> requests steered so (metrics). */
-  readonly steered = new Map<string, number>();
+  /** route -> how -> pool -> requests steered so; `steered` flattens it for metrics. */
+  readonly #steered = new Map<string, Map<string, Map<string, number>>>();
 
   constructor(
     readonly routes: readonly Route[],
@@ -86,7 +90,7 @@ export class RequestRouting {
   }
 
   /** Undefined: no route matches (404 no_route). */
-  resolve(input: RoutingInput): Routed | undefined | Promise<Routed> {
+  resolve<Client>(input: RoutingInput<Client>): Routed | undefined | Promise<Routed> {
     // One pool and no routes (the environment-variable form): nothing to match or steer.
     if (this.#only) return { pool: this.#only, target: input.target, route: this.routes[0]!.name };
     const hit = this.#router.route(input.method, input.host, input.target, input.headers);
@@ -102,29 +106,50 @@ export class RequestRouting {
       const ready = this.#pools.get(name)!.state.ready(input.defer);
       if (ready instanceof Promise) cold.push(ready);
     }
-    const decide = () => this.#decide(route, target, input);
-    return cold.length === 0 ? decide() : Promise.all(cold).then(decide);
+    if (cold.length === 0) return this.#decide(route, target, input);
+    return Promise.all(cold).then(() => this.#decide(route, target, input));
   }
 
-  #decide(route: Route, target: string, input: RoutingInput): Routed {
-    const now = Date.now();
+  /** What steer() reads a pool's standing with: made once, reading the decision's time and policy. */
+  readonly #standing = (name: string): PoolStanding => standingOf(this.#pools.get(name)!, this.#now, this.#weighsLoad);
+  #now = 0;
+  #weighsLoad = false;
+
+  #decide<Client>(route: Route, target: string, input: RoutingInput<Client>): Routed {
     const plan = route.steering;
-    const weighsLoad = plan.policy === "least-outstanding";
+    this.#now = Date.now();
+    this.#weighsLoad = plan.policy === "least-outstanding";
     const located = plan.policy === "geo" || plan.policy === "proximity";
-    const decision = steer(
-      plan,
-      (name) => standingOf(this.#pools.get(name)!, now, weighsLoad),
-      located ? input.location() : {},
-      this.#random,
-    );
+    const decision = steer(plan, this.#standing, located ? input.locate(input.client) : NOWHERE, this.#random);
     this.#log.observe(route.name, decision);
     this.#count(route.name, decision);
     return { pool: this.#pools.get(decision.pool)!, target, route: route.name };
   }
 
+  // Nested by route, keyed by pool and how: no string is built per request.
   #count(route: string, decision: SteeringDecision): void {
-    const key = `${route}\u0000${decision.pool}\u0000${decision.by}`;
-    this.steered.set(key, (this.steered.get(key) ?? 0) + 1);
+    let counts = this.#steered.get(route);
+    if (!counts) {
+      counts = new Map();
+      this.#steered.set(route, counts);
+    }
+    let byPool = counts.get(decision.by);
+    if (!byPool) {
+      byPool = new Map();
+      counts.set(decision.by, byPool);
+    }
+    byPool.set(decision.pool, (byPool.get(decision.pool) ?? 0) + 1);
+  }
+
+  /** route \u0000 pool \u0000 how -> requests steered so (metrics). */
+  get steered(): ReadonlyMap<string, number> {
+    const flat = new Map<string, number>();
+    for (const [route, counts] of this.#steered) {
+      for (const [by, byPool] of counts) {
+        for (const [pool, n] of byPool) flat.set(`${route}\u0000${pool}\u0000${by}`, n);
+      }
+    }
+    return flat;
   }
 }
 

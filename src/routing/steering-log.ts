@@ -6,8 +6,8 @@ import { isHealthy, type PoolStanding, type SteeringDecision } from "./steering.
  * nothing; one that is already below its minimum when first seen is reported then.
  */
 export class SteeringLog {
-  /** route \u0000 pool -> healthy when last seen */
-  readonly #healthy = new Map<string, boolean>();
+  /** route -> pool -> healthy when last seen (nested: no key string built per request) */
+  readonly #healthy = new Map<string, Map<string, boolean>>();
 
   constructor(
     private readonly write: (line: string) => void,
@@ -16,15 +16,19 @@ export class SteeringLog {
   ) {}
 
   observe(route: string, decision: SteeringDecision): void {
+    let seen = this.#healthy.get(route);
+    if (!seen) {
+      seen = new Map();
+      this.#healthy.set(route, seen);
+    }
     for (const standing of decision.seen) {
-      const key = `${route}\u0000${standing.name}`;
       const healthy = isHealthy(standing);
-      const before = this.#healthy.get(key);
+      const before = seen.get(standing.name);
       if (before === healthy || (before === undefined && healthy)) {
-        if (before === undefined) this.#healthy.set(key, healthy);
+        if (before === undefined) seen.set(standing.name, healthy);
         continue;
       }
-      this.#healthy.set(key, healthy);
+      seen.set(standing.name, healthy);
       const suffix = this.nameRoutes ? ` (route ${route})` : "";
       this.write(`${describe(standing, healthy)} -> ${outcome(standing, healthy, decision)}${suffix}`);
     }

@@ -174,6 +174,10 @@ describe("npm run bench -- --tiny", () => {
       }
     }
     expect(results.picks).toHaveLength(ALGORITHM_NAMES.length * PICK_SIZES.length);
+    // Routing's own cost, measured in a bundled node process: ten routes cost more than none.
+    expect(results.routing!.onePoolUs).toBeGreaterThan(0);
+    expect(results.routing!.tenRoutesUs).toBeGreaterThan(results.routing!.onePoolUs);
+    expect(results.targets.map((t) => t.target).join("\n")).toMatch(/routing with 10 routes and 3 pools adds/);
     for (const pick of results.picks) expect(pick.picksPerSecond).toBeGreaterThan(0);
     expect(results.machine.cores).toBeGreaterThan(0);
     expect(results.machine.cpu).not.toBe("");
