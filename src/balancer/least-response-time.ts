@@ -1,7 +1,8 @@
 import type { Backend, LatencyEstimate, LoadView } from "../shared/backend.ts";
 import { elapsed } from "../shared/latency.ts";
 import { checkBackends } from "./check-backends.ts";
-import type { BalancingAlgorithm, Selector } from "./types.ts";
+import { twoChoices } from "./two-choices.ts";
+import type { BalancingAlgorithm, SelectionInput, Selector } from "./types.ts";
 
 /**
  * How fast an unrefreshed estimate fades when scoring. A backend that was slow and so stopped
@@ -36,35 +37,27 @@ export function responseTimeScore(backend: Backend, load: LoadView, now: number)
 }
 
 /**
- * Least response time by peak-EWMA, taking the lowest score over all backends. (linkerd applies
- * the same score to two random choices instead; a full scan finds the fast backend every time,
- * and the in-flight factor pushes traffic off it as it fills.) The first candidate costs one
- * O(n) scan, lowest index winning ties; the rest are sorted only if asked for.
+ * Least response time by peak-EWMA over two random choices, as linkerd and Finagle do: sample two
+ * backends and take the lower expected wait. The pick reads two scores whatever the number of
+ * backends (a full scan grew linearly: 56x slower at 300 backends than at 3). The slowest backend
+ * never wins its pair, so it is never the first choice while another can serve; the fastest is
+ * first whenever it is sampled (2/n of picks, plus every pick where its partner scores worse),
+ * and, as with least connections, instances reading the same stale view do not all herd onto
+ * the one backend a full scan would name.
  */
 export function buildLeastResponseTime(backends: readonly Backend[]): Selector {
   checkBackends(backends);
   const list = [...backends];
-  const n = list.length;
-
   return {
-    *candidates({ load, now }) {
-      if (n === 0) return;
-      const scores = list.map((backend) => responseTimeScore(backend, load, now));
-      let best = 0;
-      for (let i = 1; i < n; i++) if (scores[i]! < scores[best]!) best = i;
-      yield list[best]!;
-
-      const rest = [...scores.keys()].filter((i) => i !== best);
-      // Stable sort: equal scores keep list order.
-      rest.sort((x, y) => scores[x]! - scores[y]!);
-      for (const index of rest) yield list[index]!;
-    },
+    candidates: (input) => twoChoices(list, scoreNow, input, input.random),
   };
 }
 
+const scoreNow = (backend: Backend, input: SelectionInput) => responseTimeScore(backend, input.load, input.now);
+
 export const leastResponseTime = {
   name: "least-response-time",
-  help: "lowest expected wait: peak-EWMA latency x (in-flight + 1) per weight",
+  help: "the lower expected wait (peak-EWMA latency x (in-flight + 1) per weight) of two sampled backends",
   needs: "load",
   build: buildLeastResponseTime,
 } as const satisfies BalancingAlgorithm;

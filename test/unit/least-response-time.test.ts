@@ -6,6 +6,7 @@ import {
   responseTimeScore,
 } from "../../src/balancer/least-response-time.ts";
 import { foldLatency, TAU_MS } from "../../src/shared/latency.ts";
+import { mulberry32 } from "../support/prng.ts";
 import { backend, backends, first, input, loadView, names } from "./fixtures.ts";
 
 const T0 = 1_700_000_000_000;
@@ -104,7 +105,7 @@ describe("least response time", () => {
     expect(names(unmeasured, input({ now: T0 }))).toEqual(["x", "y", "z"]);
   });
 
-  it("orders the rest by ascending score and ranks a corrupt estimate last", () => {
+  it("yields the better of a sampled pair, its partner, then the rest by ascending score", () => {
     const list = backends("a", "b", "c", "d");
     const load = loadView(
       {},
@@ -115,7 +116,27 @@ describe("least response time", () => {
         d: { ewmaMs: 20, updatedAt: T0 },
       },
     );
-    const order = names(buildLeastResponseTime(list), input({ load, now: T0 }));
-    expect(order).toEqual(["c", "d", "b", "a"]);
+    // Draws 0.1 then 0.1: the pair is (a, b); a corrupt estimate ranks last and loses its pair.
+    const pairAB = () => 0.1;
+    expect(names(buildLeastResponseTime(list), input({ load, now: T0, random: pairAB }))).toEqual(["b", "a", "c", "d"]);
+  });
+
+  it("never picks the slowest first, and picks the fastest whenever it is sampled", () => {
+    const list = backends("v1", "v2", "v3", "v4", "v5");
+    const load = loadView(
+      {},
+      Object.fromEntries(list.map((b, i) => [b.name, { ewmaMs: 10 * (i + 1), updatedAt: T0 }])),
+    );
+    const selector = buildLeastResponseTime(list);
+    const random = mulberry32(3);
+    const firsts: Record<string, number> = {};
+    for (let i = 0; i < 10_000; i++) {
+      const name = first(selector, input({ load, now: T0, random }))!;
+      firsts[name] = (firsts[name] ?? 0) + 1;
+    }
+    expect(firsts.v5).toBeUndefined();
+    // v1 is in 2 of 5 pairs and wins each: 40% of picks (binomial sd 0.5%).
+    expect(Math.abs(firsts.v1! / 10_000 - 0.4)).toBeLessThan(0.03);
+    expect(firsts.v1! > firsts.v2! && firsts.v2! > firsts.v3! && firsts.v3! > firsts.v4!).toBe(true);
   });
 });

@@ -148,9 +148,11 @@ describe("cost of the first candidate", () => {
     }
   });
 
-  it("least-response-time reads each backend's latency and in-flight count once", () => {
-    const { load, reads } = countingLoad();
-    first(buildSelector("least-response-time", numbered(300)), input({ load }));
-    expect(reads()).toBe(600);
+  it("least-response-time reads two backends' latency and in-flight count whatever the backend count", () => {
+    for (const n of [3, 3000]) {
+      const { load, reads } = countingLoad();
+      first(buildSelector("least-response-time", numbered(n)), input({ load, random: mulberry32(n) }));
+      expect(reads()).toBe(4);
+    }
   });
 });
