@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { ALGORITHMS } from "../balancer/registry.ts";
+import { settingDefault } from "../config/setting-defaults.ts";
 import { SETTINGS } from "../config/settings.ts";
 
 /** Flags beyond the config settings: where the config comes from, and help. */
@@ -39,17 +40,31 @@ export function parseCli(argv: readonly string[]): CliArgs {
   };
 }
 
+/** Read by the runtimes beside the settings table: where the config and the store's credentials come from. */
+const OTHER_ENVIRONMENT: ReadonlyArray<readonly [string, string]> = [
+  ["UPSTASH_REDIS_REST_URL", "STATE=upstash: the Upstash REST endpoint"],
+  ["UPSTASH_REDIS_REST_TOKEN", "STATE=upstash: its token (a secret)"],
+];
+
+/** --help: every setting of the one table (src/config/settings.ts) with its variable, default and meaning. */
 export function usage(): string {
+  const row = (flag: string, env: string, fallback: string) =>
+    `  ${flag.padEnd(32)} ${env.padEnd(30)} ${fallback}`.trimEnd();
   const lines = [
     "usage: edge-lb --backends=URL[,URL...] [--port=3000] [options]",
     "",
-    "  --config=FILE                  JSON config (same shape as LB_CONFIG)",
-    "  --help, -h                     this text",
+    "Every setting is a flag or an environment variable; a flag wins over the variable, and both",
+    "over a JSON config. Secrets are environment variables only.",
+    "",
+    row("flag", "environment variable", "default"),
   ];
   for (const setting of SETTINGS) {
-    if (setting.flag)
-      lines.push(`  --${`${setting.flag}=...`.padEnd(28)} ${setting.help}${setting.env ? ` [${setting.env}]` : ""}`);
+    lines.push(row(setting.flag ? `--${setting.flag}` : "", setting.env ?? "", settingDefault(setting)));
+    lines.push(`      ${setting.help}`);
   }
+  lines.push(row("--config=FILE", "LB_CONFIG", ""), "      the whole config as JSON (the schema's snake_case shape)");
+  lines.push(row("--help, -h", "", ""), "      this text", "", "other environment:");
+  for (const [name, meaning] of OTHER_ENVIRONMENT) lines.push(`  ${name.padEnd(32)} ${meaning}`);
   lines.push("", "algorithms:");
   for (const algorithm of ALGORITHMS) lines.push(`  ${algorithm.name.padEnd(22)}${algorithm.help}`);
   return lines.join("\n");
