@@ -96,6 +96,8 @@ function mountApi(app: Hono, instance: string, pools: readonly PoolRuntime[], dr
     } catch (error) {
       return errorResponse(503, "store_unavailable", `the change was not stored: ${(error as Error).message}`);
     }
+    const url = pool.spec.backends.find((b) => b.name === name)!.url;
+    pool.log(`${url} [${state}] (admin)`, { event: state, backend: name, url });
     return c.json({
       backend: name,
       admin: state,

@@ -1,6 +1,8 @@
 import type { Defer } from "../shared/defer.ts";
+import type { RequestId } from "../shared/request-id.ts";
 import type { SessionAffinity } from "./affinity/session-affinity.ts";
 import type { ClientConnection } from "./forward.ts";
+import type { RequestTrace } from "./request-trace.ts";
 
 /** What the app knows of one request before the proxy takes it: who sent it, and where to. */
 export interface RequestContext {
@@ -14,4 +16,10 @@ export interface RequestContext {
   readonly defer: Defer;
   /** The pool's session affinity; undefined: none. */
   readonly affinity?: SessionAffinity;
+  /** This request's id and the header that carries it (upstream, back, in logs and error bodies). */
+  readonly requestId: RequestId;
+  /** The matched route's name, where routing named one (access log). */
+  readonly route?: string;
+  /** The JSON access log's record of this request; undefined when that log is off. */
+  readonly trace?: RequestTrace;
 }

@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { ALGORITHMS } from "../balancer/registry.ts";
 import { settingDefault } from "../config/setting-defaults.ts";
 import { SETTINGS } from "../config/settings.ts";
+import { writeLine, writeRecord } from "./log-writer.ts";
 
 /** Flags beyond the config settings: where the config comes from, and help. */
 const SOURCE_FLAGS = {
@@ -70,10 +71,21 @@ export function usage(): string {
   return lines.join("\n");
 }
 
+let format: "text" | "json" = "text";
+
+/** LOG_FORMAT: json turns the runtime's own lines (start-up, shutdown) into {time, msg} objects too. */
+export function setLineFormat(next: "text" | "json"): void {
+  format = next;
+}
+
 /** Go's log.Printf prefix, as the Go balancer this project grew from printed it (README, Running it): 2024/05/21 18:04:55 */
 export function goLog(line: string): void {
+  if (format === "json") {
+    writeRecord({ time: new Date().toISOString(), msg: line });
+    return;
+  }
   const d = new Date();
   const pad = (n: number) => String(n).padStart(2, "0");
   const stamp = `${d.getFullYear()}/${pad(d.getMonth() + 1)}/${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-  console.log(`${stamp} ${line}`);
+  writeLine(`${stamp} ${line}`);
 }

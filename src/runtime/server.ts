@@ -11,9 +11,10 @@ import { type Config, ConfigError, loadConfig } from "../config/load-config.ts";
 import type { WebSocketConnector } from "../proxy/websocket-connector.ts";
 import type { Defer } from "../shared/defer.ts";
 import { type Cidr, parseCidr } from "../shared/ip-networks.ts";
-import { CliError, goLog, parseCli, usage } from "./cli.ts";
+import { CliError, goLog, parseCli, setLineFormat, usage } from "./cli.ts";
 import { isTrusted, resolveClientIp } from "./client-ip.ts";
 import { createStore } from "./create-store.ts";
+import { writeRecord } from "./log-writer.ts";
 
 export const SEED_NO_BACKENDS = "Please provide one or more backends to load balance";
 
@@ -97,6 +98,7 @@ export function prepareServer(argv: readonly string[], options: ServerOptions): 
   let balancer: Balancer;
   try {
     settings = readSettings(argv, env);
+    setLineFormat(settings.config.log_format);
     const trusted = settings.trustedProxies;
     const upstreamFetch = options.fetchFor?.(settings.config);
     balancer = createBalancer(settings.config, {
@@ -113,6 +115,7 @@ export function prepareServer(argv: readonly string[], options: ServerOptions): 
           : (c) => (isTrusted(options.peerAddress(c), trusted) ? forwardedProto(c) : "http"),
       trustsPeer: trusted.length === 0 ? () => false : (c) => isTrusted(options.peerAddress(c), trusted),
       log: goLog,
+      logRecord: writeRecord,
       ...(upstreamFetch ? { fetch: upstreamFetch } : {}),
       ...(options.webSockets ? { webSockets: options.webSockets } : {}),
     });
