@@ -10,6 +10,7 @@ import { CLAIMS_NOTE, headerAffinityTargets, isHeaderAffinity } from "./header-a
 import type { LoadResult } from "./load.ts";
 import type { PickResult } from "./picks.ts";
 import { growthOf, PICK_SIZES } from "./picks.ts";
+import { isJsonLogRow, JSON_LOG_SUFFIX } from "./targets.ts";
 import { type WebSocketLoad, type WebSocketRowResult, webSocketMarkdown } from "./websocket-report.ts";
 
 export { fmt, parseCell, parseTable } from "./cells.ts";
@@ -248,7 +249,9 @@ export function checkTargets(rows: readonly RowResult[], picks: readonly PickRes
     ["memory", 0.95],
     ["upstash", 0.9],
   ] as const) {
-    const plain = ok.filter((r) => r.algorithm === "round-robin" && r.store === store && !isHeaderAffinity(r));
+    const plain = ok.filter(
+      (r) => r.algorithm === "round-robin" && r.store === store && !isHeaderAffinity(r) && !isJsonLogRow(r),
+    );
     for (const row of plain.filter((r) => r.vsBare !== null)) {
       checks.push({
         target: `${row.runtime}: round robin on ${store} ≥ ${min.toFixed(2)} × bare proxy`,
@@ -274,6 +277,16 @@ export function checkTargets(rows: readonly RowResult[], picks: readonly PickRes
     });
   }
   checks.push(...headerAffinityTargets(ok));
+  for (const logged of ok.filter(isJsonLogRow)) {
+    const quiet = ok.find((r) => `${r.id}${JSON_LOG_SUFFIX}` === logged.id);
+    if (!quiet) continue;
+    const ratio = logged.rps / quiet.rps;
+    checks.push({
+      target: `${logged.runtime}: the JSON access log costs ≤ 10% of req/s`,
+      value: `${fmt.ratio(ratio)} × ${quiet.id} (${fmt.int(logged.rps)} against ${fmt.int(quiet.rps)} req/s)`,
+      met: ratio >= 0.9,
+    });
+  }
   const added = ok.filter((r) => r.p99OverBareMs !== null);
   if (added.length) {
     const over = added.filter((r) => r.p99OverBareMs! > 1);

@@ -27,7 +27,13 @@ export interface RowSpec {
   readonly store?: Store;
   /** Header affinity on this header; the load sends one of `sessions` values with each request. */
   readonly affinity?: SessionLoad;
+  /** LOG_FORMAT=json with a record per request; every other balancer row logs nothing per request. */
+  readonly jsonLog?: boolean;
 }
+
+/** The JSON access-log rows: round robin on memory, with a record per request written to stdout. */
+export const JSON_LOG_SUFFIX = "-json";
+export const isJsonLogRow = (row: { readonly id: string }) => row.id.endsWith(JSON_LOG_SUFFIX);
 
 export interface Running {
   /** Where the load goes. */
@@ -68,12 +74,17 @@ const ALGORITHM_SHORT: Record<string, string> = {
   "least-response-time": "lrt",
 };
 
-/** The rows for one runtime: bare proxy, three algorithms on memory, round robin on the shared stores. */
+/**
+ * The rows for one runtime: bare proxy, three algorithms on memory, round robin again with the
+ * JSON access log on (its cost beside the row without), round robin on the shared stores.
+ */
 export function runtimeRows(runtime: Runtime, options: { upstash: boolean }): RowSpec[] {
   const rows: RowSpec[] = [{ id: `${runtime}-bare`, runtime, kind: "bare", what: "bare fetch proxy (1 upstream)" }];
   for (const algorithm of ["round-robin", "ip-hash", "least-connections"] as const) {
     rows.push(balancerRow(runtime, algorithm, "memory"));
   }
+  const plain = balancerRow(runtime, "round-robin", "memory");
+  rows.push({ ...plain, id: `${plain.id}${JSON_LOG_SUFFIX}`, what: `${plain.what}, JSON access log`, jsonLog: true });
   if (options.upstash) rows.push(balancerRow(runtime, "round-robin", "upstash"));
   if (runtime === "workerd") rows.push(balancerRow(runtime, "round-robin", "durable-object"));
   return rows;
@@ -178,7 +189,8 @@ function balancerSettings(row: RowSpec, env: BenchEnv): Record<string, string> {
     ALGORITHM: row.algorithm!,
     STATE: row.store!,
     STATE_PREFIX: `bench-${row.id}-${Date.now()}`,
-    LOG_REQUESTS: "false",
+    LOG_REQUESTS: row.jsonLog ? "true" : "false",
+    LOG_FORMAT: row.jsonLog ? "json" : "text",
     ADMIN_TOKEN: env.adminToken,
   };
   if (row.affinity) {

@@ -3,7 +3,8 @@ import type { PoolRuntime } from "../pool/pool-runtime.ts";
 import { errorResponse } from "../shared/error-response.ts";
 import type { AdminState } from "../state/types.ts";
 import { type AdminAuth, callerOf, requireAdmin } from "./auth.ts";
-import { DASHBOARD_PAGE } from "./dashboard.ts";
+import { dashboardPage } from "./dashboard.ts";
+import { mountAssets, PAGE_SECURITY_HEADERS } from "./dashboard-assets.ts";
 import { readNumberField } from "./number-body.ts";
 import { renderMetrics } from "./render-metrics.ts";
 import { AdminSessions } from "./session.ts";
@@ -43,9 +44,10 @@ export function mountAdmin(app: Hono, options: AdminOptions): void {
   }
   const auth: AdminAuth = { token, sessions: new AdminSessions(token, options.sessionTtlS) };
   mountSignIn(app, { auth, cookieSecure: options.cookieSecure, clientIp: options.clientIp });
+  mountAssets(app);
   // Hono's strict routing treats "/_lb/" apart from "/_lb"; the dashboard answers both.
   app.on("GET", ["/_lb", "/_lb/"], async (c) =>
-    (await callerOf(c, auth)) ? c.html(DASHBOARD_PAGE) : c.redirect("/_lb/login", 302),
+    (await callerOf(c, auth)) ? c.html(dashboardPage(), 200, PAGE_SECURITY_HEADERS) : c.redirect("/_lb/login", 302),
   );
   app.use("/_lb/*", requireAdmin(auth));
   mountApi(app, options.instance, options.pools, options.drainSeconds);

@@ -1,10 +1,13 @@
 import { effectiveWeight } from "../balancer/availability.ts";
+import { type BackendMetrics, LATENCY_BUCKETS_S } from "../pool/pool-metrics.ts";
 import type { PoolRuntime } from "../pool/pool-runtime.ts";
 
 /** GET /_lb/status: what this instance believes, and how its store is doing. */
 export function statusOf(instance: string, pools: readonly PoolRuntime[]) {
   return {
     instance,
+    /** Upper bounds of counters.latency.buckets (the last bucket is above them all). */
+    latency_buckets_s: LATENCY_BUCKETS_S,
     pools: pools.map(({ spec, state, rotation, metrics }) => ({
       name: spec.name,
       algorithm: spec.algorithm,
@@ -34,9 +37,24 @@ export function statusOf(instance: string, pools: readonly PoolRuntime[]) {
           reason: shared?.reason || null,
           latency_ewma_ms: latency ? Math.round(latency.ewmaMs * 100) / 100 : null,
           last_failure: lastFailureOf(metrics.lastFailure.get(backend.name)),
+          counters: countersOf(metrics.backend(backend.name)),
         };
       }),
     })),
+  };
+}
+
+/**
+ * This instance's counters since it started, for the dashboard's charts: it polls and plots the
+ * differences (requests per second, error rate, latency quantiles from the histogram).
+ */
+function countersOf(metrics: BackendMetrics) {
+  const [c1, c2, c3, c4, c5] = metrics.responses;
+  return {
+    responses: { "1xx": c1, "2xx": c2, "3xx": c3, "4xx": c4, "5xx": c5 },
+    attempts: metrics.attempts,
+    errors: metrics.errors,
+    latency: { buckets: [...metrics.latencyBuckets], sum_s: metrics.latencySumS },
   };
 }
 

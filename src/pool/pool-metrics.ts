@@ -11,6 +11,8 @@ export class BackendMetrics {
   readonly responses = [0, 0, 0, 0, 0];
   /** Attempts sent to it (first tries and retries). */
   attempts = 0;
+  /** Attempts that failed or were answered 5xx: at most one per attempt (the dashboard's error rate). */
+  errors = 0;
   /**
    * Time to the response headers of the responses passed on, per bucket (not cumulative; the
    * last one is above 30 s). Rendered cumulative with +Inf (render-metrics.ts).
@@ -57,9 +59,14 @@ export class PoolMetrics {
     this.backend(backend).attempts++;
   }
 
-  /** A response passed to the client, and the time to its headers. */
-  response(backend: string, status: number, latencyMs: number): void {
-    this.backend(backend).observe(status, latencyMs);
+  /**
+   * A response passed to the client, and the time to its headers. `failed`: a 5xx no failed
+   * attempt has counted yet (one that is not retried, like a 500), so it counts as an error here.
+   */
+  response(backend: string, status: number, latencyMs: number, failed = false): void {
+    const metrics = this.backend(backend);
+    metrics.observe(status, latencyMs);
+    if (failed) metrics.errors++;
   }
 
   /** A request of an existing affinity session reached its own backend. */
@@ -74,6 +81,7 @@ export class PoolMetrics {
 
   failure(backend: string, kind: string, reason: string): void {
     bump(this.failures, `${backend}\u0000${kind}`);
+    this.backend(backend).errors++;
     this.lastFailure.set(backend, { kind, reason, at: Date.now() });
   }
 

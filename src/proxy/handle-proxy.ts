@@ -42,7 +42,7 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
       const status = result.response.status;
       pool.passive.record(backend, pool.passive.failsOn(status) ? `status ${status}` : undefined, ctx.defer);
       if (status < 500) pool.budget.earn();
-      pool.metrics.response(backend.name, status, result.latencyMs);
+      pool.metrics.response(backend.name, status, result.latencyMs, status >= 500);
       const cookie = await choice.settle(backend);
       if (trace) trace.affinity = choice.sessionOutcome;
       return withCookie(result.response, cookie);

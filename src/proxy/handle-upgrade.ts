@@ -64,7 +64,7 @@ export async function handleUpgrade(request: Request, pool: PoolRuntime, ctx: Up
       end({ latencyMs: handshake.latencyMs });
       const status = handshake.response.status;
       pool.passive.record(backend, pool.passive.failsOn(status) ? `status ${status}` : undefined, ctx.defer);
-      pool.metrics.response(backend.name, status, handshake.latencyMs);
+      pool.metrics.response(backend.name, status, handshake.latencyMs, status >= 500);
       return withRequestId(handshake.response, ctx.requestId);
     }
     end({});
