@@ -8,7 +8,7 @@ import { SessionAffinity } from "./proxy/affinity/session-affinity.ts";
 import { handleProxy } from "./proxy/handle-proxy.ts";
 import { handleUpgrade } from "./proxy/handle-upgrade.ts";
 import { ALLOWED_METHODS, checkTarget } from "./proxy/request-target.ts";
-import { RequestTrace } from "./proxy/request-trace.ts";
+import { type BodyPipe, RequestTrace } from "./proxy/request-trace.ts";
 import { isWebSocketUpgrade, type WebSocketConnector } from "./proxy/websocket-connector.ts";
 import { WebSocketSessions } from "./proxy/websocket-sessions.ts";
 import { base64url } from "./shared/base64url.ts";
@@ -43,6 +43,18 @@ export interface BalancerOptions {
    * c.env). Without one, an upgrade is forwarded as a plain request.
    */
   readonly webSockets?: (c: Context) => WebSocketConnector | undefined;
+  /**
+   * Where the server can tell: settles once this request's response has been sent whole
+   * (rejects when the client broke it off). The JSON access log then need not route a body
+   * with a declared length through a counting stream, which costs the runtime its native body
+   * pipe (Deno: ServeHandlerInfo.completed; Node: the ServerResponse's finish or close).
+   */
+  readonly responseSent?: (c: Context) => Promise<void> | undefined;
+  /**
+   * Where the server has no such signal but a native pipe: passes a body of `length` bytes
+   * through it and settles when the last byte has been taken (Workers: a FixedLengthStream).
+   */
+  readonly pipeBody?: BodyPipe;
 }
 
 export interface Balancer {
@@ -136,7 +148,9 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
         })
       : handleProxy(request, pool, context);
     // The record is written once the body has been passed on (a WebSocket's when it closes).
-    return trace ? answer.then((response) => trace.finish(response, request.signal)) : answer;
+    if (!trace) return answer;
+    const sent = options.responseSent?.(c);
+    return answer.then((response) => trace.finish(response, request.signal, sent, options.pipeBody));
   });
   app.onError((error, c) => {
     // The detail is for the operator; a client learns only that something broke.

@@ -21,7 +21,8 @@ export interface AccessRecord {
   readonly upstream_ms: number | null;
   readonly total_ms: number;
   readonly bytes_in: number;
-  readonly bytes_out: number;
+  /** Null when the server sent a body of declared length and the client broke it off. */
+  readonly bytes_out: number | null;
   readonly client_ip: string | null;
   readonly route?: string;
   readonly affinity?: string;
@@ -30,6 +31,12 @@ export interface AccessRecord {
 }
 
 export type AccessSink = (record: AccessRecord) => void;
+
+/** A runtime's native pass-through for a body of known length, and when it has all gone through. */
+export type BodyPipe = (
+  body: ReadableStream<Uint8Array>,
+  length: number,
+) => { readonly body: ReadableStream<Uint8Array>; readonly done: Promise<void> };
 
 export class RequestTrace implements UnderlyingDefaultSource<Uint8Array> {
   readonly #startedAt = performance.now();
@@ -47,6 +54,8 @@ export class RequestTrace implements UnderlyingDefaultSource<Uint8Array> {
   #bytesOut = 0;
   #ended = false;
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  /** A body left to the server: how many of its bytes went out is not known until it was sent. */
+  #uncounted = false;
   #signal: AbortSignal | undefined;
 
   constructor(
@@ -61,22 +70,49 @@ export class RequestTrace implements UnderlyingDefaultSource<Uint8Array> {
 
   /**
    * The response as it goes to the client: its body passes through here to be counted, and the
-   * record is written when it ends. A response without a body is written now; so is a 101, whose
-   * WebSocket ends in handle-upgrade.ts (end()).
+   * record is written when it ends. A response without a body is written now; a 101's when its
+   * WebSocket closes (handle-upgrade.ts calls end()). A JavaScript stream in the body's way
+   * costs Workers, Bun and Deno their native body pipe (the bench's least-connections rows pay
+   * it too), so a body of declared length (not re-encoded) is left to the runtime where it can
+   * say when it has gone: the server's own signal (`sent`), or a native pipe of that length
+   * (`pipe`); the record then counts the declared bytes (none known if the client broke off).
    */
-  finish(response: Response, client: AbortSignal): Response {
+  finish(response: Response, client: AbortSignal, sent?: Promise<void>, pipe?: BodyPipe): Response {
     this.#status = response.status;
     if (!response.body || response.status === 101) {
       if (response.status !== 101) this.end(false);
       return response;
     }
-    this.#reader = response.body.getReader();
-    // workerd drops a body whose client went away without cancelling it: the signal says so.
-    if (!client.aborted) {
-      this.#signal = client;
-      client.addEventListener("abort", this, { once: true });
+    const declared = sent || pipe ? declaredLength(response.headers) : undefined;
+    if (declared !== undefined) {
+      let done = sent;
+      if (!done) {
+        const piped = pipe!(response.body, declared);
+        done = piped.done;
+        response = new Response(piped.body, response);
+        this.#watch(client);
+      }
+      this.#uncounted = true;
+      done.then(
+        () => {
+          this.#bytesOut = declared;
+          this.#uncounted = false;
+          this.end(false);
+        },
+        () => this.end(true),
+      );
+      return response;
     }
-    return new Response(new ReadableStream(this, { highWaterMark: 0 }), response);
+    this.#reader = response.body.getReader();
+    this.#watch(client);
+    return new Response(new ReadableStream(this), response);
+  }
+
+  /** workerd drops a body whose client went away without cancelling it: the signal says so. */
+  #watch(client: AbortSignal): void {
+    if (client.aborted) return;
+    this.#signal = client;
+    client.addEventListener("abort", this, { once: true });
   }
 
   async pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
@@ -130,13 +166,21 @@ export class RequestTrace implements UnderlyingDefaultSource<Uint8Array> {
       upstream_ms: this.upstreamMs === undefined ? null : round(this.upstreamMs),
       total_ms: round(performance.now() - this.#startedAt),
       bytes_in: this.bytesIn,
-      bytes_out: this.#bytesOut,
+      bytes_out: this.#uncounted ? null : this.#bytesOut,
       client_ip: this.clientIp ?? null,
       ...(this.route === undefined ? {} : { route: this.route }),
       ...(this.affinity === undefined ? {} : { affinity: this.affinity }),
       ...(aborted ? { aborted: true as const } : {}),
     };
   }
+}
+
+/** Content-Length of a body passed on as it came (a re-encoded one's length is not its bytes'). */
+function declaredLength(headers: Headers): number | undefined {
+  const length = headers.get("content-length");
+  if (length === null || !/^\d{1,15}$/.test(length)) return undefined;
+  const encoding = headers.get("content-encoding");
+  return encoding === null || encoding === "identity" ? Number(length) : undefined;
 }
 
 /** Hundredths of a millisecond are plenty for a log. */

@@ -13,6 +13,8 @@ import { installShutdown } from "./shutdown.ts";
 /** The little of Deno's API used here (this project type-checks with tsc, not deno check). */
 interface DenoServeHandlerInfo {
   readonly remoteAddr: { readonly transport: string; readonly hostname: string; readonly port: number };
+  /** Settles once the response has been sent whole; rejects when it could not be. */
+  readonly completed?: Promise<void>;
 }
 interface DenoHttpServer {
   /** Stops listening and resolves once requests in flight have been answered. */
@@ -55,6 +57,7 @@ function main(): void {
     // Hono hands the handler's second argument (Deno's ServeHandlerInfo) to handlers as c.env.
     peerAddress: (c) => getConnInfo(c).remote.address,
     webSockets: (c) => denoConnector(c.req.raw, (request) => Deno.upgradeWebSocket(request)),
+    responseSent: (c) => (c.env as DenoServeHandlerInfo | undefined)?.completed,
   });
   const { port, host } = settings;
   let server: DenoHttpServer;

@@ -86,6 +86,8 @@ export interface ServerOptions {
   readonly fetchFor?: (config: Config) => typeof fetch | undefined;
   /** How this runtime carries a WebSocket upgrade (BalancerOptions.webSockets). */
   readonly webSockets?: (c: Context) => WebSocketConnector | undefined;
+  /** When this response has been sent whole, where the server can tell (BalancerOptions.responseSent). */
+  readonly responseSent?: (c: Context) => Promise<void> | undefined;
 }
 
 /**
@@ -118,6 +120,7 @@ export function prepareServer(argv: readonly string[], options: ServerOptions): 
       logRecord: writeRecord,
       ...(upstreamFetch ? { fetch: upstreamFetch } : {}),
       ...(options.webSockets ? { webSockets: options.webSockets } : {}),
+      ...(options.responseSent ? { responseSent: options.responseSent } : {}),
     });
   } catch (error) {
     if (error instanceof ConfigError || error instanceof CliError) fail(error.message);

@@ -10,7 +10,7 @@ import { sendMany } from "../support/load.ts";
 import { type RunningServer, type ServerRuntime, startServer } from "../support/runtimes.ts";
 import { backendsOf, startUpstreams } from "../support/upstreams.ts";
 import { until } from "../support/websocket-client.ts";
-import { ADMIN_TOKEN } from "../support/worker.ts";
+import { ADMIN_TOKEN, startWorker, type WorkerInstance } from "../support/worker.ts";
 
 const FIELDS = [
   "time",
@@ -196,6 +196,40 @@ describe.each(["bun", "deno"] as ServerRuntime[])("LOG_FORMAT=json on %s", (runt
     for (const record of records) {
       for (const field of FIELDS) expect(record, field).toHaveProperty(field);
       expect(record).toMatchObject({ status: 200, bytes_out: 13, attempts: 1 });
+    }
+  });
+});
+
+describe("LOG_FORMAT=json on workerd", () => {
+  let upstreams: Upstream[];
+  let worker: WorkerInstance;
+
+  beforeAll(async () => {
+    upstreams = await startUpstreams(["a"]);
+    worker = await startWorker({ BACKENDS: backendsOf(upstreams), LOG_FORMAT: "json", LOG_REQUESTS: "true" });
+  });
+  afterAll(async () => {
+    await worker?.dispose();
+    await Promise.all(upstreams.map((u) => u.close()));
+  });
+
+  it("hands console.log one object per request once its body has gone through", async () => {
+    const ids = Array.from({ length: 10 }, (_, i) => `workerd-json-${i}`);
+    for (const id of ids) {
+      const response = await worker.fetch(`/r/${id}?q=1`, { headers: { "x-request-id": id } });
+      expect(await response.text()).toBe("Hello from a\n");
+    }
+    // workerd prints a logged object in its inspector form ({ key: value, ... }) over several lines.
+    const recordOf = (id: string) =>
+      new RegExp(`\\{[^{}]*request_id: '${id}'[^{}]*\\}`).exec(worker.logs.join("\n"))?.[0];
+    await until(() => ids.every((id) => recordOf(id) !== undefined), 10_000, "10 records");
+    for (const id of ids) {
+      const line = recordOf(id)!;
+      expect(line).toContain(`path: '/r/${id}'`);
+      expect(line).toMatch(/status: 200,/);
+      expect(line).toMatch(/bytes_out: 13,/);
+      expect(line).toMatch(/attempts: 1,/);
+      expect(line).not.toContain("q=1");
     }
   });
 });
