@@ -20,6 +20,7 @@ export type { RequestContext } from "./request-context.ts";
  * Nothing is retried once the response has been handed to the client.
  */
 export async function handleProxy(request: Request, pool: PoolRuntime, ctx: RequestContext): Promise<Response> {
+  if (ctx.trace && ctx.route !== undefined) ctx.trace.route = ctx.route;
   const choice = await choose(request, pool, ctx);
   if (choice instanceof Response) return choice;
   const { spec } = pool;

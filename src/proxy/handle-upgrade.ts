@@ -25,6 +25,7 @@ export interface UpgradeContext extends RequestContext {
  * flight on its backend until it closes (least connections sees it on every instance).
  */
 export async function handleUpgrade(request: Request, pool: PoolRuntime, ctx: UpgradeContext): Promise<Response> {
+  if (ctx.trace && ctx.route !== undefined) ctx.trace.route = ctx.route;
   const choice = await choose(request, pool, ctx);
   if (choice instanceof Response) return choice;
   let headers: Headers;

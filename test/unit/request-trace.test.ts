@@ -97,10 +97,17 @@ describe("RequestTrace", () => {
     expect(broken.records[0]).toMatchObject({ aborted: true, bytes_out: null });
   });
 
-  it("writes a bodiless answer at once", () => {
+  it("writes a bodiless answer at once; route and affinity only when they apply", () => {
     const { trace, records } = traced();
     trace.finish(new Response(null, { status: 204 }), new AbortController().signal);
     expect(records[0]).toMatchObject({ status: 204, bytes_out: 0 });
+    expect(records[0]).not.toHaveProperty("route");
+    expect(records[0]).not.toHaveProperty("affinity");
+    const routed = traced();
+    routed.trace.route = "api";
+    routed.trace.affinity = "kept";
+    routed.trace.finish(new Response(null, { status: 204 }), new AbortController().signal);
+    expect(routed.records[0]).toMatchObject({ route: "api", affinity: "kept" });
   });
 });
 
