@@ -1,5 +1,6 @@
 import { type Context, Hono } from "hono";
 import { mountAdmin } from "./admin/mount-admin.ts";
+import { loggingOf } from "./app/logging.ts";
 import { poolSpecOf, stateOptionsOf } from "./app/pool-spec.ts";
 import { poolsWeighedByLoad, RequestRouting, type Routed, routesOf } from "./app/routing.ts";
 import type { Config } from "./config/load-config.ts";
@@ -8,6 +9,7 @@ import { SessionAffinity } from "./proxy/affinity/session-affinity.ts";
 import { handleProxy } from "./proxy/handle-proxy.ts";
 import { handleUpgrade } from "./proxy/handle-upgrade.ts";
 import { ALLOWED_METHODS, checkTarget } from "./proxy/request-target.ts";
+import { type BodyPipe, RequestTrace } from "./proxy/request-trace.ts";
 import { isWebSocketUpgrade, type WebSocketConnector } from "./proxy/websocket-connector.ts";
 import { WebSocketSessions } from "./proxy/websocket-sessions.ts";
 import { locationFromHeaders } from "./routing/geo.ts";
@@ -15,6 +17,7 @@ import type { ClientLocation } from "./routing/steering.ts";
 import { base64url } from "./shared/base64url.ts";
 import type { Defer } from "./shared/defer.ts";
 import { errorResponse } from "./shared/error-response.ts";
+import { type RequestId, requestIdOf } from "./shared/request-id.ts";
 import type { StateStore } from "./state/types.ts";
 
 export interface BalancerOptions {
@@ -39,13 +42,27 @@ export interface BalancerOptions {
   readonly waitUntil?: boolean;
   /** Replaces the global fetch for upstream calls (tests, custom agents). */
   readonly fetch?: typeof fetch;
-  /** Where request and state lines go; console.log by default. */
+  /** Where request and state lines go (LOG_FORMAT=text); console.log by default. */
   readonly log?: (line: string) => void;
+  /** Where LOG_FORMAT=json's objects go; console.log(object) by default (Workers Logs). */
+  readonly logRecord?: (record: object) => void;
   /**
    * How this runtime carries a WebSocket upgrade for this request (its server and socket are in
    * c.env). Without one, an upgrade is forwarded as a plain request.
    */
   readonly webSockets?: (c: Context) => WebSocketConnector | undefined;
+  /**
+   * Where the server can tell: settles once this request's response has been sent whole
+   * (rejects when the client broke it off). The JSON access log then need not route a body
+   * with a declared length through a counting stream, which costs the runtime its native body
+   * pipe (Deno: ServeHandlerInfo.completed; Node: the ServerResponse's finish or close).
+   */
+  readonly responseSent?: (c: Context) => Promise<void> | undefined;
+  /**
+   * Where the server has no such signal but a native pipe: passes a body of `length` bytes
+   * through it and settles when the last byte has been taken (Workers: a FixedLengthStream).
+   */
+  readonly pipeBody?: BodyPipe;
 }
 
 export interface Balancer {
@@ -67,13 +84,13 @@ export interface Balancer {
 /** The whole balancer as one web-standard fetch handler; runtimes only adapt I/O around it. */
 export function createBalancer(config: Config, options: BalancerOptions): Balancer {
   const instance = options.instance ?? crypto.randomUUID();
-  const log = options.log ?? ((line: string) => console.log(line));
+  const { log, forwarding, access } = loggingOf(config, { line: options.log, record: options.logRecord });
   const environment: PoolEnvironment = {
     store: options.store,
     instance,
     state: { ...stateOptionsOf(config), boundedBackground: options.waitUntil === true },
     log,
-    logRequests: config.log_requests,
+    logRequests: forwarding,
     fetch: options.fetch,
   };
   const routes = routesOf(config);
@@ -107,62 +124,97 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
   const clientLocation =
     options.clientLocation ??
     ((c: Context) => (trustsPeer(c) ? locationFromHeaders(c.req.raw.headers, locationHeaders) : {}));
+  const idHeader = config.request_id_header;
+
+  /** After routing: the pool's proxy (or upgrade), its access record written once the body is passed on. */
   const forwardTo = (
     c: Context,
-    host: string,
+    checked: { readonly host: string },
     defer: Defer,
+    requestId: RequestId,
+    clientIp: string | undefined,
+    trace: RequestTrace | undefined,
     routed: Routed | undefined,
   ): Response | Promise<Response> => {
-    if (!routed)
-      return errorResponse(404, "no_route", "no route matches this request's host, path, method and headers");
+    const request = c.req.raw;
+    if (!routed) {
+      const missed = errorResponse(
+        404,
+        "no_route",
+        "no route matches this request's host, path, method and headers",
+        requestId,
+      );
+      return trace ? trace.finish(missed, request.signal) : missed;
+    }
     const { pool } = routed;
     const affinity = affinities.get(pool);
+    if (trace) trace.pool = pool.spec.name;
     const context = {
-      client: { ip: options.clientIp(c), proto: clientProto(c), trustedPeer: trustsPeer(c) },
+      client: { ip: clientIp, proto: clientProto(c), trustedPeer: trustsPeer(c) },
       target: routed.target,
-      host,
+      host: checked.host,
       maxBodyBytes: config.max_request_body_bytes,
       defer,
       route: routed.route,
+      requestId,
       ...(affinity ? { affinity } : {}),
+      ...(trace ? { trace } : {}),
     };
-    const connector = isWebSocketUpgrade(c.req.raw) ? options.webSockets?.(c) : undefined;
-    if (connector) {
-      return handleUpgrade(c.req.raw, pool, {
-        ...context,
-        connector,
-        sessions: webSockets,
-        idleTimeoutMs: config.websocket_idle_timeout_ms,
-      });
-    }
-    return handleProxy(c.req.raw, pool, context);
+    const connector = isWebSocketUpgrade(request) ? options.webSockets?.(c) : undefined;
+    const answer = connector
+      ? handleUpgrade(request, pool, {
+          ...context,
+          connector,
+          sessions: webSockets,
+          idleTimeoutMs: config.websocket_idle_timeout_ms,
+        })
+      : handleProxy(request, pool, context);
+    // The record is written once the body has been passed on (a WebSocket's when it closes).
+    if (!trace) return answer;
+    const sent = options.responseSent?.(c);
+    return answer.then((response) => trace.finish(response, request.signal, sent, options.pipeBody));
   };
+
   app.all("*", (c): Response | Promise<Response> => {
-    const checked = checkTarget(c.req.raw, limits);
+    const request = c.req.raw;
+    const requestId = { header: idHeader, value: requestIdOf(request.headers.get(idHeader)) };
+    const clientIp = options.clientIp(c);
+    const checked = checkTarget(request, limits);
+    const trace = access
+      ? new RequestTrace(
+          access,
+          requestId.value,
+          request.method,
+          checked.ok ? checked.host : "",
+          checked.ok ? checked.target : "",
+          clientIp,
+        )
+      : undefined;
     if (!checked.ok) {
-      const refused = errorResponse(checked.status, checked.error, checked.reason);
+      const refused = errorResponse(checked.status, checked.error, checked.reason, requestId);
       if (checked.status === 405) refused.headers.set("allow", ALLOWED_METHODS);
-      return refused;
+      return trace ? trace.finish(refused, request.signal) : refused;
     }
     const defer = deferOf(c);
     const routed = routing.resolve({
-      method: c.req.method,
+      method: request.method,
       host: checked.host,
       target: checked.target,
-      headers: c.req.raw.headers,
+      headers: request.headers,
       client: c,
       locate: clientLocation,
       defer,
     });
     // Routing is synchronous once every pool of the route has a view: no extra await then.
     return routed instanceof Promise
-      ? routed.then((r) => forwardTo(c, checked.host, defer, r))
-      : forwardTo(c, checked.host, defer, routed);
+      ? routed.then((r) => forwardTo(c, checked, defer, requestId, clientIp, trace, r))
+      : forwardTo(c, checked, defer, requestId, clientIp, trace, routed);
   });
-  app.onError((error) => {
+  app.onError((error, c) => {
     // The detail is for the operator; a client learns only that something broke.
-    console.error("edge-lb: unexpected error", error);
-    return errorResponse(500, "internal_error", "the balancer failed to handle the request");
+    const requestId = { header: idHeader, value: requestIdOf(c.req.raw.headers.get(idHeader)) };
+    console.error(`edge-lb: unexpected error (request_id=${requestId.value})`, error);
+    return errorResponse(500, "internal_error", "the balancer failed to handle the request", requestId);
   });
   const runHealthChecks = async (defer: Defer) => {
     const ran = await Promise.all(pools.map((p) => p.checker?.runIfDue(defer) ?? false));

@@ -11,6 +11,7 @@ import type { LoadResult } from "./load.ts";
 import type { PickResult } from "./picks.ts";
 import { growthOf, PICK_SIZES } from "./picks.ts";
 import type { RoutingCost } from "./routing-cost.ts";
+import { isJsonLogRow, JSON_LOG_SUFFIX } from "./targets.ts";
 import { type WebSocketLoad, type WebSocketRowResult, webSocketMarkdown } from "./websocket-report.ts";
 
 export { fmt, parseCell, parseTable } from "./cells.ts";
@@ -274,7 +275,8 @@ export function checkTargets(
     ["upstash", 0.9],
   ] as const) {
     const plain = ok.filter(
-      (r) => r.algorithm === "round-robin" && r.store === store && !isHeaderAffinity(r) && !isRouted(r),
+      (r) =>
+        r.algorithm === "round-robin" && r.store === store && !isHeaderAffinity(r) && !isRouted(r) && !isJsonLogRow(r),
     );
     for (const row of plain.filter((r) => r.vsBare !== null)) {
       checks.push({
@@ -307,6 +309,16 @@ export function checkTargets(
       target: "routing with 10 routes and 3 pools adds ≤ 5 µs CPU per request (micro-benchmark, bundled)",
       value: `+${added.toFixed(2)} µs (${routing.onePoolUs.toFixed(3)} → ${routing.tenRoutesUs.toFixed(3)} µs per route-and-steer)`,
       met: added <= 5,
+    });
+  }
+  for (const logged of ok.filter(isJsonLogRow)) {
+    const quiet = ok.find((r) => `${r.id}${JSON_LOG_SUFFIX}` === logged.id);
+    if (!quiet) continue;
+    const ratio = logged.rps / quiet.rps;
+    checks.push({
+      target: `${logged.runtime}: the JSON access log costs ≤ 10% of req/s`,
+      value: `${fmt.ratio(ratio)} × ${quiet.id} (${fmt.int(logged.rps)} against ${fmt.int(quiet.rps)} req/s)`,
+      met: ratio >= 0.9,
     });
   }
   const added = ok.filter((r) => r.p99OverBareMs !== null);

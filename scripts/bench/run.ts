@@ -9,7 +9,8 @@
 //
 // Options: --out=DIR (default bench/results), --load=wrk|node (default: wrk when installed),
 // --connections=N (default 32), --runtimes=workerd,node,bun,deno (default: all available),
-// --no-proxies (skip nginx and HAProxy), --no-picks.
+// --no-proxies (skip nginx and HAProxy), --no-picks, --rows=ID,ID (only those rows, e.g.
+// --rows=node-rr-memory,node-rr-memory-json for the JSON access log's cost; no WebSocket rows).
 //
 // Writes DIR/latest.{md,json} (full runs; latest-quick / latest-tiny for the others) and a
 // timestamped copy of both, and prints the Markdown. Every server it starts runs on a free
@@ -79,6 +80,8 @@ export interface BenchOptions {
   readonly runtimes?: readonly Runtime[];
   readonly proxies?: boolean;
   readonly picks?: boolean;
+  /** Only the rows with these ids (and no WebSocket rows); default: every row. */
+  readonly rows?: readonly string[];
   /** Progress lines (default: stdout). */
   readonly log?: (line: string) => void;
 }
@@ -304,6 +307,11 @@ export async function runBench(
     }
     if (env.bins.nginx) plan.push(NGINX_ROW);
     if (env.bins.haproxy) plan.push(HAPROXY_ROW);
+    if (options.rows) {
+      const unknown = options.rows.filter((id) => !plan.some((row) => row.id === id));
+      if (unknown.length) notes.push(`--rows: no such row here: ${unknown.join(", ")}`);
+      plan.splice(0, plan.length, ...plan.filter((row) => options.rows!.includes(row.id)));
+    }
 
     // --- The rows ---------------------------------------------------------------------------
     const per =
@@ -367,7 +375,9 @@ export async function runBench(
         await running?.stop();
       }
     }
-    const webSockets = await runWebSocketRows({ mode: options.mode, runtimes, env, log, notes });
+    const webSockets = options.rows
+      ? { rows: [], load: undefined }
+      : await runWebSocketRows({ mode: options.mode, runtimes, env, log, notes });
     await Promise.all([upstreamsProc.stop(), upstashProc?.stop()]);
 
     // --- Ratios, targets, files --------------------------------------------------------------
@@ -459,7 +469,7 @@ export async function runBench(
         upstreams: "3 node:http servers in one process, 20-byte text answers, keep-alive",
       },
       rows,
-      webSocketLoad: webSockets.load,
+      ...(webSockets.load ? { webSocketLoad: webSockets.load } : {}),
       webSockets: webSockets.rows,
       picks,
       ...(routing ? { routing } : {}),
@@ -486,7 +496,7 @@ export async function runBench(
 }
 
 const USAGE =
-  "usage: npm run bench [-- --quick | --tiny] [--out=DIR] [--load=wrk|node] [--connections=N] [--runtimes=workerd,node,bun,deno] [--no-proxies] [--no-picks]";
+  "usage: npm run bench [-- --quick | --tiny] [--out=DIR] [--load=wrk|node] [--connections=N] [--runtimes=workerd,node,bun,deno] [--no-proxies] [--no-picks] [--rows=ID,ID]";
 const RUNTIMES: readonly Runtime[] = ["workerd", "node", "bun", "deno"];
 
 function benchFlags(argv: readonly string[]) {
@@ -502,6 +512,7 @@ function benchFlags(argv: readonly string[]) {
         load: { type: "string" },
         connections: { type: "string" },
         runtimes: { type: "string" },
+        rows: { type: "string" },
       },
       strict: true,
       allowPositionals: false,
@@ -532,6 +543,7 @@ function parseBenchArgs(argv: readonly string[]): BenchOptions {
     ...(load ? { load } : {}),
     ...(connections ? { connections: Number(connections) } : {}),
     ...(runtimes ? { runtimes: runtimes as Runtime[] } : {}),
+    ...(values.rows ? { rows: values.rows.split(",").filter(Boolean) } : {}),
     proxies: !values["no-proxies"],
     picks: !values["no-picks"],
   };

@@ -31,7 +31,13 @@ export interface RowSpec {
   readonly affinity?: SessionLoad;
   /** Ten routes over three pools (routing-config.ts), the load matching only the last. */
   readonly routes?: boolean;
+  /** LOG_FORMAT=json with a record per request; every other balancer row logs nothing per request. */
+  readonly jsonLog?: boolean;
 }
+
+/** The JSON access-log rows: round robin on memory, with a record per request written to stdout. */
+export const JSON_LOG_SUFFIX = "-json";
+export const isJsonLogRow = (row: { readonly id: string }) => row.id.endsWith(JSON_LOG_SUFFIX);
 
 export interface Running {
   /** Where the load goes. */
@@ -72,13 +78,18 @@ const ALGORITHM_SHORT: Record<string, string> = {
   "least-response-time": "lrt",
 };
 
-/** The rows for one runtime: bare proxy, three algorithms on memory, round robin on the shared stores. */
+/**
+ * The rows for one runtime: bare proxy, three algorithms on memory, round robin again with the
+ * JSON access log on (its cost beside the row without), round robin on the shared stores.
+ */
 export function runtimeRows(runtime: Runtime, options: { upstash: boolean }): RowSpec[] {
   const rows: RowSpec[] = [{ id: `${runtime}-bare`, runtime, kind: "bare", what: "bare fetch proxy (1 upstream)" }];
   for (const algorithm of ["round-robin", "ip-hash", "least-connections"] as const) {
     rows.push(balancerRow(runtime, algorithm, "memory"));
     if (algorithm === "round-robin") rows.push(routedRow(runtime));
   }
+  const plain = balancerRow(runtime, "round-robin", "memory");
+  rows.push({ ...plain, id: `${plain.id}${JSON_LOG_SUFFIX}`, what: `${plain.what}, JSON access log`, jsonLog: true });
   if (options.upstash) rows.push(balancerRow(runtime, "round-robin", "upstash"));
   if (runtime === "workerd") rows.push(balancerRow(runtime, "round-robin", "durable-object"));
   return rows;
@@ -189,7 +200,8 @@ function balancerSettings(row: RowSpec, env: BenchEnv): Record<string, string> {
     ALGORITHM: row.algorithm!,
     STATE: row.store!,
     STATE_PREFIX: `bench-${row.id}-${Date.now()}`,
-    LOG_REQUESTS: "false",
+    LOG_REQUESTS: row.jsonLog ? "true" : "false",
+    LOG_FORMAT: row.jsonLog ? "json" : "text",
     ADMIN_TOKEN: env.adminToken,
   };
   if (row.routes) {

@@ -3,7 +3,8 @@ import type { PoolRuntime } from "../pool/pool-runtime.ts";
 import { errorResponse } from "../shared/error-response.ts";
 import type { AdminState } from "../state/types.ts";
 import { type AdminAuth, callerOf, requireAdmin } from "./auth.ts";
-import { DASHBOARD_PAGE } from "./dashboard.ts";
+import { dashboardPage } from "./dashboard.ts";
+import { mountAssets, PAGE_SECURITY_HEADERS } from "./dashboard-assets.ts";
 import { poolOfBackend } from "./find-backend.ts";
 import { readNumberField } from "./number-body.ts";
 import { renderMetrics } from "./render-metrics.ts";
@@ -46,9 +47,10 @@ export function mountAdmin(app: Hono, options: AdminOptions): void {
   }
   const auth: AdminAuth = { token, sessions: new AdminSessions(token, options.sessionTtlS) };
   mountSignIn(app, { auth, cookieSecure: options.cookieSecure, clientIp: options.clientIp });
+  mountAssets(app);
   // Hono's strict routing treats "/_lb/" apart from "/_lb"; the dashboard answers both.
   app.on("GET", ["/_lb", "/_lb/"], async (c) =>
-    (await callerOf(c, auth)) ? c.html(DASHBOARD_PAGE) : c.redirect("/_lb/login", 302),
+    (await callerOf(c, auth)) ? c.html(dashboardPage(), 200, PAGE_SECURITY_HEADERS) : c.redirect("/_lb/login", 302),
   );
   app.use("/_lb/*", requireAdmin(auth));
   mountApi(app, options);
@@ -102,6 +104,8 @@ function mountApi(app: Hono, { instance, pools, drainSeconds, routing }: AdminOp
     } catch (error) {
       return errorResponse(503, "store_unavailable", `the change was not stored: ${(error as Error).message}`);
     }
+    const url = pool.spec.backends.find((b) => b.name === name)!.url;
+    pool.log(`${url} [${state}] (admin)`, { event: state, backend: name, url });
     return c.json({
       pool: pool.spec.name,
       backend: name,

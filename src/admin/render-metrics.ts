@@ -1,27 +1,63 @@
 import { effectiveWeight } from "../balancer/availability.ts";
+import { type BackendMetrics, LATENCY_BUCKETS_S } from "../pool/pool-metrics.ts";
 import type { PoolRuntime } from "../pool/pool-runtime.ts";
 import type { Backend } from "../shared/backend.ts";
 
-/** GET /_lb/metrics: Prometheus text exposition format 0.0.4. */
+const STATUS_CLASSES = ["1xx", "2xx", "3xx", "4xx", "5xx"] as const;
+
+type Labels = Record<string, string>;
+
+/**
+ * GET /_lb/metrics: Prometheus text exposition format 0.0.4. Names follow Prometheus' conventions:
+ * the edge_lb_ prefix, _total on counters, seconds as the unit of time.
+ */
 export function renderMetrics(pools: readonly PoolRuntime[], now = Date.now()): string {
   const out: string[] = [];
-  const family = (
-    name: string,
-    type: "counter" | "gauge",
-    help: string,
-    samples: Array<[Record<string, string>, number]>,
-  ) => {
+  const family = (name: string, type: "counter" | "gauge", help: string, samples: Array<[Labels, number]>) => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const [labels, value] of samples) out.push(`${name}{${formatLabels(labels)}} ${value}`);
   };
+  const eachBackend = <T>(pick: (p: PoolRuntime, backend: Backend) => T[]) =>
+    pools.flatMap((p) => p.spec.backends.flatMap((b) => pick(p, b)));
   family(
     "edge_lb_responses_total",
     "counter",
     "Responses passed to clients, by backend and status class.",
+    eachBackend((p, b) => {
+      const counts = p.metrics.backend(b.name).responses;
+      return STATUS_CLASSES.map((code, i): [Labels, number] => [
+        { pool: p.spec.name, backend: b.name, code },
+        counts[i]!,
+      ]);
+    }),
+  );
+  family(
+    "edge_lb_backend_attempts_total",
+    "counter",
+    "Attempts sent to the backend: first tries and retries.",
+    eachBackend(
+      (p, b): Array<[Labels, number]> => [[{ pool: p.spec.name, backend: b.name }, p.metrics.backend(b.name).attempts]],
+    ),
+  );
+  histogram(
+    out,
+    "edge_lb_backend_response_seconds",
+    "Time from sending a request to the backend's response headers, for responses passed to clients.",
     pools.flatMap((p) =>
-      split(p.metrics.responses).map(
-        ([backend, code, n]) => [{ pool: p.spec.name, backend, code }, n] as [Record<string, string>, number],
-      ),
+      p.spec.backends.map((b) => ({
+        labels: { pool: p.spec.name, backend: b.name },
+        metrics: p.metrics.backend(b.name),
+      })),
+    ),
+  );
+  family(
+    "edge_lb_backend_ejections_total",
+    "counter",
+    "Times this instance's passive health ejected the backend.",
+    eachBackend(
+      (p, b): Array<[Labels, number]> => [
+        [{ pool: p.spec.name, backend: b.name }, p.passive.ejections.get(b.name) ?? 0],
+      ],
     ),
   );
   family(
@@ -30,7 +66,7 @@ export function renderMetrics(pools: readonly PoolRuntime[], now = Date.now()): 
     "Attempts that failed, by backend and kind (unreachable, failed, timeout, status).",
     pools.flatMap((p) =>
       split(p.metrics.failures).map(
-        ([backend, kind, n]) => [{ pool: p.spec.name, backend, kind }, n] as [Record<string, string>, number],
+        ([backend, kind, n]) => [{ pool: p.spec.name, backend, kind }, n] as [Labels, number],
       ),
     ),
   );
@@ -48,9 +84,7 @@ export function renderMetrics(pools: readonly PoolRuntime[], now = Date.now()): 
   );
   const perBackend = (pick: (p: PoolRuntime, name: string, backend: Backend) => number) =>
     pools.flatMap((p) =>
-      p.spec.backends.map(
-        (b) => [{ pool: p.spec.name, backend: b.name }, pick(p, b.name, b)] as [Record<string, string>, number],
-      ),
+      p.spec.backends.map((b) => [{ pool: p.spec.name, backend: b.name }, pick(p, b.name, b)] as [Labels, number]),
     );
   const record = (p: PoolRuntime, name: string) => p.state.snapshot.backends[name];
   family(
@@ -116,6 +150,27 @@ export function renderMetrics(pools: readonly PoolRuntime[], now = Date.now()): 
   return `${out.join("\n")}\n`;
 }
 
+/** A histogram family: cumulative _bucket series ending in +Inf, then _sum and _count. */
+function histogram(
+  out: string[],
+  name: string,
+  help: string,
+  series: ReadonlyArray<{ labels: Labels; metrics: BackendMetrics }>,
+): void {
+  out.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`);
+  for (const { labels, metrics } of series) {
+    const base = formatLabels(labels);
+    let cumulative = 0;
+    LATENCY_BUCKETS_S.forEach((le, i) => {
+      cumulative += metrics.latencyBuckets[i]!;
+      out.push(`${name}_bucket{${base},le="${le}"} ${cumulative}`);
+    });
+    cumulative += metrics.latencyBuckets[LATENCY_BUCKETS_S.length]!;
+    out.push(`${name}_bucket{${base},le="+Inf"} ${cumulative}`);
+    out.push(`${name}_sum{${base}} ${metrics.latencySumS}`, `${name}_count{${base}} ${cumulative}`);
+  }
+}
+
 function split(map: ReadonlyMap<string, number>): Array<[string, string, number]> {
   return [...map].map(([key, n]) => {
     const [a, b] = key.split("\u0000") as [string, string];
@@ -123,7 +178,7 @@ function split(map: ReadonlyMap<string, number>): Array<[string, string, number]
   });
 }
 
-export function formatLabels(labels: Record<string, string>): string {
+export function formatLabels(labels: Labels): string {
   return Object.entries(labels)
     .map(([k, v]) => `${k}="${v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')}"`)
     .join(",");

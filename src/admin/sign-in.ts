@@ -4,6 +4,7 @@ import { errorResponse } from "../shared/error-response.ts";
 import { ADMIN_COOKIE, type AdminAuth, crossOrigin, tokenMatches } from "./auth.ts";
 import { readBoundedText, SIGN_IN_BODY_LIMIT } from "./bounded-body.ts";
 import { loginPage } from "./dashboard.ts";
+import { PAGE_SECURITY_HEADERS } from "./dashboard-assets.ts";
 import { isSameOrigin } from "./origin.ts";
 import { SignInBackoff } from "./sign-in-backoff.ts";
 
@@ -27,7 +28,7 @@ export function mountSignIn(app: Hono, options: SignInOptions): void {
   const cookie = (maxAge: number) =>
     ({ path: "/_lb", httpOnly: true, sameSite: "Strict", secure: options.cookieSecure, maxAge }) as const;
 
-  app.get("/_lb/login", (c) => c.html(loginPage()));
+  app.get("/_lb/login", (c) => c.html(loginPage(), 200, PAGE_SECURITY_HEADERS));
 
   app.post("/_lb/login", async (c) => {
     // Login CSRF: a foreign page must not sign a victim's browser in (under any token).
@@ -53,7 +54,7 @@ export function mountSignIn(app: Hono, options: SignInOptions): void {
     if (!after.allowed) return tooManyAttempts(after.retryAfterS);
     if (!tokenMatches(presented, auth.token)) {
       backoff.failure(address);
-      return c.html(loginPage(true), 401);
+      return c.html(loginPage(true), 401, PAGE_SECURITY_HEADERS);
     }
     backoff.success(address);
     setCookie(c, ADMIN_COOKIE, await auth.sessions.issue(), cookie(auth.sessions.ttlS));

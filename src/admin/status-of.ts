@@ -1,4 +1,5 @@
 import { effectiveWeight } from "../balancer/availability.ts";
+import { type BackendMetrics, LATENCY_BUCKETS_S } from "../pool/pool-metrics.ts";
 import type { PoolRuntime, PoolSpec } from "../pool/pool-runtime.ts";
 import type { Route } from "../routing/router.ts";
 
@@ -7,6 +8,8 @@ export function statusOf(instance: string, pools: readonly PoolRuntime[], routes
   return {
     instance,
     routes: routes.map(routeOf),
+    /** Upper bounds of counters.latency.buckets (the last bucket is above them all). */
+    latency_buckets_s: LATENCY_BUCKETS_S,
     pools: pools.map(({ spec, state, rotation, metrics }) => ({
       name: spec.name,
       algorithm: spec.algorithm,
@@ -37,6 +40,7 @@ export function statusOf(instance: string, pools: readonly PoolRuntime[], routes
           reason: shared?.reason || null,
           latency_ewma_ms: latency ? Math.round(latency.ewmaMs * 100) / 100 : null,
           last_failure: lastFailureOf(metrics.lastFailure.get(backend.name)),
+          counters: countersOf(metrics.backend(backend.name)),
         };
       }),
     })),
@@ -71,6 +75,20 @@ function routeOf({ name, match, stripPrefix, steering }: Route) {
     steering: steering.policy,
     pools: steering.pools,
     fallback_pool: steering.fallback ?? null,
+  };
+}
+
+/**
+ * This instance's counters since it started, for the dashboard's charts: it polls and plots the
+ * differences (requests per second, error rate, latency quantiles from the histogram).
+ */
+function countersOf(metrics: BackendMetrics) {
+  const [c1, c2, c3, c4, c5] = metrics.responses;
+  return {
+    responses: { "1xx": c1, "2xx": c2, "3xx": c3, "4xx": c4, "5xx": c5 },
+    attempts: metrics.attempts,
+    errors: metrics.errors,
+    latency: { buckets: [...metrics.latencyBuckets], sum_s: metrics.latencySumS },
   };
 }
 

@@ -9,21 +9,22 @@ export const AFFINITY_SETTINGS: readonly Setting[] = [
     flag: "affinity",
     path: [...AFFINITY, "mode"],
     parse: text,
-    help: "session affinity: none | cookie | ip_cookie | header (default none)",
+    help: "session affinity: none | cookie | ip_cookie | header",
   },
   {
     env: "AFFINITY_COOKIE",
     flag: "affinity-cookie",
     path: [...AFFINITY, "cookie_name"],
     parse: text,
-    help: "cookie modes: the cookie's name (default lb_affinity)",
+    help: "cookie modes: the cookie's name",
   },
   {
     env: "AFFINITY_TTL_S",
     flag: "affinity-ttl-s",
     path: [...AFFINITY, "ttl_s"],
     parse: looseNumber,
-    help: "cookie lifetime (default 82800) or a header session's idle time (default 1800), seconds",
+    default: "82800 (cookie modes), 1800 (header)",
+    help: "cookie lifetime or a header session's idle time, in seconds",
   },
   {
     env: "AFFINITY_HEADERS",
@@ -37,14 +38,14 @@ export const AFFINITY_SETTINGS: readonly Setting[] = [
     flag: "affinity-require-all-headers",
     path: [...AFFINITY, "require_all_headers"],
     parse: looseBoolean,
-    help: "header mode: a session needs every one of AFFINITY_HEADERS (default false: any)",
+    help: "header mode: a session needs every one of AFFINITY_HEADERS (false: any one)",
   },
   {
     env: "AFFINITY_COOKIE_SECURE",
     flag: "affinity-cookie-secure",
     path: [...AFFINITY, "cookie_secure"],
     parse: looseBoolean,
-    help: "Secure on the affinity cookie (default true; false only for plain-HTTP development)",
+    help: "Secure on the affinity cookie (false only for plain-HTTP development)",
   },
   {
     env: "ZERO_DOWNTIME_FAILOVER",
@@ -57,6 +58,7 @@ export const AFFINITY_SETTINGS: readonly Setting[] = [
     env: "AFFINITY_SECRET",
     path: ["affinity_secret"],
     parse: text,
+    default: "(random per process; memory store only)",
     help: "signs affinity cookies (a secret, 16+ characters; needed with a shared store)",
   },
   {
@@ -64,6 +66,6 @@ export const AFFINITY_SETTINGS: readonly Setting[] = [
     flag: "drain-seconds",
     path: ["drain_seconds"],
     parse: looseNumber,
-    help: "a drain without its own duration keeps affinity sessions this long (default 0)",
+    help: "a drain without its own duration keeps affinity sessions this long, in seconds",
   },
 ];

@@ -231,6 +231,14 @@ export const configSchema = z
     /** In-flight counts of an instance that stops reporting stop counting after this. */
     inflight_ttl_ms: z.number().int().min(1_000).max(600_000).default(15_000),
     log_requests: z.boolean().default(true),
+    /** text: the seed's lines; json: one object per finished request and per state change. */
+    log_format: z.enum(["text", "json"]).default("text"),
+    /** Carries the request id both ways; a client's own is kept when it is a sane token. */
+    request_id_header: z
+      .string()
+      .regex(/^[!#$%&'*+\-.0-9A-Z^_`a-z|~]+$/, "expected a header name (a token: letters, digits, !#$%&'*+-.^_`|~)")
+      .transform((name) => name.toLowerCase())
+      .default("x-request-id"),
     /** Bearer token for /_lb admin routes; without it they answer 404. */
     admin_token: z.string().min(16, "expected at least 16 characters").optional(),
     /** Lifetime of a dashboard sign-in (the signed session cookie). */

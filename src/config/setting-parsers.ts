@@ -11,7 +11,10 @@ export interface Setting {
   readonly flag?: string;
   readonly path: readonly (string | number)[];
   readonly parse: (value: string) => ParseResult;
+  /** What it does, for --help and the README (the default is read from the schema). */
   readonly help: string;
+  /** The default as --help shows it, where the schema's value alone would mislead (none, required). */
+  readonly default?: string;
 }
 
 export const ok = (value: unknown): ParseResult => ({ ok: true, value });

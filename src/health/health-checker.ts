@@ -1,5 +1,6 @@
 import type { Backend } from "../shared/backend.ts";
 import type { Defer } from "../shared/defer.ts";
+import type { Log } from "../shared/log.ts";
 import type { ProbeSpec } from "../shared/probe-spec.ts";
 import type { PoolState } from "../state/pool-state.ts";
 import { judgeRound } from "./judge-round.ts";
@@ -20,7 +21,7 @@ export class HealthChecker {
     private readonly spec: ProbeSpec,
     private readonly backends: readonly Backend[],
     private readonly state: PoolState,
-    private readonly log: (line: string) => void,
+    private readonly log: Log,
     private readonly fetcher: typeof fetch = fetch,
     private readonly clock: () => number = Date.now,
   ) {}
@@ -55,7 +56,7 @@ export class HealthChecker {
     ]);
     for (const change of judgeRound(this.backends, results, (name) => view.backends[name], this.spec, this.clock())) {
       this.state.publish(change.backend.name, change.patch, defer);
-      if (change.line) this.log(change.line);
+      if (change.line) this.log(change.line, change.event);
     }
   }
 }

@@ -1,4 +1,5 @@
 import type { Backend } from "../shared/backend.ts";
+import type { LogEvent } from "../shared/log.ts";
 import type { BackendPatch } from "../state/types.ts";
 import { applyCheck, type Thresholds } from "./hysteresis.ts";
 import type { ProbeResult } from "./probe.ts";
@@ -8,6 +9,8 @@ export interface RoundChange {
   readonly patch: BackendPatch;
   /** `<url> [up]` or `<url> [down] (<reason>)` when health changed (README, Health, failure and retries). */
   readonly line?: string;
+  /** The same transition as the JSON log records it. */
+  readonly event?: LogEvent;
 }
 
 /**
@@ -32,12 +35,18 @@ export function judgeRound(
     const patch: BackendPatch = { health: next.health, streak: next.streak };
     if (next.health === previous.health) changes.push({ backend, patch });
     else if (next.health === "up")
-      changes.push({ backend, patch: { ...patch, since: now, reason: "" }, line: `${backend.url} [up]` });
+      changes.push({
+        backend,
+        patch: { ...patch, since: now, reason: "" },
+        line: `${backend.url} [up]`,
+        event: { event: "up", backend: backend.name, url: backend.url },
+      });
     else
       changes.push({
         backend,
         patch: { ...patch, reason: result.reason },
         line: `${backend.url} [down] (${result.reason})`,
+        event: { event: "down", backend: backend.name, url: backend.url, reason: result.reason },
       });
   });
   return changes;

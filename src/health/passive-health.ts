@@ -1,5 +1,6 @@
 import type { Backend } from "../shared/backend.ts";
 import type { Defer } from "../shared/defer.ts";
+import type { Log } from "../shared/log.ts";
 import type { PoolState } from "../state/pool-state.ts";
 import { ejectionDuration, FailureStreaks, type OutlierPolicy } from "./outlier.ts";
 
@@ -14,11 +15,13 @@ export type SharedRecords = Pick<PoolState, "snapshot" | "publish">;
  */
 export class PassiveHealth {
   readonly #streaks: FailureStreaks;
+  /** backend -> ejections this instance made (edge_lb_backend_ejections_total). */
+  readonly ejections = new Map<string, number>();
 
   constructor(
     private readonly policy: OutlierPolicy,
     private readonly state: SharedRecords,
-    private readonly log: (line: string) => void,
+    private readonly log: Log,
     private readonly clock: () => number = Date.now,
   ) {
     this.#streaks = new FailureStreaks(policy);
@@ -50,6 +53,12 @@ export class PassiveHealth {
     const until = now + duration;
     const reason = `ejected for ${duration} ms after ${this.policy.consecutiveFailures} consecutive failures: ${failure}`;
     this.state.publish(backend.name, { ejectedUntil: until, ejections: times, since: until, reason }, defer);
-    this.log(`${backend.url} [down] (${reason})`);
+    this.ejections.set(backend.name, (this.ejections.get(backend.name) ?? 0) + 1);
+    this.log(`${backend.url} [down] (${reason})`, {
+      event: "ejected",
+      backend: backend.name,
+      url: backend.url,
+      reason,
+    });
   }
 }

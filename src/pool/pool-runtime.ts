@@ -4,6 +4,7 @@ import { RotationCache } from "../balancer/rotation.ts";
 import { HealthChecker } from "../health/health-checker.ts";
 import { PassiveHealth } from "../health/passive-health.ts";
 import type { Backend } from "../shared/backend.ts";
+import type { Log } from "../shared/log.ts";
 import { PoolState, type PoolStateOptions } from "../state/pool-state.ts";
 import type { StateStore } from "../state/types.ts";
 import { PoolMetrics } from "./pool-metrics.ts";
@@ -74,8 +75,8 @@ export interface PoolEnvironment {
   readonly store: StateStore;
   readonly instance: string;
   readonly state: Omit<PoolStateOptions, "pool" | "instance" | "loadAware" | "log" | "clock" | "timers">;
-  readonly log: (line: string) => void;
-  /** Log "Forwarding request to: <url>" per attempt. */
+  readonly log: Log;
+  /** Log "Forwarding request to: <url>" per attempt (the text format with request logging on). */
   readonly logRequests: boolean;
   /** Replaces the global fetch for upstream calls and probes. */
   readonly fetch: typeof fetch | undefined;
@@ -93,20 +94,24 @@ export interface PoolRuntime {
   readonly metrics: PoolMetrics;
   /** Receives "Forwarding request to: <url>"; undefined when request logging is off. */
   readonly logRequest: ((line: string) => void) | undefined;
-  /** Failed attempts in full (backend URL, system error): the log has what clients are not told. */
-  readonly log: (line: string) => void;
+  /**
+   * Failed attempts in full (backend URL, system error): the log has what clients are not told.
+   * Events come out with the pool's name.
+   */
+  readonly log: Log;
   readonly fetch: typeof fetch | undefined;
 }
 
 export function createPoolRuntime(spec: PoolSpec, env: PoolEnvironment): PoolRuntime {
   const algorithm = algorithmNamed(spec.algorithm);
+  const log: Log = (line, event) => env.log(line, event && { ...event, pool: spec.name });
   const state = new PoolState(env.store, {
     ...env.state,
     pool: spec.name,
     instance: env.instance,
     // Algorithms that read in-flight counts and latency get them reported quickly.
     loadAware: algorithm.needs === "load" || spec.steering.reportsLoad,
-    log: env.log,
+    log,
   });
   const probeFetch = env.fetch ?? ((input, init) => fetch(input, init));
   return {
@@ -118,13 +123,11 @@ export function createPoolRuntime(spec: PoolSpec, env: PoolEnvironment): PoolRun
         ? new RotationCache(algorithmNamed("ip-hash"), spec.backends, spec.availability)
         : undefined,
     budget: new RetryBudget(spec.retry.budgetRatio, spec.retry.budgetReserve),
-    passive: new PassiveHealth(spec.outlier, state, env.log),
-    checker: spec.healthCheck
-      ? new HealthChecker(spec.healthCheck, spec.backends, state, env.log, probeFetch)
-      : undefined,
+    passive: new PassiveHealth(spec.outlier, state, log),
+    checker: spec.healthCheck ? new HealthChecker(spec.healthCheck, spec.backends, state, log, probeFetch) : undefined,
     metrics: new PoolMetrics(),
     logRequest: env.logRequests ? env.log : undefined,
-    log: env.log,
+    log,
     fetch: env.fetch,
   };
 }

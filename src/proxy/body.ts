@@ -23,6 +23,8 @@ export interface BodyProgress {
   broken: boolean;
   /** More bytes than the limit arrived; the stream was failed on purpose. */
   tooLarge: boolean;
+  /** Bytes passed on so far (the access log's bytes_in). */
+  bytes: number;
   /** Called whenever a chunk passes, so an upstream timer can measure inactivity. */
   onChunk: (() => void) | undefined;
 }
@@ -74,9 +76,8 @@ async function readUpTo(body: ReadableStream<Uint8Array>, limit: number, maxBody
 
 /** The body as a pull-through stream (what was read first, then the rest) that reports progress. */
 function watched(body: ReadableStream<Uint8Array>, head: Uint8Array[], maxBodyBytes: number): PreparedBody {
-  const progress: BodyProgress = { complete: false, broken: false, tooLarge: false, onChunk: undefined };
+  const progress: BodyProgress = { complete: false, broken: false, tooLarge: false, bytes: 0, onChunk: undefined };
   const reader = body.getReader();
-  let size = 0;
   const stream = new ReadableStream<Uint8Array>(
     {
       pull: async (controller) => {
@@ -97,8 +98,8 @@ function watched(body: ReadableStream<Uint8Array>, head: Uint8Array[], maxBodyBy
           }
           chunk = step.value;
         }
-        size += chunk.byteLength;
-        if (maxBodyBytes > 0 && size > maxBodyBytes) {
+        progress.bytes += chunk.byteLength;
+        if (maxBodyBytes > 0 && progress.bytes > maxBodyBytes) {
           progress.tooLarge = true;
           void reader.cancel().catch(() => undefined);
           controller.error(new BodyTooLarge());

@@ -22,6 +22,12 @@ export interface Choice {
   mayMoveOn(failed: Backend): boolean;
   /** Once `served` has answered: the Set-Cookie the response carries so the session stays right. */
   settle(served: Backend): Promise<string | undefined>;
+  /**
+   * After settle, for the access log: the session's backend served it (kept), it had none yet
+   * (new), it moved to another (moved) or was served elsewhere and stays (held). Undefined
+   * without affinity.
+   */
+  readonly sessionOutcome: string | undefined;
 }
 
 export async function choose(request: Request, pool: PoolRuntime, ctx: RequestContext): Promise<Choice | Response> {
@@ -58,6 +64,8 @@ function holds(
 }
 
 class WalkChoice implements Choice {
+  readonly sessionOutcome = undefined;
+
   constructor(private readonly candidates: CandidateWalk) {}
 
   get tried(): ReadonlySet<string> {
@@ -84,6 +92,7 @@ class SessionChoice implements Choice {
   #claimed: string | undefined;
   /** The session stays on its backend, out for now (temporary failover): served elsewhere, not moved. */
   #held: boolean;
+  sessionOutcome: string | undefined;
 
   constructor(
     private readonly request: Request,
@@ -142,6 +151,7 @@ class SessionChoice implements Choice {
     // "temporary" keeps the session where it was, so it returns then; "sticky" moves it here.
     const failedOver = (target !== undefined || this.#held) && !stayed;
     const moves = !stayed && !(failedOver && affinity.spec.failover === "temporary");
+    this.sessionOutcome = stayed ? "kept" : !moves ? "held" : session.backend === undefined ? "new" : "moved";
     if (session.key !== undefined) {
       if (moves && served.name !== this.#claimed) {
         await affinity.claim(session, served.name, this.#claimed ?? session.backend);

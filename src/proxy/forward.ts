@@ -1,4 +1,5 @@
 import { type Backend, upstreamUrl } from "../shared/backend.ts";
+import type { RequestId } from "../shared/request-id.ts";
 import type { BodyProgress } from "./body.ts";
 import { carriesHopByHop, dropHopByHop } from "./hop-by-hop.ts";
 
@@ -17,6 +18,8 @@ export interface ForwardOptions {
   readonly client: ClientConnection;
   readonly timeoutMs: number;
   readonly preserveHost: boolean;
+  /** Sent upstream and set on the response. */
+  readonly requestId: RequestId;
   readonly fetch?: typeof fetch;
 }
 
@@ -82,7 +85,11 @@ export async function forward(options: ForwardOptions): Promise<ForwardResult> {
       // Node's fetch needs this to stream a request body.
       ...(options.body instanceof ReadableStream ? { duplex: "half" } : {}),
     } as RequestInit);
-    return { kind: "response", response: clientResponse(upstream), latencyMs: performance.now() - started };
+    return {
+      kind: "response",
+      response: clientResponse(upstream, options.requestId),
+      latencyMs: performance.now() - started,
+    };
   } catch (error) {
     if (timedOut) return { kind: "timeout", reason: `no response within ${options.timeoutMs} ms` };
     return classifyFailure(error);
@@ -102,7 +109,7 @@ export async function forward(options: ForwardOptions): Promise<ForwardResult> {
  */
 export function forwardingHeaders(
   client: Request,
-  options: Pick<ForwardOptions, "host" | "client" | "preserveHost">,
+  options: Pick<ForwardOptions, "host" | "client" | "preserveHost" | "requestId">,
 ): Headers {
   const headers = dropHopByHop(new Headers(client.headers), true);
   // The runtime negotiates and decodes compression itself (as hono/proxy does).
@@ -126,19 +133,32 @@ export function forwardingHeaders(
   headers.delete("expect");
   if (options.preserveHost) headers.set("host", host);
   else headers.delete("host");
+  // Replaces whatever the client sent under that name (kept already when it was sane).
+  headers.set(options.requestId.header, options.requestId.value);
   return headers;
 }
 
-/** An upstream's answer as it may go to the client. */
-export function clientResponse(upstream: Response): Response {
-  // workerd already strips hop-by-hop headers from fetch's responses: pass those through as
-  // they are, without a copy (Node, Bun and Deno keep Connection and Keep-Alive, so they need one).
-  if (!carriesHopByHop(upstream.headers)) return upstream;
-  return new Response(upstream.body, {
-    status: upstream.status,
-    statusText: upstream.statusText,
-    headers: responseHeaders(upstream.headers),
-  });
+/**
+ * An upstream's answer as it may go to the client, with the request's id. fetch's responses have
+ * immutable headers, so this is a copy; on Node, Bun and Deno, which keep Connection and
+ * Keep-Alive, the same copy drops the hop-by-hop headers (workerd has stripped them already).
+ */
+export function clientResponse(upstream: Response, requestId?: RequestId): Response {
+  const headers = carriesHopByHop(upstream.headers) ? responseHeaders(upstream.headers) : new Headers(upstream.headers);
+  if (requestId) headers.set(requestId.header, requestId.value);
+  return new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers });
+}
+
+/** `response` with the request's id set: in place where its headers allow it, else on a copy. */
+export function withRequestId(response: Response, requestId: RequestId): Response {
+  try {
+    response.headers.set(requestId.header, requestId.value);
+    return response;
+  } catch {
+    const copy = new Response(response.body, response);
+    copy.headers.set(requestId.header, requestId.value);
+    return copy;
+  }
 }
 
 /**

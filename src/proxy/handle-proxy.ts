@@ -7,6 +7,7 @@ import { choose } from "./choose.ts";
 import { type ForwardResult, forward } from "./forward.ts";
 import { BadConnectionHeader } from "./hop-by-hop.ts";
 import type { RequestContext } from "./request-context.ts";
+import type { RequestTrace } from "./request-trace.ts";
 import { isRetryableStatus } from "./retry.ts";
 import { type Failure, lastAnswer, moveOn, recordFailure } from "./start-walk.ts";
 
@@ -19,6 +20,7 @@ export type { RequestContext } from "./request-context.ts";
  * Nothing is retried once the response has been handed to the client.
  */
 export async function handleProxy(request: Request, pool: PoolRuntime, ctx: RequestContext): Promise<Response> {
+  if (ctx.trace && ctx.route !== undefined) ctx.trace.route = ctx.route;
   const choice = await choose(request, pool, ctx);
   if (choice instanceof Response) return choice;
   const { spec } = pool;
@@ -27,54 +29,72 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
   try {
     body = await prepareBody(request, spec.retry.maxReplayBytes, ctx.maxBodyBytes);
   } catch (error) {
-    if (error instanceof BodyTooLarge) return tooLarge(ctx.maxBodyBytes);
-    return errorResponse(400, "bad_request", "the request body could not be read");
+    if (error instanceof BodyTooLarge) return tooLarge(ctx.maxBodyBytes, ctx);
+    return errorResponse(400, "bad_request", "the request body could not be read", ctx.requestId);
   }
 
   let backend = await choice.next();
   let failure: Failure | undefined;
+  const trace = ctx.trace;
   while (backend) {
     const result = await attempt(backend, request, body.replayable ?? body.stream, body.progress, pool, ctx);
+    if (trace) traceAttempt(trace, body, result);
     if (result.kind === "response" && !isRetryableStatus(result.response.status)) {
       const status = result.response.status;
       pool.passive.record(backend, pool.passive.failsOn(status) ? `status ${status}` : undefined, ctx.defer);
       if (status < 500) pool.budget.earn();
-      pool.metrics.response(backend.name, status);
-      return withCookie(result.response, await choice.settle(backend));
+      pool.metrics.response(backend.name, status, result.latencyMs, status >= 500);
+      const cookie = await choice.settle(backend);
+      if (trace) trace.affinity = choice.sessionOutcome;
+      return withCookie(result.response, cookie);
     }
     failure =
       result.kind === "response"
-        ? { kind: "status", response: result.response, reason: `status ${result.response.status}` }
+        ? {
+            kind: "status",
+            response: result.response,
+            reason: `status ${result.response.status}`,
+            latencyMs: result.latencyMs,
+          }
         : result;
-    const clientFault = result.kind !== "response" && clientBroke(request, body.progress);
+    const clientFault = result.kind !== "response" && clientBroke(request, body.progress, ctx);
     if (clientFault) return clientFault;
-    recordFailure(pool, backend, failure, "attempt", ctx.defer);
+    recordFailure(pool, backend, failure, "attempt", ctx);
     if (body.replayable === undefined) break;
     const next = await moveOn(choice, backend, failure, request, pool);
     if (!next) break;
     backend = next;
   }
-  return lastAnswer(pool, backend, failure);
+  return lastAnswer(pool, backend, failure, ctx.requestId);
+}
+
+/** The access log's view of the attempt just made (trace.backend is set as it starts). */
+function traceAttempt(trace: RequestTrace, body: PreparedBody, result: ForwardResult): void {
+  trace.upstreamMs = result.kind === "response" ? result.latencyMs : undefined;
+  trace.bytesIn = body.replayable ? body.replayable.byteLength : (body.progress?.bytes ?? 0);
 }
 
 /**
  * A failed attempt whose streamed body did not arrive whole is the client's doing (an aborted
  * or stalled upload, a body over the limit): no backend is blamed, nothing is retried.
  */
-function clientBroke(request: Request, progress: BodyProgress | undefined): Response | undefined {
-  if (progress?.tooLarge) return tooLarge(undefined);
+function clientBroke(request: Request, progress: BodyProgress | undefined, ctx: RequestContext): Response | undefined {
+  if (progress?.tooLarge) return tooLarge(undefined, ctx);
   const gone = request.signal.aborted || progress?.broken;
-  if (gone) return errorResponse(400, "bad_request", "the client broke off the request");
+  if (gone) return errorResponse(400, "bad_request", "the client broke off the request", ctx.requestId);
   // Still uploading when the attempt timed out: the client stalled, not the backend.
-  if (progress && !progress.complete) return errorResponse(408, "request_timeout", "the request body stopped arriving");
+  if (progress && !progress.complete) {
+    return errorResponse(408, "request_timeout", "the request body stopped arriving", ctx.requestId);
+  }
   return undefined;
 }
 
-function tooLarge(limit: number | undefined): Response {
+function tooLarge(limit: number | undefined, ctx: RequestContext): Response {
   return errorResponse(
     413,
     "payload_too_large",
     limit ? `the request body is larger than ${limit} bytes` : "the request body is too large",
+    ctx.requestId,
   );
 }
 
@@ -87,6 +107,11 @@ async function attempt(
   ctx: RequestContext,
 ): Promise<ForwardResult> {
   pool.logRequest?.(`Forwarding request to: ${backend.url}`);
+  pool.metrics.attempt(backend.name);
+  if (ctx.trace) {
+    ctx.trace.attempts++;
+    ctx.trace.backend = backend.name;
+  }
   const end = pool.state.begin(backend.name, ctx.defer);
   let result: ForwardResult;
   try {
@@ -100,12 +125,17 @@ async function attempt(
       client: ctx.client,
       timeoutMs: pool.spec.timeoutMs,
       preserveHost: pool.spec.preserveHost,
+      requestId: ctx.requestId,
       fetch: pool.fetch,
     });
   } catch (error) {
     end({});
     if (error instanceof BadConnectionHeader) {
-      return { kind: "response", response: errorResponse(400, "bad_request", error.message), latencyMs: 0 };
+      return {
+        kind: "response",
+        response: errorResponse(400, "bad_request", error.message, ctx.requestId),
+        latencyMs: 0,
+      };
     }
     throw error;
   }

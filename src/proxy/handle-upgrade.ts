@@ -2,7 +2,7 @@ import type { PoolRuntime } from "../pool/pool-runtime.ts";
 import { type Backend, upstreamUrl } from "../shared/backend.ts";
 import { errorResponse } from "../shared/error-response.ts";
 import { choose } from "./choose.ts";
-import { forwardingHeaders } from "./forward.ts";
+import { forwardingHeaders, withRequestId } from "./forward.ts";
 import { BadConnectionHeader } from "./hop-by-hop.ts";
 import type { RequestContext } from "./request-context.ts";
 import { isRetryableStatus } from "./retry.ts";
@@ -25,21 +25,29 @@ export interface UpgradeContext extends RequestContext {
  * flight on its backend until it closes (least connections sees it on every instance).
  */
 export async function handleUpgrade(request: Request, pool: PoolRuntime, ctx: UpgradeContext): Promise<Response> {
+  if (ctx.trace && ctx.route !== undefined) ctx.trace.route = ctx.route;
   const choice = await choose(request, pool, ctx);
   if (choice instanceof Response) return choice;
   let headers: Headers;
   try {
     headers = upgradeHeaders(request, pool, ctx);
   } catch (error) {
-    if (error instanceof BadConnectionHeader) return errorResponse(400, "bad_request", error.message);
+    if (error instanceof BadConnectionHeader) return errorResponse(400, "bad_request", error.message, ctx.requestId);
     throw error;
   }
   const protocols = offeredProtocols(request.headers);
 
   let backend = await choice.next();
   let failure: Failure | undefined;
+  const trace = ctx.trace;
   while (backend) {
     pool.logRequest?.(`Forwarding request to: ${backend.url}`);
+    pool.metrics.attempt(backend.name);
+    if (trace) {
+      trace.attempts++;
+      trace.backend = backend.name;
+      trace.upstreamMs = undefined;
+    }
     const end = pool.state.begin(backend.name, ctx.defer);
     const handshake = await ctx.connector.connect({
       url: upstreamUrl(backend, ctx.target),
@@ -47,25 +55,27 @@ export async function handleUpgrade(request: Request, pool: PoolRuntime, ctx: Up
       protocols,
       timeoutMs: pool.spec.timeoutMs,
     });
+    if (trace && "latencyMs" in handshake) trace.upstreamMs = handshake.latencyMs;
     if (handshake.kind === "upgraded") {
       const cookie = await choice.settle(backend);
+      if (trace) trace.affinity = choice.sessionOutcome;
       return accepted(handshake, backend, pool, ctx, end, cookie);
     }
     if (handshake.kind === "response" && !isRetryableStatus(handshake.response.status)) {
       end({ latencyMs: handshake.latencyMs });
       const status = handshake.response.status;
       pool.passive.record(backend, pool.passive.failsOn(status) ? `status ${status}` : undefined, ctx.defer);
-      pool.metrics.response(backend.name, status);
-      return handshake.response;
+      pool.metrics.response(backend.name, status, handshake.latencyMs, status >= 500);
+      return withRequestId(handshake.response, ctx.requestId);
     }
     end({});
     failure = failureOf(handshake);
-    recordFailure(pool, backend, failure, "upgrade", ctx.defer);
+    recordFailure(pool, backend, failure, "upgrade", ctx);
     const next = await moveOn(choice, backend, failure, request, pool);
     if (!next) break;
     backend = next;
   }
-  return lastAnswer(pool, backend, failure);
+  return withRequestId(lastAnswer(pool, backend, failure, ctx.requestId), ctx.requestId);
 }
 
 function accepted(
@@ -79,17 +89,24 @@ function accepted(
 ): Response {
   pool.passive.record(backend, undefined, ctx.defer);
   pool.budget.earn();
-  pool.metrics.response(backend.name, 101);
+  pool.metrics.response(backend.name, 101, handshake.latencyMs);
   let closed = false;
   let leave: (() => void) | undefined;
   const { response, tunnel } = handshake.accept({
     idleTimeoutMs: ctx.idleTimeoutMs,
-    ...(cookie ? { headers: [["set-cookie", cookie]] as const } : {}),
+    headers: cookie
+      ? [
+          [ctx.requestId.header, ctx.requestId.value],
+          ["set-cookie", cookie],
+        ]
+      : [[ctx.requestId.header, ctx.requestId.value]],
     onClosed: () => {
       if (closed) return;
       closed = true;
       leave?.();
       end({ latencyMs: handshake.latencyMs });
+      // The access record of a WebSocket is written when it closes (frames are not counted).
+      ctx.trace?.end(false, 101);
     },
   });
   // A runtime that could not take the client's side closes the tunnel before it is added.
@@ -99,7 +116,12 @@ function accepted(
 
 function failureOf(handshake: Exclude<Handshake, { kind: "upgraded" }>): Failure {
   if (handshake.kind !== "response") return handshake;
-  return { kind: "status", response: handshake.response, reason: `status ${handshake.response.status}` };
+  return {
+    kind: "status",
+    response: handshake.response,
+    reason: `status ${handshake.response.status}`,
+    latencyMs: handshake.latencyMs,
+  };
 }
 
 /**
@@ -111,6 +133,7 @@ function upgradeHeaders(request: Request, pool: PoolRuntime, ctx: RequestContext
     host: ctx.host,
     client: ctx.client,
     preserveHost: pool.spec.preserveHost,
+    requestId: ctx.requestId,
   });
   headers.set("connection", "Upgrade");
   headers.set("upgrade", "websocket");

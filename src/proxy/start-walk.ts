@@ -2,8 +2,8 @@ import { CandidateWalk } from "../balancer/candidate-walk.ts";
 import type { SelectionInput } from "../balancer/types.ts";
 import type { PoolRuntime } from "../pool/pool-runtime.ts";
 import type { Backend } from "../shared/backend.ts";
-import type { Defer } from "../shared/defer.ts";
 import { errorResponse } from "../shared/error-response.ts";
+import type { RequestId } from "../shared/request-id.ts";
 import type { Choice } from "./choose.ts";
 import type { ForwardResult } from "./forward.ts";
 import { hashKeyOf } from "./hash-key.ts";
@@ -15,7 +15,7 @@ const CLIENT_IP = { source: "ip" } as const;
 /** A failed attempt: a connection-level failure, or a status worth another backend's try. */
 export type Failure =
   | Exclude<ForwardResult, { kind: "response" }>
-  | { kind: "status"; response: Response; reason: string };
+  | { kind: "status"; response: Response; reason: string; latencyMs: number };
 
 /**
  * The part of every request before its first attempt, plain or upgrade: the shared view (awaited
@@ -37,7 +37,7 @@ export async function startWalk(
   const rotation = cache.current(snapshot, now);
   if (rotation.available === 0) {
     pool.metrics.noBackend++;
-    return errorResponse(503, "no_backend", "every backend is disabled or drained");
+    return errorResponse(503, "no_backend", "every backend is disabled or drained", ctx.requestId);
   }
   const needs = cache.algorithm.needs;
   const hashKey = cache === pool.rotation ? spec.hashKey : CLIENT_IP;
@@ -65,11 +65,15 @@ export function retryPermitted(failure: Failure, request: Request, pool: PoolRun
 }
 
 /** What the client is told when no attempt succeeded: what happened, never where. */
-export function failureResponse(failure: Exclude<Failure, { kind: "status" }>): Response {
+export function failureResponse(failure: Exclude<Failure, { kind: "status" }>, requestId: RequestId): Response {
   // Backend URLs and system errors are in the log and /_lb/status.
-  if (failure.kind === "timeout") return errorResponse(504, "upstream_timeout", "the backend did not answer in time");
-  if (failure.kind === "unreachable") return errorResponse(502, "upstream_unreachable", "no backend could be reached");
-  return errorResponse(502, "upstream_connection_failed", "the backend connection failed before an answer");
+  if (failure.kind === "timeout") {
+    return errorResponse(504, "upstream_timeout", "the backend did not answer in time", requestId);
+  }
+  if (failure.kind === "unreachable") {
+    return errorResponse(502, "upstream_unreachable", "no backend could be reached", requestId);
+  }
+  return errorResponse(502, "upstream_connection_failed", "the backend connection failed before an answer", requestId);
 }
 
 /**
@@ -77,8 +81,22 @@ export function failureResponse(failure: Exclude<Failure, { kind: "status" }>): 
  * clients are not told), the counters, and passive health (which a status counts toward only
  * when the outlier policy says so).
  */
-export function recordFailure(pool: PoolRuntime, backend: Backend, failure: Failure, what: string, defer: Defer): void {
-  pool.log(`${backend.url}: ${what} failed (${failure.kind}): ${failure.reason}`);
+export function recordFailure(
+  pool: PoolRuntime,
+  backend: Backend,
+  failure: Failure,
+  what: string,
+  ctx: Pick<RequestContext, "defer" | "requestId">,
+): void {
+  const { defer } = ctx;
+  pool.log(`${backend.url}: ${what} failed (${failure.kind}): ${failure.reason} request_id=${ctx.requestId.value}`, {
+    event: "attempt_failed",
+    backend: backend.name,
+    url: backend.url,
+    kind: failure.kind,
+    reason: failure.reason,
+    request_id: ctx.requestId.value,
+  });
   pool.metrics.failure(backend.name, failure.kind, failure.reason);
   pool.passive.record(
     backend,
@@ -108,11 +126,16 @@ export async function moveOn(
 }
 
 /** The answer when the last attempt failed: the backend's own status, or what happened (never where). */
-export function lastAnswer(pool: PoolRuntime, backend: Backend | undefined, failure: Failure | undefined): Response {
-  if (!failure || !backend) return errorResponse(503, "no_backend", "no backend is available");
+export function lastAnswer(
+  pool: PoolRuntime,
+  backend: Backend | undefined,
+  failure: Failure | undefined,
+  requestId: RequestId,
+): Response {
+  if (!failure || !backend) return errorResponse(503, "no_backend", "no backend is available", requestId);
   if (failure.kind === "status") {
-    pool.metrics.response(backend.name, failure.response.status);
+    pool.metrics.response(backend.name, failure.response.status, failure.latencyMs);
     return failure.response;
   }
-  return failureResponse(failure);
+  return failureResponse(failure, requestId);
 }

@@ -5,6 +5,7 @@ import { getConnInfo } from "hono/bun";
 import { type BunUpgrader, bunConnector, bunWebSocketHandlers } from "./bun-websocket.ts";
 import { goLog } from "./cli.ts";
 import { closeWebSockets } from "./close-web-sockets.ts";
+import { BatchedWriter, flushThen, useLineWriter, writeAllSync } from "./log-writer.ts";
 import { fail, prepareServer } from "./server.ts";
 import { installShutdown } from "./shutdown.ts";
 import { BUN_HEADER_DEADLINE_MS, bunTimeouts } from "./slow-clients.ts";
@@ -31,9 +32,15 @@ interface BunServeOptions {
   fetch(request: Request, server: BunServer): Response | Promise<Response>;
   websocket: typeof bunWebSocketHandlers;
 }
-declare const Bun: { serve(options: BunServeOptions): BunServer };
+declare const Bun: {
+  serve(options: BunServeOptions): BunServer;
+  /** Writes all of `data` (Bun.file semantics); stdout is Bun.stdout. */
+  write(destination: unknown, data: Uint8Array): Promise<number>;
+  readonly stdout: unknown;
+};
 
 function main(): void {
+  useLineWriter(new BatchedWriter((bytes) => Bun.write(Bun.stdout, bytes), writeAllSync));
   // Assigned before the first request arrives, which is when webSockets below first reads it.
   let server!: BunServer;
   const { settings, balancer, announce, stopBackground } = prepareServer(process.argv.slice(2), {
@@ -83,7 +90,7 @@ function main(): void {
     stopBackground,
     timeoutMs: settings.shutdownTimeoutMs,
     log: goLog,
-    exit: (code) => process.exit(code),
+    exit: (code) => flushThen(() => process.exit(code)),
   });
 }
 

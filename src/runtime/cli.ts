@@ -1,6 +1,8 @@
 import { parseArgs } from "node:util";
 import { ALGORITHMS } from "../balancer/registry.ts";
+import { settingDefault } from "../config/setting-defaults.ts";
 import { SETTINGS } from "../config/settings.ts";
+import { writeLine, writeRecord } from "./log-writer.ts";
 
 /** Flags beyond the config settings: where the config comes from, and help. */
 const SOURCE_FLAGS = {
@@ -39,26 +41,51 @@ export function parseCli(argv: readonly string[]): CliArgs {
   };
 }
 
+/** Read by the runtimes beside the settings table: where the config and the store's credentials come from. */
+const OTHER_ENVIRONMENT: ReadonlyArray<readonly [string, string]> = [
+  ["UPSTASH_REDIS_REST_URL", "STATE=upstash: the Upstash REST endpoint"],
+  ["UPSTASH_REDIS_REST_TOKEN", "STATE=upstash: its token (a secret)"],
+];
+
+/** --help: every setting of the one table (src/config/settings.ts) with its variable, default and meaning. */
 export function usage(): string {
+  const row = (flag: string, env: string, fallback: string) =>
+    `  ${flag.padEnd(32)} ${env.padEnd(30)} ${fallback}`.trimEnd();
   const lines = [
     "usage: edge-lb --backends=URL[,URL...] [--port=3000] [options]",
     "",
-    "  --config=FILE                  JSON config (same shape as LB_CONFIG)",
-    "  --help, -h                     this text",
+    "Every setting is a flag or an environment variable; a flag wins over the variable, and both",
+    "over a JSON config. Secrets are environment variables only.",
+    "",
+    row("flag", "environment variable", "default"),
   ];
   for (const setting of SETTINGS) {
-    if (setting.flag)
-      lines.push(`  --${`${setting.flag}=...`.padEnd(28)} ${setting.help}${setting.env ? ` [${setting.env}]` : ""}`);
+    lines.push(row(setting.flag ? `--${setting.flag}` : "", setting.env ?? "", settingDefault(setting)));
+    lines.push(`      ${setting.help}`);
   }
+  lines.push(row("--config=FILE", "LB_CONFIG", ""), "      the whole config as JSON (the schema's snake_case shape)");
+  lines.push(row("--help, -h", "", ""), "      this text", "", "other environment:");
+  for (const [name, meaning] of OTHER_ENVIRONMENT) lines.push(`  ${name.padEnd(32)} ${meaning}`);
   lines.push("", "algorithms:");
   for (const algorithm of ALGORITHMS) lines.push(`  ${algorithm.name.padEnd(22)}${algorithm.help}`);
   return lines.join("\n");
 }
 
+let format: "text" | "json" = "text";
+
+/** LOG_FORMAT: json turns the runtime's own lines (start-up, shutdown) into {time, msg} objects too. */
+export function setLineFormat(next: "text" | "json"): void {
+  format = next;
+}
+
 /** Go's log.Printf prefix, as the Go balancer this project grew from printed it (README, Running it): 2024/05/21 18:04:55 */
 export function goLog(line: string): void {
+  if (format === "json") {
+    writeRecord({ time: new Date().toISOString(), msg: line });
+    return;
+  }
   const d = new Date();
   const pad = (n: number) => String(n).padStart(2, "0");
   const stamp = `${d.getFullYear()}/${pad(d.getMonth() + 1)}/${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-  console.log(`${stamp} ${line}`);
+  writeLine(`${stamp} ${line}`);
 }

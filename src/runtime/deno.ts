@@ -6,12 +6,15 @@ import { getConnInfo } from "hono/deno";
 import { goLog } from "./cli.ts";
 import { closeWebSockets } from "./close-web-sockets.ts";
 import { denoConnector } from "./deno-websocket.ts";
+import { BatchedWriter, flushThen, useLineWriter, writeAllSync } from "./log-writer.ts";
 import { fail, prepareServer } from "./server.ts";
 import { installShutdown } from "./shutdown.ts";
 
 /** The little of Deno's API used here (this project type-checks with tsc, not deno check). */
 interface DenoServeHandlerInfo {
   readonly remoteAddr: { readonly transport: string; readonly hostname: string; readonly port: number };
+  /** Settles once the response has been sent whole; rejects when it could not be. */
+  readonly completed?: Promise<void>;
 }
 interface DenoHttpServer {
   /** Stops listening and resolves once requests in flight have been answered. */
@@ -35,16 +38,26 @@ declare const Deno: {
   upgradeWebSocket(request: Request): { socket: WebSocket; response: Response };
   addSignalListener(signal: "SIGTERM" | "SIGINT", handler: () => void): void;
   exit(code: number): never;
+  /** May write part of `data`: the count says how much. */
+  readonly stdout: { write(data: Uint8Array): Promise<number> };
 };
+
+/** Deno's stdout, written without blocking (log-writer.ts). */
+async function writeAll(bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) offset += await Deno.stdout.write(bytes.subarray(offset));
+}
 
 const DENO_LIMITS_NOTE =
   "HEADER_TIMEOUT_MS, IDLE_TIMEOUT_MS and MAX_CONNECTIONS do not apply on Deno: Deno.serve has no such limits (put a proxy with them in front)";
 
 function main(): void {
+  useLineWriter(new BatchedWriter(writeAll, writeAllSync));
   const { settings, balancer, announce, stopBackground } = prepareServer(Deno.args, {
     // Hono hands the handler's second argument (Deno's ServeHandlerInfo) to handlers as c.env.
     peerAddress: (c) => getConnInfo(c).remote.address,
     webSockets: (c) => denoConnector(c.req.raw, (request) => Deno.upgradeWebSocket(request)),
+    responseSent: (c) => (c.env as DenoServeHandlerInfo | undefined)?.completed,
   });
   const { port, host } = settings;
   let server: DenoHttpServer;
@@ -92,7 +105,7 @@ function main(): void {
     stopBackground,
     timeoutMs: settings.shutdownTimeoutMs,
     log: goLog,
-    exit: (code) => Deno.exit(code),
+    exit: (code) => flushThen(() => Deno.exit(code)),
   });
 }
 

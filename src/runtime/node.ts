@@ -6,12 +6,15 @@ import { serve } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { goLog } from "./cli.ts";
 import { hostPreservingFetch } from "./host-preserving-fetch.ts";
+import { flushThen, useLineWriter } from "./log-writer.ts";
+import { nodeLineWriter } from "./node-log-writer.ts";
 import { nodeWebSocketsOf, serveUpgrades } from "./node-upgrade.ts";
 import { fail, prepareServer } from "./server.ts";
 import { installShutdown } from "./shutdown.ts";
 import { type NodeTimeouts, nodeTimeouts } from "./slow-clients.ts";
 
 function main(): void {
+  useLineWriter(nodeLineWriter());
   const { settings, balancer, announce, stopBackground } = prepareServer(process.argv.slice(2), {
     peerAddress: (c) => getConnInfo(c).remote.address,
     // Node's fetch will not send a Host header of ours; preserve_host needs a client that does.
@@ -54,7 +57,7 @@ function main(): void {
     stopBackground,
     timeoutMs: settings.shutdownTimeoutMs,
     log: goLog,
-    exit: (code) => process.exit(code),
+    exit: (code) => flushThen(() => process.exit(code)),
   });
 }
 

@@ -11,9 +11,10 @@ import { type Config, ConfigError, loadConfig } from "../config/load-config.ts";
 import type { WebSocketConnector } from "../proxy/websocket-connector.ts";
 import type { Defer } from "../shared/defer.ts";
 import { type Cidr, parseCidr } from "../shared/ip-networks.ts";
-import { CliError, goLog, parseCli, usage } from "./cli.ts";
+import { CliError, goLog, parseCli, setLineFormat, usage } from "./cli.ts";
 import { isTrusted, resolveClientIp } from "./client-ip.ts";
 import { createStore } from "./create-store.ts";
+import { writeRecord } from "./log-writer.ts";
 
 export const SEED_NO_BACKENDS = "Please provide one or more backends to load balance";
 
@@ -85,6 +86,8 @@ export interface ServerOptions {
   readonly fetchFor?: (config: Config) => typeof fetch | undefined;
   /** How this runtime carries a WebSocket upgrade (BalancerOptions.webSockets). */
   readonly webSockets?: (c: Context) => WebSocketConnector | undefined;
+  /** When this response has been sent whole, where the server can tell (BalancerOptions.responseSent). */
+  readonly responseSent?: (c: Context) => Promise<void> | undefined;
 }
 
 /**
@@ -97,6 +100,7 @@ export function prepareServer(argv: readonly string[], options: ServerOptions): 
   let balancer: Balancer;
   try {
     settings = readSettings(argv, env);
+    setLineFormat(settings.config.log_format);
     const trusted = settings.trustedProxies;
     const upstreamFetch = options.fetchFor?.(settings.config);
     balancer = createBalancer(settings.config, {
@@ -113,8 +117,10 @@ export function prepareServer(argv: readonly string[], options: ServerOptions): 
           : (c) => (isTrusted(options.peerAddress(c), trusted) ? forwardedProto(c) : "http"),
       trustsPeer: trusted.length === 0 ? () => false : (c) => isTrusted(options.peerAddress(c), trusted),
       log: goLog,
+      logRecord: writeRecord,
       ...(upstreamFetch ? { fetch: upstreamFetch } : {}),
       ...(options.webSockets ? { webSockets: options.webSockets } : {}),
+      ...(options.responseSent ? { responseSent: options.responseSent } : {}),
     });
   } catch (error) {
     if (error instanceof ConfigError || error instanceof CliError) fail(error.message);

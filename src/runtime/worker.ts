@@ -41,6 +41,11 @@ function balancerFor(env: WorkerEnv): Balancer | ConfigError {
           },
           waitUntil: true,
           webSockets: () => webSockets,
+          // The JSON access log learns when a body has gone without a JavaScript stream in its way.
+          pipeBody: (body, length) => {
+            const { readable, writable } = new FixedLengthStream(length);
+            return { body: readable, done: body.pipeTo(writable) };
+          },
         }),
       };
     } catch (error) {

@@ -1,5 +1,6 @@
 import type { LoadView } from "../shared/backend.ts";
 import type { Defer } from "../shared/defer.ts";
+import type { Log } from "../shared/log.ts";
 import { LoadLedger } from "./load-ledger.ts";
 import { REPORTER_RUN_MS, Reporter } from "./reporter.ts";
 import { SequenceBlocks } from "./sequence.ts";
@@ -24,7 +25,7 @@ export interface PoolStateOptions {
   readonly inflightTtlMs: number;
   readonly storeTimeoutMs: number;
   readonly clock?: () => number;
-  readonly log?: (message: string) => void;
+  readonly log?: Log;
   /** Store deadlines and the reporter's waits; real timers unless a test drives them. */
   readonly timers?: Timers;
   /**

@@ -1,3 +1,4 @@
+import type { Log } from "../shared/log.ts";
 import { realTimers, type Timers } from "./timers.ts";
 
 /** What /_lb/status and the metrics show about the store. */
@@ -15,7 +16,7 @@ export interface StoreCallerOptions {
   readonly kind: string;
   /** A call not answered within this is failed here (the store may still finish it). */
   readonly timeoutMs: number;
-  readonly log: (message: string) => void;
+  readonly log: Log;
   readonly timers?: Timers;
 }
 
@@ -49,7 +50,10 @@ export class StoreCaller {
       const result = await Promise.race([operation(), deadline]);
       if (this.stats.degraded) {
         this.stats.degraded = false;
-        this.options.log(`state store ${this.options.kind} reachable again: resynchronised`);
+        this.options.log(`state store ${this.options.kind} reachable again: resynchronised`, {
+          event: "store_recovered",
+          store: this.options.kind,
+        });
       }
       return result;
     } catch (error) {
@@ -59,6 +63,7 @@ export class StoreCaller {
         this.stats.degraded = true;
         this.options.log(
           `state store ${this.options.kind} unreachable (${this.stats.lastError}): serving from the last view and local counters`,
+          { event: "store_degraded", store: this.options.kind, reason: this.stats.lastError },
         );
       }
       throw error;

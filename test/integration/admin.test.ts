@@ -153,6 +153,7 @@ describe("the dashboard and its sign-in", () => {
     expect(anonymous.headers.get("location")).toBe("/_lb/login");
     const form = await worker.fetch("/_lb/login");
     expect(form.status).toBe(200);
+    expect(form.headers.get("content-security-policy")).toContain("script-src 'self'");
     const formHtml = await form.text();
     expect(formHtml).toContain('name="token"');
     expect(formHtml).not.toContain("Wrong admin token");
@@ -180,11 +181,23 @@ describe("the dashboard and its sign-in", () => {
     for (const path of ["/_lb/", "/_lb"]) {
       const page = await worker.fetch(path, { headers: session });
       expect(page.status).toBe(200);
+      // No inline script or style: the policy allows the page's own assets only.
+      expect(page.headers.get("content-security-policy")).toMatch(
+        /default-src 'none'; script-src 'self'; style-src 'self'/,
+      );
+      expect(page.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
       const html = await page.text();
-      expect(html).toContain('fetch("/_lb/status")');
+      expect(html).not.toMatch(/<script>|<style>|style=/);
+      // The script is an asset of the balancer's own (dashboard-assets.ts); it polls /_lb/status.
+      const src = /<script src="(\/_lb\/assets\/dashboard\.[0-9a-f]{8}\.js)"/.exec(html)?.[1];
+      expect(src).toBeDefined();
+      const script = await worker.fetch(src!);
+      expect(script.headers.get("cache-control")).toContain("immutable");
+      expect(await script.text()).toContain('fetch("/_lb/status")');
       expect(html).toContain('action="/_lb/logout"');
       expect(html).toContain("Sign out");
     }
+    expect((await worker.fetch("/_lb/assets/dashboard.00000000.js")).status).toBe(404);
     expect((await worker.fetch("/_lb", { redirect: "manual" })).status).toBe(302);
     expect((await worker.fetch("/_lb/status", { headers: session })).status).toBe(200);
     expect((await worker.fetch("/_lb/status", { headers: { cookie: "edge_lb_admin=wrong" } })).status).toBe(401);

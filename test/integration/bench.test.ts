@@ -123,9 +123,11 @@ describe("npm run bench -- --tiny", () => {
       "workerd-iphash-memory",
       "workerd-lc-memory",
       "workerd-rr-do",
+      "workerd-rr-memory-json",
       "node-bare",
       "node-rr-memory",
       "node-rr-memory-routes",
+      "node-rr-memory-json",
       "node-iphash-memory",
       "node-lc-memory",
     ];
@@ -135,7 +137,7 @@ describe("npm run bench -- --tiny", () => {
     if (findBinary("nginx")) expected.push("nginx");
     if (findBinary("haproxy")) expected.push("haproxy");
     for (const runtime of extraRuntimes()) {
-      expected.push(`${runtime}-bare`, `${runtime}-rr-memory`);
+      expected.push(`${runtime}-bare`, `${runtime}-rr-memory`, `${runtime}-rr-memory-json`);
       if (upstash) expected.push(`${runtime}-rr-upstash`, `${runtime}-rr-upstash-header`);
     }
     expect(ids).toEqual(expect.arrayContaining(expected));

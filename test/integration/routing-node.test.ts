@@ -53,7 +53,7 @@ function expectExactRotation(answers: readonly Answer[], pool: keyof typeof POOL
   const members = POOL_MEMBERS[pool];
   expect(answers.every((a) => a.status === 200 && poolOf(a.upstream) === pool)).toBe(true);
   const start = members.indexOf(answers[0]!.upstream as never);
-  answers.forEach((a, i) => expect(a.upstream).toBe(members[(start + i) % members.length]));
+  expect(answers.map((a) => a.upstream)).toEqual(answers.map((_, i) => members[(start + i) % members.length]));
 }
 
 describe("routing on the Node CLI", () => {

@@ -51,7 +51,7 @@ describe("routing on workerd", () => {
       const members = POOL_MEMBERS[pool] as readonly (string | null)[];
       const start = members.indexOf(names[0]!);
       expect(start).toBeGreaterThanOrEqual(0);
-      names.forEach((name, i) => expect(name).toBe(members[(start + i) % members.length]));
+      expect(names).toEqual(names.map((_, i) => members[(start + i) % members.length]));
     };
     await run("api.example.com", (i) => `/v1/${i}`, "api");
     const before = upstreams.static1!.received.length;

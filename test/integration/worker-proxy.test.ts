@@ -164,12 +164,14 @@ describe("the Worker when upstreams fail", () => {
   it("answers 504 JSON within the configured timeout when an upstream never answers", async () => {
     for (const u of upstreams) u.mode = { kind: "hang" };
     const started = performance.now();
-    const response = await worker.fetch("/slow");
+    // A request id of the test's own: a random one could spell "400" by chance.
+    const response = await worker.fetch("/slow", { headers: { "x-request-id": "timeout-test" } });
     const elapsed = performance.now() - started;
     expect(response.status).toBe(504);
     expect(response.headers.get("content-type")).toMatch(/application\/json/);
     const body = await response.json<{ error: string; reason: string }>();
     expect(body.error).toBe("upstream_timeout");
+    expect(body).toMatchObject({ request_id: "timeout-test" });
     // What happened, not where or with which setting: the detail is in the log.
     expect(JSON.stringify(body)).not.toMatch(/127\.0\.0\.1|localhost|:\d{2,5}\b|400/);
     await expect

@@ -79,6 +79,7 @@ describe("admin routes with several pools", () => {
     expect(await missed.json()).toEqual({
       error: "no_route",
       reason: "no route matches this request's host, path, method and headers",
+      request_id: missed.headers.get("x-request-id"),
     });
     const green = await lb.fetch(new Request("http://other.example.com/green/a?b=1"));
     expect(await green.text()).toBe("/a");

@@ -29,6 +29,7 @@ describe("judgeRound", () => {
         backend: a,
         patch: { health: "down", streak: 0, reason: "ECONNREFUSED" },
         line: "http://a.test:80 [down] (ECONNREFUSED)",
+        event: { event: "down", backend: "a", url: "http://a.test:80", reason: "ECONNREFUSED" },
       },
     ]);
   });
@@ -36,7 +37,12 @@ describe("judgeRound", () => {
   it("brings a backend up, clears the reason and starts its slow start now", () => {
     const changes = judgeRound([a!], [pass], () => ({ health: "down", streak: 1, reason: "old" }), T, NOW);
     expect(changes).toEqual([
-      { backend: a, patch: { health: "up", streak: 0, since: NOW, reason: "" }, line: "http://a.test:80 [up]" },
+      {
+        backend: a,
+        patch: { health: "up", streak: 0, since: NOW, reason: "" },
+        line: "http://a.test:80 [up]",
+        event: { event: "up", backend: "a", url: "http://a.test:80" },
+      },
     ]);
   });
 

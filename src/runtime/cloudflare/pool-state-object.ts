@@ -46,6 +46,8 @@ const ALARM_SWEEP = 500;
  * group still runs one round per interval, and applies the same rules (judgeRound).
  */
 export class PoolStateObject extends DurableObject<unknown> {
+  /** LOG_FORMAT=json: health transitions as objects, like the Worker's own. */
+  readonly #jsonLog: boolean;
   #sequence: number;
   readonly #flags = new Map<string, BackendPatch>();
   readonly #latency = new Map<string, LatencyEstimate>();
@@ -60,6 +62,7 @@ export class PoolStateObject extends DurableObject<unknown> {
 
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env);
+    this.#jsonLog = (env as { LOG_FORMAT?: unknown } | undefined)?.LOG_FORMAT === "json";
     this.#sessions = new SessionTable(ctx.storage.sql);
     // The synchronous API needs no blockConcurrencyWhile: nothing can interleave a constructor.
     const kv = ctx.storage.kv;
@@ -162,7 +165,10 @@ export class PoolStateObject extends DurableObject<unknown> {
       const now = Date.now();
       for (const change of judgeRound(watch.backends, results, (name) => this.#flags.get(name), watch.check, now)) {
         this.#patch(change.backend.name, change.patch);
-        if (change.line) console.log(change.line);
+        if (!change.line) continue;
+        // The Worker's LOG_FORMAT reaches the object through the same vars.
+        if (this.#jsonLog) console.log({ time: new Date(now).toISOString(), ...change.event });
+        else console.log(change.line);
       }
     }
     await this.ctx.storage.setAlarm(Date.now() + interval);

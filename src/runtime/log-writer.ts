@@ -1,0 +1,125 @@
+// Log lines on Node, Bun and Deno are written without blocking the request that logged them:
+// console.log to a pipe or a file is a synchronous write on Node, and a slow reader of stdout
+// would otherwise stall every request. Lines are buffered and written asynchronously, a batch
+// at a time: while one write is under way the next lines gather, so a busy balancer makes
+// fewer, larger writes. Memory is bounded: past MAX_PENDING characters waiting, lines are
+// dropped and counted rather than held. Each entry point picks its runtime's writer at start;
+// shutdown and exit flush what is left.
+import { writeSync } from "node:fs";
+import process from "node:process";
+
+export interface LineWriter {
+  /** Queues `text` (a whole line, newline included); never blocks. */
+  write(text: string): void;
+  /** Resolves once everything queued so far has been written. */
+  flush(): Promise<void>;
+  /** Writes what is queued, synchronously (process exit). */
+  flushSync(): void;
+}
+
+/** Past this many characters waiting (stdout not keeping up), new lines are dropped. */
+export const MAX_PENDING = 8 * 1024 * 1024;
+
+const encoder = new TextEncoder();
+
+/**
+ * The batching writer for Bun and Deno, on the runtime's own asynchronous stdout write. (Node
+ * uses sonic-boom, pino's writer, which does the same on fs.write with EAGAIN handled.)
+ */
+export class BatchedWriter implements LineWriter {
+  #pending: string[] = [];
+  #pendingChars = 0;
+  #writing: Promise<void> | undefined;
+  /** Lines dropped because stdout did not keep up. */
+  dropped = 0;
+
+  constructor(
+    private readonly sink: (bytes: Uint8Array) => Promise<unknown>,
+    private readonly syncSink: (bytes: Uint8Array) => void,
+  ) {}
+
+  write(text: string): void {
+    if (this.#pendingChars + text.length > MAX_PENDING) {
+      this.dropped++;
+      return;
+    }
+    this.#pending.push(text);
+    this.#pendingChars += text.length;
+    this.#writing ??= this.#drain();
+  }
+
+  flush(): Promise<void> {
+    return this.#writing ?? Promise.resolve();
+  }
+
+  flushSync(): void {
+    const batch = this.#take();
+    if (batch) this.syncSink(batch);
+  }
+
+  async #drain(): Promise<void> {
+    // Lines logged in the same turn join this batch.
+    await Promise.resolve();
+    for (let batch = this.#take(); batch; batch = this.#take()) {
+      try {
+        await this.sink(batch);
+      } catch {
+        // stdout is gone (a closed pipe): nothing to do but drop what was meant for it.
+      }
+    }
+    this.#writing = undefined;
+  }
+
+  #take(): Uint8Array | undefined {
+    if (this.#pending.length === 0) return undefined;
+    const text = this.#pending.length === 1 ? this.#pending[0]! : this.#pending.join("");
+    this.#pending = [];
+    this.#pendingChars = 0;
+    return encoder.encode(text);
+  }
+}
+
+/** Synchronous fallback for exit: node:fs, which Bun and Deno provide too. */
+export function writeAllSync(bytes: Uint8Array): void {
+  let offset = 0;
+  while (offset < bytes.length) offset += writeSync(1, bytes, offset);
+}
+
+/** Before an entry point picks one (tests, scripts): console.log, as before. */
+const consoleWriter: LineWriter = {
+  write: (text) => console.log(text.endsWith("\n") ? text.slice(0, -1) : text),
+  flush: () => Promise.resolve(),
+  flushSync: () => undefined,
+};
+
+let current: LineWriter = consoleWriter;
+
+/** Makes `writer` the destination of every log line from now on; flushed at process exit. */
+export function useLineWriter(writer: LineWriter): void {
+  current = writer;
+  process.on("exit", () => {
+    try {
+      writer.flushSync();
+    } catch {
+      // Exiting anyway.
+    }
+  });
+}
+
+export function writeLine(line: string): void {
+  current.write(`${line}\n`);
+}
+
+/** LOG_FORMAT=json: one object per line. */
+export function writeRecord(record: object): void {
+  current.write(`${JSON.stringify(record)}\n`);
+}
+
+/** Flushes the log (at most `limitMs`: stdout may be what is stuck), then calls `exit`. */
+export function flushThen(exit: () => void, limitMs = 1_000): void {
+  const timer = setTimeout(exit, limitMs);
+  void current.flush().finally(() => {
+    clearTimeout(timer);
+    exit();
+  });
+}

@@ -1,0 +1,137 @@
+// The request id's rule, the JSON access record's life (counted body, one record when it ends,
+// the server's own "sent" where it has one) and what LOG_FORMAT makes of lines and events.
+import { describe, expect, it } from "vitest";
+import { loggingOf } from "../../src/app/logging.ts";
+import { type AccessRecord, RequestTrace } from "../../src/proxy/request-trace.ts";
+import { isSaneId, requestIdOf } from "../../src/shared/request-id.ts";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+describe("request ids", () => {
+  it("keeps 1-128 visible ASCII characters and replaces anything else with a UUID", () => {
+    for (const id of ["a", "x".repeat(128), "req-1_2.3~!#$%&'*+^`|", '"quoted"', "{json}"]) {
+      expect(requestIdOf(id)).toBe(id);
+    }
+    for (const id of [null, undefined, "", "x".repeat(129), "has space", "tab\t", "new\nline", "é", "\u0000"]) {
+      expect(requestIdOf(id)).toMatch(UUID);
+    }
+    expect(isSaneId("\u007f")).toBe(false);
+    expect(requestIdOf(null)).not.toBe(requestIdOf(null));
+  });
+});
+
+describe("RequestTrace", () => {
+  const traced = (target = "/p/a?token=secret") => {
+    const records: AccessRecord[] = [];
+    const trace = new RequestTrace((r) => records.push(r), "id-1", "POST", "lb.test", target, "203.0.113.9");
+    trace.pool = "default";
+    trace.attempts = 1;
+    trace.backend = "a:80";
+    trace.upstreamMs = 1.234;
+    trace.bytesIn = 7;
+    return { trace, records };
+  };
+  const chunked = (...chunks: string[]) =>
+    new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (const chunk of chunks) controller.enqueue(new TextEncoder().encode(chunk));
+        controller.close();
+      },
+    });
+
+  it("writes one record after the body has passed, its bytes counted and the query cut", async () => {
+    const { trace, records } = traced();
+    const response = trace.finish(
+      new Response(chunked("hello", " ", "world"), { status: 201 }),
+      new AbortController().signal,
+    );
+    expect(records).toEqual([]);
+    expect(await response.text()).toBe("hello world");
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({
+      request_id: "id-1",
+      method: "POST",
+      host: "lb.test",
+      path: "/p/a",
+      status: 201,
+      pool: "default",
+      backend: "a:80",
+      attempts: 1,
+      upstream_ms: 1.23,
+      bytes_in: 7,
+      bytes_out: 11,
+      client_ip: "203.0.113.9",
+    });
+    expect(records[0]).not.toHaveProperty("aborted");
+    expect(records[0]!.total_ms).toBeGreaterThanOrEqual(0);
+    trace.end(false);
+    expect(records).toHaveLength(1);
+  });
+
+  it("marks a body the client broke off, with the bytes that had passed", async () => {
+    const { trace, records } = traced();
+    const client = new AbortController();
+    const response = trace.finish(new Response(chunked("abc", "def")), client.signal);
+    const reader = response.body!.getReader();
+    await reader.read();
+    client.abort();
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ aborted: true, bytes_out: 3 });
+  });
+
+  it("leaves a declared body to a server that says when it was sent", async () => {
+    const ok = traced();
+    const body = new Response("twelve bytes", { headers: { "content-length": "12" } });
+    const response = ok.trace.finish(body, new AbortController().signal, Promise.resolve());
+    expect(response).toBe(body);
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(ok.records[0]).toMatchObject({ bytes_out: 12 });
+    const broken = traced();
+    broken.trace.finish(
+      new Response("twelve bytes", { headers: { "content-length": "12" } }),
+      new AbortController().signal,
+      Promise.reject(new Error("client went away")),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(broken.records[0]).toMatchObject({ aborted: true, bytes_out: null });
+  });
+
+  it("writes a bodiless answer at once; route and affinity only when they apply", () => {
+    const { trace, records } = traced();
+    trace.finish(new Response(null, { status: 204 }), new AbortController().signal);
+    expect(records[0]).toMatchObject({ status: 204, bytes_out: 0 });
+    expect(records[0]).not.toHaveProperty("route");
+    expect(records[0]).not.toHaveProperty("affinity");
+    const routed = traced();
+    routed.trace.route = "api";
+    routed.trace.affinity = "kept";
+    routed.trace.finish(new Response(null, { status: 204 }), new AbortController().signal);
+    expect(routed.records[0]).toMatchObject({ route: "api", affinity: "kept" });
+  });
+});
+
+describe("LOG_FORMAT", () => {
+  it("text passes lines as they are and has no access log", () => {
+    const lines: string[] = [];
+    const logging = loggingOf({ log_format: "text", log_requests: true }, { line: (l) => lines.push(l) });
+    logging.log("a [down] (x)", { event: "down", backend: "a" });
+    expect(lines).toEqual(["a [down] (x)"]);
+    expect(logging.forwarding).toBe(true);
+    expect(logging.access).toBeUndefined();
+  });
+
+  it("json writes events and lines as objects, and the access log unless LOG_REQUESTS=false", () => {
+    const records: object[] = [];
+    const logging = loggingOf({ log_format: "json", log_requests: true }, { record: (r) => records.push(r) });
+    logging.log("a [down] (x)", { event: "down", backend: "a", reason: "x" });
+    logging.log("hello");
+    expect(records).toEqual([
+      { time: expect.any(String), event: "down", backend: "a", reason: "x" },
+      { time: expect.any(String), msg: "hello" },
+    ]);
+    expect(logging.forwarding).toBe(false);
+    expect(logging.access).toBeDefined();
+    expect(loggingOf({ log_format: "json", log_requests: false }, {}).access).toBeUndefined();
+  });
+});
