@@ -302,7 +302,8 @@ export async function runBench(
 
     const plan: RowSpec[] = [DIRECT_ROW];
     for (const runtime of runtimes) {
-      plan.push(...runtimeRows(runtime, { upstash: upstash !== undefined }));
+      const brief = options.mode === "tiny" && runtime !== "workerd" && runtime !== "node";
+      plan.push(...runtimeRows(runtime, { upstash: upstash !== undefined, brief }));
       if (upstash) plan.push(headerAffinityRow(runtime, sessionCount(options.mode)));
     }
     if (env.bins.nginx) plan.push(NGINX_ROW);
