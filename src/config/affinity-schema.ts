@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "./zod.ts";
 
 /**
  * Session affinity for one pool, named and shaped after Cloudflare Load Balancing's
@@ -16,38 +16,34 @@ export const DEFAULT_COOKIE_TTL_S = 82_800;
 export const DEFAULT_HEADER_TTL_S = 1_800;
 
 export const affinitySchema = z
-  .object({
-    mode: z.enum(AFFINITY_MODES).default("none"),
-    cookie_name: z
-      .string()
-      .regex(TOKEN, "expected a cookie name (a token: letters, digits, !#$%&'*+-.^_`|~)")
-      .default("lb_affinity"),
+  .strictObject({
+    mode: z._default(z.enum(AFFINITY_MODES), "none"),
+    cookie_name: z._default(
+      z.string().check(z.regex(TOKEN, "expected a cookie name (a token: letters, digits, !#$%&'*+-.^_`|~)")),
+      "lb_affinity",
+    ),
     /** Absent: DEFAULT_COOKIE_TTL_S for the cookie modes, DEFAULT_HEADER_TTL_S for header. */
-    ttl_s: z
-      .number()
-      .int()
-      .min(1)
-      .max(30 * 86_400)
-      .optional(),
+    ttl_s: z.optional(z.int().check(z.gte(1), z.lte(30 * 86_400))),
     /** Header mode: the headers whose values make the session key. */
-    headers: z.array(z.string().regex(TOKEN, "expected a header name (a token)")).default([]),
+    headers: z._default(z.array(z.string().check(z.regex(TOKEN, "expected a header name (a token)"))), []),
     /** Header mode: a request without every one of them has no session (else: any of them). */
-    require_all_headers: z.boolean().default(false),
-    zero_downtime_failover: z.enum(FAILOVER_POLICIES).default("temporary"),
+    require_all_headers: z._default(z.boolean(), false),
+    zero_downtime_failover: z._default(z.enum(FAILOVER_POLICIES), "temporary"),
     /** The cookie is Secure unless turned off for plain-HTTP development. */
-    cookie_secure: z.boolean().default(true),
+    cookie_secure: z._default(z.boolean(), true),
   })
-  .strict()
-  .superRefine((affinity, ctx) => {
-    if (affinity.mode === "header" && affinity.headers.length === 0) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["headers"],
-        input: affinity.headers,
-        message: "expected at least one header name for header affinity (AFFINITY_HEADERS: a comma list)",
-      });
-    }
-  });
+  .check(
+    z.superRefine((affinity, ctx) => {
+      if (affinity.mode === "header" && affinity.headers.length === 0) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["headers"],
+          input: affinity.headers,
+          message: "expected at least one header name for header affinity (AFFINITY_HEADERS: a comma list)",
+        });
+      }
+    }),
+  );
 
 export type AffinityConfig = z.output<typeof affinitySchema>;
 

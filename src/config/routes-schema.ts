@@ -1,8 +1,8 @@
-import { z } from "zod";
 import { CONTINENT_CODES, COUNTRY_CODES, DEFAULT_LOCATION_HEADERS } from "../routing/geo.ts";
 import { covers } from "../routing/route-cover.ts";
 import { compileMatch, parseHostPattern } from "../routing/route-match.ts";
 import { STEERING_POLICIES } from "../routing/steering.ts";
+import { z } from "./zod.ts";
 
 /**
  * Routes and steering, shaped after Cloudflare Load Balancing (pools, steering_policy,
@@ -14,66 +14,63 @@ const METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"] as 
 const TOKEN = /^[!#$%&'*+\-.0-9A-Z^_`a-z|~]+$/;
 const ROUTE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
-const methodSchema = z
-  .string()
-  .transform((m) => m.toUpperCase())
-  .pipe(z.enum(METHODS, { error: `expected one of ${METHODS.join(", ")}` }));
+const methodSchema = z.pipe(
+  z.pipe(
+    z.string(),
+    z.transform((m: string) => m.toUpperCase()),
+  ),
+  z.enum(METHODS, { error: `expected one of ${METHODS.join(", ")}` }),
+);
 
-const matchSchema = z
-  .object({
-    host: z
-      .string()
-      .superRefine((text, ctx) => {
+const matchSchema = z.strictObject({
+  host: z.optional(
+    z.string().check(
+      z.superRefine((text, ctx) => {
         const parsed = parseHostPattern(text);
         if (typeof parsed === "string") ctx.addIssue({ code: "custom", message: parsed });
-      })
-      .optional(),
-    path_prefix: z
-      .string()
-      .regex(/^\/[^?#\s]*$/, "expected a path starting with / (no query, fragment or spaces)")
-      .optional(),
-    /** One method or a list of them. */
-    method: z
-      .preprocess(
-        (value) => (typeof value === "string" ? [value] : value),
-        z.array(methodSchema).min(1, "expected at least one method"),
-      )
-      .optional(),
-    headers: z
-      .record(
-        z.string().regex(TOKEN, "expected a header name (a token)"),
-        z.union([z.string(), z.literal(true)], { error: "expected a header value, or true for presence" }),
-      )
-      .optional(),
-  })
-  .strict();
+      }),
+    ),
+  ),
+  path_prefix: z.optional(
+    z.string().check(z.regex(/^\/[^?#\s]*$/, "expected a path starting with / (no query, fragment or spaces)")),
+  ),
+  /** One method or a list of them. */
+  method: z.optional(
+    z.pipe(
+      z.transform((value) => (typeof value === "string" ? [value] : value)),
+      z.array(methodSchema).check(z.minLength(1, "expected at least one method")),
+    ),
+  ),
+  headers: z.optional(
+    z.record(
+      z.string().check(z.regex(TOKEN, "expected a header name (a token)")),
+      z.union([z.string(), z.literal(true)], { error: "expected a header value, or true for presence" }),
+    ),
+  ),
+});
 
-const poolList = z.array(z.string()).min(1, "expected at least one pool name");
+const poolList = z.array(z.string()).check(z.minLength(1, "expected at least one pool name"));
 
-export const routeSchema = z
-  .object({
-    name: z.string().regex(ROUTE_NAME, "expected 1-64 letters, digits and _ . -").optional(),
-    match: matchSchema.optional(),
-    strip_prefix: z.boolean().default(false),
-    pools: poolList,
-    steering: z.enum(STEERING_POLICIES).default("failover"),
-    fallback_pool: z.string().optional(),
-    country_pools: z.record(z.string(), poolList).optional(),
-    continent_pools: z.record(z.string(), poolList).optional(),
-  })
-  .strict();
+export const routeSchema = z.strictObject({
+  name: z.optional(z.string().check(z.regex(ROUTE_NAME, "expected 1-64 letters, digits and _ . -"))),
+  match: z.optional(matchSchema),
+  strip_prefix: z._default(z.boolean(), false),
+  pools: poolList,
+  steering: z._default(z.enum(STEERING_POLICIES), "failover"),
+  fallback_pool: z.optional(z.string()),
+  country_pools: z.optional(z.record(z.string(), poolList)),
+  continent_pools: z.optional(z.record(z.string(), poolList)),
+});
 
 export type RouteConfig = z.output<typeof routeSchema>;
 
 /** Header names a trusted proxy in front reports the client's location in. */
-export const locationHeadersSchema = z
-  .object({
-    country: z.string().regex(TOKEN).default(DEFAULT_LOCATION_HEADERS.country),
-    continent: z.string().regex(TOKEN).default(DEFAULT_LOCATION_HEADERS.continent),
-    latitude: z.string().regex(TOKEN).default(DEFAULT_LOCATION_HEADERS.latitude),
-    longitude: z.string().regex(TOKEN).default(DEFAULT_LOCATION_HEADERS.longitude),
-  })
-  .strict();
+export const locationHeadersSchema = z.strictObject({
+  country: z._default(z.string().check(z.regex(TOKEN)), DEFAULT_LOCATION_HEADERS.country),
+  continent: z._default(z.string().check(z.regex(TOKEN)), DEFAULT_LOCATION_HEADERS.continent),
+  latitude: z._default(z.string().check(z.regex(TOKEN)), DEFAULT_LOCATION_HEADERS.latitude),
+  longitude: z._default(z.string().check(z.regex(TOKEN)), DEFAULT_LOCATION_HEADERS.longitude),
+});
 
 interface PoolFacts {
   readonly name: string;
