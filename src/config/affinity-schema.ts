@@ -1,4 +1,4 @@
-import { z } from "./zod.ts";
+import * as z from "./zod.ts";
 
 /**
  * Session affinity for one pool, named and shaped after Cloudflare Load Balancing's

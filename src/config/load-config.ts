@@ -1,7 +1,7 @@
 import { isSecretName, jsonSyntaxSummary, REDACTED, redact, scrubCredentials } from "./redact.ts";
 import { configSchema, type ParsedConfig } from "./schema.ts";
 import { SETTINGS, type Setting } from "./settings.ts";
-import type { z } from "./zod.ts";
+import type * as z from "./zod.ts";
 
 export type Config = ParsedConfig;
 export type PoolConfig = Config["pools"][number];

@@ -2,7 +2,7 @@ import { CONTINENT_CODES, COUNTRY_CODES, DEFAULT_LOCATION_HEADERS } from "../rou
 import { covers } from "../routing/route-cover.ts";
 import { compileMatch, parseHostPattern } from "../routing/route-match.ts";
 import { STEERING_POLICIES } from "../routing/steering.ts";
-import { z } from "./zod.ts";
+import * as z from "./zod.ts";
 
 /**
  * Routes and steering, shaped after Cloudflare Load Balancing (pools, steering_policy,

@@ -4,7 +4,7 @@ import { parseCidr, TRUST_PROXY_EXPECTED } from "../shared/ip-networks.ts";
 import { POOL_NAME, STATE_KINDS } from "../state/types.ts";
 import { affinitySchema, signsCookies } from "./affinity-schema.ts";
 import { locationHeadersSchema, routeProblems, routeSchema } from "./routes-schema.ts";
-import { z } from "./zod.ts";
+import * as z from "./zod.ts";
 
 /**
  * The one schema. JSON keys are snake_case like nginx/HAProxy directives; the Config type is

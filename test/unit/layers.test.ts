@@ -84,6 +84,17 @@ describe("layers", () => {
     expect(violations(files)).toEqual([]);
   });
 
+  it("zod enters src/ only through src/config/zod.ts, as zod/mini: classic zod does not tree-shake (454 KB)", () => {
+    const zodImports = new Set(
+      [...sourceFiles("src")].flatMap(([path, source]) =>
+        importsOf(source)
+          .filter((specifier) => specifier === "zod" || specifier.startsWith("zod/"))
+          .map((specifier) => `${path}: ${specifier}`),
+      ),
+    );
+    expect([...zodImports].sort()).toEqual(["src/config/zod.ts: zod/mini", "src/config/zod.ts: zod/v4/locales/en.js"]);
+  });
+
   it("the check sees an upward import, a peer import and a file outside every layer", () => {
     const files = new Map([
       [
