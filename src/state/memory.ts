@@ -1,5 +1,5 @@
 import type { LatencyEstimate } from "../shared/backend.ts";
-import { checkLock, checkSession, sanitizePatch } from "./patch.ts";
+import { checkCount, checkLock, checkSession, sanitizePatch } from "./patch.ts";
 import { type InstanceEntry, mergeReport, snapshotOf } from "./snapshot.ts";
 import type { BackendPatch, InstanceReport, PoolSnapshot, StateStore } from "./types.ts";
 
@@ -25,7 +25,7 @@ export class MemoryStore implements StateStore {
   async reserve(pool: string, count: number): Promise<number> {
     const record = this.#pool(pool);
     const first = record.sequence;
-    record.sequence += count;
+    record.sequence += checkCount(count);
     return first;
   }
 

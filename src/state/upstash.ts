@@ -9,7 +9,7 @@
 // Deno and workerd (it needs only fetch, atob, TextEncoder and crypto.subtle).
 import { Redis } from "@upstash/redis/cloudflare";
 import type { LatencyEstimate } from "../shared/backend.ts";
-import { checkLock, checkSession, patchStrings, readPatch, sanitizePatch } from "./patch.ts";
+import { checkCount, checkLock, checkSession, patchStrings, readPatch, sanitizePatch } from "./patch.ts";
 import {
   type BackendPatch,
   type BackendSnapshot,
@@ -78,10 +78,7 @@ export class UpstashStore implements StateStore {
   }
 
   async reserve(pool: string, count: number): Promise<number> {
-    if (!Number.isSafeInteger(count) || count < 0) {
-      throw new RangeError(`reserve: count must be a non-negative integer, got ${count}`);
-    }
-    const end = await this.#redis.incrby(this.#key(pool, "seq"), count);
+    const end = await this.#redis.incrby(this.#key(pool, "seq"), checkCount(count));
     const value = Number(end);
     if (!Number.isSafeInteger(value)) throw new Error(`reserve: unexpected INCRBY reply ${String(end)}`);
     return value - count;

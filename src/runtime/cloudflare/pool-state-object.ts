@@ -4,7 +4,7 @@ import { probe } from "../../health/probe.ts";
 import type { LatencyEstimate } from "../../shared/backend.ts";
 import type { ProbeSpec } from "../../shared/probe-spec.ts";
 import type { PoolObjectNamespace } from "../../state/durable-object-store.ts";
-import { checkLock, checkSession, readPatch, sanitizePatch } from "../../state/patch.ts";
+import { checkCount, checkLock, checkSession, readPatch, sanitizePatch } from "../../state/patch.ts";
 import { type InstanceEntry, mergeReport, snapshotOf } from "../../state/snapshot.ts";
 import type { BackendPatch, HealthWatch, InstanceReport, PoolSnapshot } from "../../state/types.ts";
 import { SessionTable } from "./session-table.ts";
@@ -76,12 +76,8 @@ export class PoolStateObject extends DurableObject<unknown> {
 
   /** Adds `count` to the sequence and returns the first of the `count` positions reserved. */
   reserve(count: number): number {
-    // A NaN or fractional count would be written through and poison the sequence for good.
-    if (!Number.isSafeInteger(count) || count < 0) {
-      throw new RangeError(`reserve: count must be a non-negative integer, got ${String(count)}`);
-    }
     const first = this.#sequence;
-    this.#sequence += count;
+    this.#sequence += checkCount(count);
     this.ctx.storage.kv.put(SEQUENCE_KEY, this.#sequence);
     return first;
   }
