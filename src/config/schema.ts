@@ -190,6 +190,8 @@ export const configSchema = z
       .min(1, "expected at least one pool")
       .max(1, "expected exactly one pool (several pools are not routed yet)"),
     state: z.enum(STATE_KINDS).default("memory"),
+    /** Deno, STATE=deno-kv: the KV database file; absent, Deno's default (Deno Deploy's own store). */
+    deno_kv_path: z.string().min(1, "expected a file path").optional(),
     /** Namespaces every key in a shared store, so two balancers can share one Redis. */
     state_prefix: z
       .string()

@@ -204,7 +204,14 @@ const CORE_SETTINGS: readonly Setting[] = [
     flag: "state",
     path: ["state"],
     parse: text,
-    help: "memory | durable-object | upstash | kv",
+    help: "memory | durable-object | upstash | kv | deno-kv (Deno only)",
+  },
+  {
+    env: "DENO_KV_PATH",
+    flag: "deno-kv-path",
+    path: ["deno_kv_path"],
+    parse: text,
+    help: "STATE=deno-kv: the Deno KV file (default: Deno's own; none on Deno Deploy)",
   },
   {
     env: "STATE_PREFIX",
