@@ -57,7 +57,7 @@ export interface StateStore {
   close?(): Promise<void>;
 }
 
-export const STATE_KINDS = ["memory", "durable-object", "upstash", "kv"] as const;
+export const STATE_KINDS = ["memory", "durable-object", "upstash", "kv", "deno-kv"] as const;
 export type StateKind = (typeof STATE_KINDS)[number];
 
 export type Health = "up" | "down";

@@ -1,7 +1,7 @@
 // One StateStore contract (test/support/store-contract.ts) run against every store: memory (on a
 // clock the test moves), upstash (a real redis-server behind the Upstash REST server), and
 // durable-object and kv (workerd through miniflare, driven from Node over its proxies of the
-// bindings). Two clients, adapters or isolates stand for two instances sharing the store.
+// bindings), and deno-kv (a Deno process holding two DenoKvStores on one database file). Two clients, adapters or isolates stand for two instances sharing the store.
 //
 // The stores run side by side (their timed cases mostly wait on clocks); each store's own cases
 // run one after another, as they count that store's round trips. Real clocks get a 2 s ttl: the
@@ -11,6 +11,7 @@ import { DurableObjectStore, type PoolObjectNamespace } from "../../src/state/du
 import { type KvNamespaceLike, KvStore } from "../../src/state/kv.ts";
 import { MemoryStore } from "../../src/state/memory.ts";
 import { UpstashStore } from "../../src/state/upstash.ts";
+import { type DenoKvStores, startDenoKvStores } from "../support/deno-kv.ts";
 import { describeWithRedis, startUpstashStack, type UpstashStack } from "../support/redis.ts";
 import { reachRealTime } from "../support/session-contract.ts";
 import { describeStoreContract } from "../support/store-contract.ts";
@@ -131,5 +132,25 @@ describe.concurrent("the StateStore contract, every store", () => {
         roundTrips: () => calls.n,
       }));
     });
+  });
+
+  describe("deno-kv (Deno KV on a local file, in a Deno process)", () => {
+    let deno: DenoKvStores;
+    beforeAll(async () => {
+      deno = await startDenoKvStores();
+    });
+    afterAll(async () => {
+      await deno?.stop();
+    });
+    // The clock is the Deno process's (the machine's): Deno KV has no server time.
+    describeStoreContract(() => ({
+      store: deno.stores[0],
+      peer: deno.stores[1],
+      shares: { sequence: true, load: true, locks: true, sessions: true },
+      ttlMs: 2_000,
+      now: Date.now,
+      reach: reachRealTime,
+      roundTrips: () => deno.ops(),
+    }));
   });
 });
