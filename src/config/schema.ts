@@ -202,6 +202,11 @@ export const configSchema = z
     store_timeout_ms: z.number().int().min(1).max(60_000).default(200),
     /** How stale the shared view (health, flags, load) may get while requests flow. */
     sync_interval_ms: z.number().int().min(10).max(600_000).default(1_000),
+    /**
+     * Store calls per second the fleet's background syncs may spend on one pool: past it, each
+     * instance syncs once per (live instances / budget) seconds instead. 0 = no budget.
+     */
+    sync_budget: z.number().int().min(0).max(100_000).default(400),
     /** Least gap between in-flight reports for least-connections and least-response-time. */
     report_gap_ms: z.number().int().min(1).max(60_000).default(50),
     /** In-flight counts of an instance that stops reporting stop counting after this. */

@@ -242,6 +242,13 @@ const CORE_SETTINGS: readonly Setting[] = [
     help: "how often the shared view is refreshed while requests flow (default 1000)",
   },
   {
+    env: "SYNC_BUDGET",
+    flag: "sync-budget",
+    path: ["sync_budget"],
+    parse: looseNumber,
+    help: "store calls/s one pool's syncs may take from the whole fleet; past it instances sync less often (default 400; 0 = no budget)",
+  },
+  {
     env: "INFLIGHT_TTL_MS",
     flag: "inflight-ttl-ms",
     path: ["inflight_ttl_ms"],
