@@ -6,7 +6,7 @@
 import type { LatencyEstimate } from "../shared/backend.ts";
 import { checkCount, checkLock, checkSession, readPatch, sanitizePatch } from "./patch.ts";
 import { renewalDue } from "./session-renewal.ts";
-import { type InstanceEntry, mergeReport, snapshotOf } from "./snapshot.ts";
+import { type InstanceEntry, mergeReport, snapshotOf, withLive } from "./snapshot.ts";
 import { type BackendPatch, type InstanceReport, POOL_NAME, type PoolSnapshot, type StateStore } from "./types.ts";
 
 /** The little of Deno KV's API used here (this project type-checks with tsc, not deno check). */
@@ -54,6 +54,7 @@ interface Listed<T> {
   readonly versionstamp: string | null;
 }
 
+/** A lock, or an instance's presence: held (live) until `until`. */
 interface StoredLock {
   readonly until: number;
 }
@@ -65,7 +66,8 @@ interface StoredSession {
 /**
  * Keys, all under [prefix, pool]: "seq" (KvU64), "flags"/backend (the backend's record),
  * "lat"/backend (shared latency estimate), "inst"/instance (last report: in-flight counts and
- * their expiry), "lock"/name ({until}), "sess"/key ({backend, until}). Values carry their own
+ * their expiry), "live"/instance ({until}: counted live), "lock"/name ({until}), "sess"/key
+ * ({backend, until}). Values carry their own
  * expiry and KV's `expireIn` only clears them later: KV may still return a key past its expireIn.
  *
  * The clock is this process's (Date.now): Deno KV has no server time. Instances on one machine,
@@ -138,10 +140,11 @@ export class DenoKvStore implements StateStore {
     const kv = await this.kv;
     const now = this.clock();
     if (report) await this.#publish(pool, report, now);
-    const [instances, flags, latency] = await Promise.all([
+    const [instances, flags, latency, presence] = await Promise.all([
       this.#list<InstanceEntry>(kv, pool, "inst"),
       this.#list<unknown>(kv, pool, "flags"),
       this.#list<LatencyEstimate>(kv, pool, "lat"),
+      this.#list<StoredLock>(kv, pool, "live"),
     ]);
     const records = {
       instances: new Map([...instances].map(([name, entry]) => [name, entry.value])),
@@ -159,7 +162,11 @@ export class DenoKvStore implements StateStore {
       // Best effort: the next sync tries again, and the view above already leaves them out.
       await removal.commit().catch(() => undefined);
     }
-    return snapshot;
+    // One entry read per live instance: fine for the tens or hundreds of isolates Deno Deploy
+    // runs; the stores that keep a pool in one place (memory, Durable Object, Redis) count in O(1).
+    let live = 0;
+    for (const { value } of presence.values()) if (value.until > now) live++;
+    return withLive(snapshot, live);
   }
 
   async setBackend(pool: string, backend: string, patch: BackendPatch): Promise<void> {
@@ -228,6 +235,12 @@ export class DenoKvStore implements StateStore {
       // An empty report leaves nothing behind, as on Redis.
       if (Object.keys(report.inflight).length === 0) op.delete(instanceKey);
       else op.set(instanceKey, merged.entry, { expireIn: Math.max(1, report.ttlMs) + CLEANUP_SLACK_MS });
+      if (report.liveMs !== undefined && Number.isFinite(report.liveMs)) {
+        const presence: StoredLock = { until: now + report.liveMs };
+        op.set(this.#key(pool, "live", report.instance), presence, {
+          expireIn: Math.max(1, report.liveMs) + CLEANUP_SLACK_MS,
+        });
+      }
       return (await op.commit()).ok ? true : undefined;
     });
   }

@@ -162,6 +162,32 @@ export function describeStoreContract(target: () => StoreContractTarget): void {
       for (let i = 0; i < 3; i++) expect(inflightOf(await silent.sync(pool, undefined))).toEqual({ x: 1 });
     });
 
+    it("counts an instance live for its report's liveMs, once however often it reports; others not at all", async () => {
+      const t = target();
+      const { store, peer, shares, ttlMs, now, clockSlackMs = 5 } = t;
+      const pool = freshPool("live");
+      const report = (instance: string, liveMs?: number) => ({
+        ...instanceReport(instance, {}),
+        ...(liveMs === undefined ? {} : { liveMs }),
+      });
+      // A report that does not ask to be counted is not.
+      expect((await store.sync(pool, report("quiet"))).live).toBeUndefined();
+      expect((await store.sync(pool, report("a", 600_000))).live).toBe(1);
+      const sentAt = now();
+      expect((await peer.sync(pool, report("b", ttlMs))).live).toBe(shares.load ? 2 : 1);
+      expect((await store.sync(pool, report("a", 600_000))).live).toBe(shares.load ? 2 : 1);
+      // b goes silent: counted until its liveMs has passed, not before.
+      const reader = shares.load ? store : peer;
+      const after = await pollUntil(
+        t,
+        () => reader.sync(pool, undefined),
+        (s) => s.live === (shares.load ? 1 : undefined),
+      );
+      expect(now() - sentAt).toBeGreaterThanOrEqual(ttlMs - clockSlackMs);
+      expect(after.live).toBe(shares.load ? 1 : undefined);
+      expect((await store.sync(pool, undefined)).live).toBe(1);
+    });
+
     it("folds latency summaries like foldSharedLatency, stamped with the store's clock", async () => {
       const { store, peer, shares } = target();
       const pool = freshPool("lat");

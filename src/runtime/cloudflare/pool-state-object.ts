@@ -5,7 +5,8 @@ import type { LatencyEstimate } from "../../shared/backend.ts";
 import type { ProbeSpec } from "../../shared/probe-spec.ts";
 import type { PoolObjectNamespace } from "../../state/durable-object-store.ts";
 import { checkCount, checkLock, checkSession, readPatch, sanitizePatch } from "../../state/patch.ts";
-import { type InstanceEntry, mergeReport, snapshotOf } from "../../state/snapshot.ts";
+import { Presence } from "../../state/presence.ts";
+import { type InstanceEntry, mergeReport, snapshotOf, withLive } from "../../state/snapshot.ts";
 import type { BackendPatch, HealthWatch, InstanceReport, PoolSnapshot } from "../../state/types.ts";
 import { SessionTable } from "./session-table.ts";
 
@@ -53,6 +54,8 @@ export class PoolStateObject extends DurableObject<unknown> {
   readonly #instances = new Map<string, InstanceEntry>();
   /** lock name -> when it frees itself (epoch ms); memory only, see tryLock. */
   readonly #locks = new Map<string, number>();
+  /** Live instances (reports naming liveMs); memory only, like the reports themselves. */
+  readonly #presence = new Presence();
 
   readonly #sessions: SessionTable;
 
@@ -87,18 +90,22 @@ export class PoolStateObject extends DurableObject<unknown> {
     const now = Date.now();
     if (report) {
       const merged = mergeReport(this.#latency, report, now);
-      this.#instances.set(report.instance, merged.entry);
+      // An empty report leaves nothing to sum, so nothing is kept (as Redis's HDEL): a sync's
+      // work grows with the instances that have requests in flight, not with every instance.
+      if (Object.keys(report.inflight).length === 0) this.#instances.delete(report.instance);
+      else this.#instances.set(report.instance, merged.entry);
       for (const [backend, estimate] of Object.entries(merged.latency)) {
         this.#latency.set(backend, estimate);
         this.ctx.storage.kv.put(LATENCY_PREFIX + backend, estimate);
       }
+      if (report.liveMs !== undefined) this.#presence.report(report.instance, now + report.liveMs);
     }
     const { snapshot, expired } = snapshotOf(
       { instances: this.#instances, flags: this.#flags, latency: this.#latency },
       now,
     );
     for (const instance of expired) this.#instances.delete(instance);
-    return snapshot;
+    return withLive(snapshot, this.#presence.count(now));
   }
 
   /**
