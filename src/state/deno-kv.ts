@@ -140,12 +140,15 @@ export class DenoKvStore implements StateStore {
     const kv = await this.kv;
     const now = this.clock();
     if (report) await this.#publish(pool, report, now);
-    const [instances, flags, latency, presence] = await Promise.all([
-      this.#list<InstanceEntry>(kv, pool, "inst"),
-      this.#list<unknown>(kv, pool, "flags"),
-      this.#list<LatencyEstimate>(kv, pool, "lat"),
-      this.#list<StoredLock>(kv, pool, "live"),
-    ]);
+    // Reads too are tried again when another process holds the file.
+    const [instances, flags, latency, presence] = await this.#retry("sync", () =>
+      Promise.all([
+        this.#list<InstanceEntry>(kv, pool, "inst"),
+        this.#list<unknown>(kv, pool, "flags"),
+        this.#list<LatencyEstimate>(kv, pool, "lat"),
+        this.#list<StoredLock>(kv, pool, "live"),
+      ]),
+    );
     const records = {
       instances: new Map([...instances].map(([name, entry]) => [name, entry.value])),
       flags: new Map([...flags].map(([name, entry]) => [name, readPatch(entry.value)])),
@@ -190,7 +193,7 @@ export class DenoKvStore implements StateStore {
       const lock: StoredLock = { until: now + ttl };
       const op = kv.atomic().check(checkOf(key, entry));
       // A failed check means another caller took it first.
-      return (await op.set(key, lock, { expireIn: ttl + CLEANUP_SLACK_MS }).commit()).ok;
+      return (await op.set(key, lock, { expireIn: cleanupAfter(ttl) }).commit()).ok;
     });
   }
 
@@ -234,11 +237,11 @@ export class DenoKvStore implements StateStore {
       for (const [name, estimate] of Object.entries(merged.latency)) op.set(this.#key(pool, "lat", name), estimate);
       // An empty report leaves nothing behind, as on Redis.
       if (Object.keys(report.inflight).length === 0) op.delete(instanceKey);
-      else op.set(instanceKey, merged.entry, { expireIn: Math.max(1, report.ttlMs) + CLEANUP_SLACK_MS });
+      else op.set(instanceKey, merged.entry, { expireIn: cleanupAfter(report.ttlMs) });
       if (report.liveMs !== undefined && Number.isFinite(report.liveMs)) {
         const presence: StoredLock = { until: now + report.liveMs };
         op.set(this.#key(pool, "live", report.instance), presence, {
-          expireIn: Math.max(1, report.liveMs) + CLEANUP_SLACK_MS,
+          expireIn: cleanupAfter(report.liveMs),
         });
       }
       return (await op.commit()).ok ? true : undefined;
@@ -253,7 +256,7 @@ export class DenoKvStore implements StateStore {
     until: number,
   ): Promise<boolean> {
     const value: StoredSession = { backend, until };
-    const expireIn = until - this.clock() + CLEANUP_SLACK_MS;
+    const expireIn = cleanupAfter(until - this.clock());
     return (await kv.atomic().check(checkOf(id, entry)).set(id, value, { expireIn }).commit()).ok;
   }
 
@@ -288,6 +291,11 @@ export class DenoKvStore implements StateStore {
     }
     return [this.prefix, pool, ...parts];
   }
+}
+
+/** KV's expireIn for a value that expires by itself after `ms`: whole ms (KV refuses fractions), later. */
+function cleanupAfter(ms: number): number {
+  return Math.ceil(Math.max(1, ms) + CLEANUP_SLACK_MS);
 }
 
 /** The check that `key` is still as `entry` read it (absent: still absent). */

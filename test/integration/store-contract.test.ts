@@ -39,7 +39,10 @@ describe.concurrent("the StateStore contract, every store", () => {
     let stores: [UpstashStore, UpstashStore];
     beforeAll(async () => {
       stack = await startUpstashStack();
-      const client = () => new UpstashStore({ url: stack.upstash.url, token: stack.upstash.token, prefix: "contract" });
+      // A generous client deadline: the cases are about what the store does, and the REST server
+      // shares this process with every other store's cases running at the same time.
+      const client = () =>
+        new UpstashStore({ url: stack.upstash.url, token: stack.upstash.token, prefix: "contract", timeoutMs: 60_000 });
       stores = [client(), client()];
     });
     afterAll(async () => {
