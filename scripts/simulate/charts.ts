@@ -4,7 +4,9 @@
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
 import type { SimResult } from "./scenario.ts";
-import type { Family } from "./scenarios.ts";
+import { type Family, VARIANTS } from "./scenarios.ts";
+
+const ORACLE = "oracle (true in-flight counts)";
 
 export async function svgOf(spec: TopLevelSpec): Promise<string> {
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: "none" });
@@ -19,14 +21,16 @@ const CONFIG = { font: "Helvetica, Arial, sans-serif", view: { stroke: "#ddd" } 
 
 const variantOf = (result: SimResult): string => result.scenario.name.split(",")[0]!;
 
-/** Legends list before, after, oracle in that order, with room for the whole label. */
+/** The same colour for a variant in every chart: before red, after blue, the oracle green. */
 const VARIANT_COLOR = {
   field: "variant",
   type: "nominal",
   title: null,
-  sort: "descending",
-  scale: { range: ["#e45756", "#4c78a8", "#54a24b"] },
-  legend: { orient: "top", labelLimit: 400 },
+  scale: {
+    domain: [...VARIANTS.map((v) => v.label), ORACLE],
+    range: ["#e45756", "#4c78a8", "#54a24b"],
+  },
+  legend: { orient: "top", labelLimit: 400, values: VARIANTS.map((v) => v.label) },
 } as const;
 
 /** One chart per family (some families have more than one view in it). */
@@ -104,18 +108,20 @@ function scaleCharts(results: readonly SimResult[]): Record<string, TopLevelSpec
       height: HEIGHT,
       config: CONFIG,
       data: { values: rows },
-      transform: [{ fold: ["upstash", "durableObject"], as: ["store", "dollars"] }],
+      transform: [
+        { fold: ["upstash", "durableObject"], as: ["key", "dollars"] },
+        {
+          calculate:
+            "datum.key === 'upstash' ? 'Upstash ($0.20 per 100k commands)' : 'Durable Object ($0.15 per million requests)'",
+          as: "store",
+        },
+      ],
       mark: { type: "line", point: true },
       encoding: {
         x,
-        y: {
-          field: "dollars",
-          type: "quantitative",
-          scale: { type: "symlog", constant: 0.01 },
-          title: "US$ per million requests",
-        },
+        y: { field: "dollars", type: "quantitative", scale: { type: "log" }, title: "US$ per million requests" },
         color,
-        strokeDash: { field: "store", type: "nominal", title: "store" },
+        strokeDash: { field: "store", type: "nominal", title: null, legend: { orient: "bottom", labelLimit: 400 } },
       },
     },
     "scale-fairness": {
@@ -133,43 +139,42 @@ function scaleCharts(results: readonly SimResult[]): Record<string, TopLevelSpec
 
 function failoverChart(results: readonly SimResult[]): TopLevelSpec {
   const rows = results.flatMap((r) =>
-    r.failovers.flatMap((f) => [
-      {
+    r.failovers.flatMap((f) =>
+      [
+        { measure: "marked down in the store", ms: f.detectedAfterMs },
+        { measure: "no instance uses it (5 s quiet)", ms: f.stoppedAfterMs },
+      ].map(({ measure, ms }) => ({
         instances: String(r.scenario.instances),
         variant: variantOf(r),
-        measure: "marked down in the store",
-        s: (f.detectedAfterMs ?? Number.NaN) / 1000,
-      },
-      {
-        instances: String(r.scenario.instances),
-        variant: variantOf(r),
-        measure: "no instance uses it (5 s quiet)",
-        s: (f.stoppedAfterMs ?? Number.NaN) / 1000,
-      },
-    ]),
+        measure,
+        s: ms === undefined ? null : ms / 1000,
+        never: ms === undefined ? "not within the run" : "",
+      })),
+    ),
   );
+  const order = [...new Set(results.map((r) => String(r.scenario.instances)))];
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-    title: "Seconds after backend b fails (a missing bar: not within the run)",
+    title: "Seconds after backend b fails",
     config: CONFIG,
-    data: { values: rows.filter((row) => Number.isFinite(row.s)) },
+    data: { values: rows },
     facet: { column: { field: "measure", type: "nominal", title: null } },
     spec: {
-      width: 240,
+      width: 260,
       height: HEIGHT,
-      mark: "bar",
       encoding: {
-        x: {
-          field: "instances",
-          type: "ordinal",
-          sort: ["3", "100", "1000", "10000"],
-          title: "instances",
-          axis: { labelAngle: 0 },
-        },
-        xOffset: { field: "variant" },
-        y: { field: "s", type: "quantitative", title: "seconds after the failure" },
+        x: { field: "instances", type: "ordinal", sort: order, title: "instances", axis: { labelAngle: 0 } },
+        xOffset: { field: "variant", sort: VARIANTS.map((v) => v.label) },
         color: VARIANT_COLOR,
       },
+      layer: [
+        { mark: "bar", encoding: { y: { field: "s", type: "quantitative", title: "seconds after the failure" } } },
+        {
+          transform: [{ filter: "datum.s === null" }],
+          mark: { type: "text", angle: 270, align: "left", fontSize: 10 },
+          encoding: { y: { datum: 0.5 }, text: { field: "never" } },
+        },
+      ],
     },
   };
 }
@@ -177,12 +182,12 @@ function failoverChart(results: readonly SimResult[]): TopLevelSpec {
 function leastConnectionsChart(results: readonly SimResult[]): TopLevelSpec {
   const rows = results.map((r) => ({
     instances: r.scenario.instances,
-    variant: r.scenario.oracle ? "oracle (true in-flight counts)" : variantOf(r),
+    variant: r.scenario.oracle ? ORACLE : variantOf(r),
     cv: r.inflightCv,
     meanMs: r.latency.meanMs,
   }));
   const x = { field: "instances", type: "quantitative", scale: { type: "log" }, title: "instances" } as const;
-  const color = VARIANT_COLOR;
+  const color = { ...VARIANT_COLOR, legend: { ...VARIANT_COLOR.legend, values: [...VARIANT_COLOR.scale.domain] } };
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title: "Least connections against an oracle",

@@ -65,6 +65,28 @@ export function tableOf(family: Family, results: readonly SimResult[]): string {
           ];
         }),
       );
+    case "sync-interval":
+      return table(
+        [
+          "run",
+          "store calls/s (peak)",
+          "calls per request",
+          "fairness CV mean (max)",
+          "b marked down after (s)",
+          "no instance uses b after (s)",
+        ],
+        results.map((r) => {
+          const f = r.failovers[0]!;
+          return [
+            r.scenario.name,
+            `${fixed(r.storeCallsPerS)} (${r.storePeakCallsPerS})`,
+            fixed(r.storeCallsPerRequest, 3),
+            `${pct(r.fairness.meanCv)} (${pct(r.fairness.maxCv)})`,
+            seconds(f.detectedAfterMs),
+            seconds(f.stoppedAfterMs),
+          ];
+        }),
+      );
     case "least-connections":
       return table(
         ["run", "in-flight CV across backends", "mean latency (ms)", "p99 latency (ms)", "store calls/s"],

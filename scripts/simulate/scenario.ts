@@ -139,6 +139,18 @@ function rateAt(shape: RateShape, s: number, totalS: number): number {
 const START = Date.UTC(2026, 0, 1);
 
 export async function runScenario(scenario: Scenario): Promise<SimResult> {
+  // The project's own code draws a few things from Math.random (a local rotation's start, the
+  // first health-check attempt): seeded for the run, so a run repeats exactly.
+  const random = Math.random;
+  Math.random = seeded(scenario.seed + 6);
+  try {
+    return await simulate(scenario);
+  } finally {
+    Math.random = random;
+  }
+}
+
+async function simulate(scenario: Scenario): Promise<SimResult> {
   const wallStart = performance.now();
   const random = seeded(scenario.seed);
   const clock = new SimClock(START);

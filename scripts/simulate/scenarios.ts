@@ -130,6 +130,27 @@ export function families(quick: boolean): Family[] {
         },
       ]),
     },
+    ...(quick
+      ? []
+      : [
+          {
+            id: "sync-interval",
+            title: "SYNC_INTERVAL_MS with b failing (300 instances, 1,000 req/s, health checks every 10 s)",
+            runs: both((variant) =>
+              [250, 1_000, 4_000].map((syncIntervalMs) => ({
+                ...BASE,
+                warmupS: 40,
+                durationS: 90,
+                name: `${variant.label}, SYNC_INTERVAL_MS=${syncIntervalMs}`,
+                instances: 300,
+                syncIntervalMs,
+                syncBudget: variant.syncBudget,
+                healthCheck: {},
+                failures: [{ backend: "b", at: 50_000, mode: "refuse" as const }],
+              })),
+            ),
+          },
+        ]),
     {
       id: "limits",
       title: "10,000 instances against a Durable Object's limit (1,000 req/s per object), and a store outage",
