@@ -80,6 +80,7 @@ export function stateOptionsOf(config: Config): PoolEnvironment["state"] {
   return {
     maxBatch: config.sequence_batch,
     syncIntervalMs: config.sync_interval_ms,
+    syncBudget: config.sync_budget,
     reportGapMs: config.report_gap_ms,
     inflightTtlMs: config.inflight_ttl_ms,
     storeTimeoutMs: config.store_timeout_ms,

@@ -1,3 +1,4 @@
+import { STATE_KINDS, type StateKind } from "../state/types.ts";
 import { isSecretName, jsonSyntaxSummary, REDACTED, redact, scrubCredentials } from "./redact.ts";
 import { configSchema, type ParsedConfig } from "./schema.ts";
 import { SETTINGS, type Setting } from "./settings.ts";
@@ -51,7 +52,12 @@ export interface ConfigSources {
   readonly json?: { readonly text: string; readonly label: string };
   /** Command-line flags without dashes: { backends: "...", algorithm: "..." }. */
   readonly flags?: Readonly<Record<string, string | undefined>>;
+  /** The stores this runtime can open (default PORTABLE_STATE_KINDS): any other STATE is refused. */
+  readonly stateKinds?: readonly StateKind[];
 }
+
+/** Every store but deno-kv, which only the Deno entry point can open (Deno.openKv). */
+export const PORTABLE_STATE_KINDS: readonly StateKind[] = STATE_KINDS.filter((kind) => kind !== "deno-kv");
 
 type Path = readonly (string | number)[];
 
@@ -100,6 +106,14 @@ export function loadConfig(sources: ConfigSources): Config {
       .filter((issue) => !unread.some((path) => issue.path.join(".").startsWith(path)))
       .flatMap((issue) => toProblems(issue, origins));
     problems.push(...schemaProblems);
+  }
+  const kinds = sources.stateKinds ?? PORTABLE_STATE_KINDS;
+  if (result.success && !kinds.includes(result.data.state)) {
+    problems.push({
+      field: fieldName(["state"], origins),
+      value: result.data.state,
+      expected: `one of ${kinds.join(", ")} on this runtime (deno-kv runs on Deno only: npm run lb:deno)`,
+    });
   }
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
   return result.data;

@@ -210,6 +210,8 @@ export const configSchema = z
     /** Node, Bun, Deno: where a trusted proxy in front reports the client's location. */
     location_headers: z._default(locationHeadersSchema, locationHeadersSchema.parse({})),
     state: z._default(z.enum(STATE_KINDS), "memory"),
+    /** Deno, STATE=deno-kv: the KV database file; absent, Deno's default (Deno Deploy's own store). */
+    deno_kv_path: z.optional(z.string().check(z.minLength(1, "expected a file path"))),
     /** Namespaces every key in a shared store, so two balancers can share one Redis. */
     state_prefix: z._default(
       z.string().check(z.regex(/^[A-Za-z0-9_.:-]{1,64}$/, "expected 1-64 letters, digits and _ . : -")),
@@ -220,6 +222,11 @@ export const configSchema = z
     store_timeout_ms: z._default(z.int().check(z.gte(1), z.lte(60_000)), 200),
     /** How stale the shared view (health, flags, load) may get while requests flow. */
     sync_interval_ms: z._default(z.int().check(z.gte(10), z.lte(600_000)), 1_000),
+    /**
+     * Store calls per second the fleet's background syncs may spend on one pool: past it, each
+     * instance syncs once per (live instances / budget) seconds instead. 0 = no budget.
+     */
+    sync_budget: z._default(z.int().check(z.gte(0), z.lte(100_000)), 400),
     /** Least gap between in-flight reports for least-connections and least-response-time. */
     report_gap_ms: z._default(z.int().check(z.gte(1), z.lte(60_000)), 50),
     /** In-flight counts of an instance that stops reporting stop counting after this. */

@@ -207,7 +207,14 @@ const CORE_SETTINGS: readonly Setting[] = [
     flag: "state",
     path: ["state"],
     parse: text,
-    help: "memory | durable-object | upstash | kv",
+    help: "memory | durable-object | upstash | kv | deno-kv (Deno only)",
+  },
+  {
+    env: "DENO_KV_PATH",
+    flag: "deno-kv-path",
+    path: ["deno_kv_path"],
+    parse: text,
+    help: "STATE=deno-kv: the Deno KV file (default: Deno's own; none on Deno Deploy)",
   },
   {
     env: "STATE_PREFIX",
@@ -236,6 +243,13 @@ const CORE_SETTINGS: readonly Setting[] = [
     path: ["sync_interval_ms"],
     parse: looseNumber,
     help: "how often, in ms, the shared view is refreshed while requests flow",
+  },
+  {
+    env: "SYNC_BUDGET",
+    flag: "sync-budget",
+    path: ["sync_budget"],
+    parse: looseNumber,
+    help: "store calls/s one pool's syncs may take from the whole fleet; past it instances sync less often (default 400; 0 = no budget)",
   },
   {
     env: "INFLIGHT_TTL_MS",

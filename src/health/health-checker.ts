@@ -26,12 +26,21 @@ export class HealthChecker {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  /** Cheap per-request hook: at most a few lock attempts per interval per instance. */
+  /**
+   * Cheap per-request hook: at most a few lock attempts per interval for the whole group. A lost
+   * race retries after a quarter interval, so the group's rounds stay about one interval apart;
+   * in a large fleet (the store counts its live instances) each instance retries that much less
+   * often, so the group still makes about four attempts per interval, not four per instance.
+   */
   maybeRun(defer: Defer): void {
     const now = this.clock();
+    const spacing = (this.spec.intervalMs / 4) * Math.max(1, (this.state.liveInstances ?? 1) / 4);
+    if (this.#nextAttemptAt === 0 && spacing > this.spec.intervalMs / 4) {
+      // A fleet's instances start together: their first attempts are spread over one spacing.
+      this.#nextAttemptAt = now + Math.random() * spacing;
+    }
     if (now < this.#nextAttemptAt) return;
-    // A lost race retries after a quarter interval, so the group's rounds stay about one interval apart.
-    this.#nextAttemptAt = now + this.spec.intervalMs / 4;
+    this.#nextAttemptAt = now + spacing;
     defer(this.runIfDue(defer));
   }
 

@@ -3,14 +3,26 @@ import { ConfigError } from "../config/load-config.ts";
 import { DurableObjectStore, type PoolObjectNamespace } from "../state/durable-object-store.ts";
 import { type KvNamespaceLike, KvStore } from "../state/kv.ts";
 import { MemoryStore } from "../state/memory.ts";
-import type { StateStore } from "../state/types.ts";
+import type { StateKind, StateStore } from "../state/types.ts";
 import { UpstashStore } from "../state/upstash.ts";
+
+/**
+ * Stores only one runtime can open, handed in by its entry point (src/runtime/deno.ts gives
+ * deno-kv), so their code never enters the other runtimes' bundles.
+ */
+export type StoreOpeners = Partial<Record<StateKind, (config: Config) => StateStore>>;
 
 /**
  * Picks the store adapter the config names, from the runtime's env (Worker bindings or
  * process.env). Shared by every entry point; a missing binding or secret refuses to start.
  */
-export function createStore(config: Config, env: Readonly<Record<string, unknown>>): StateStore {
+export function createStore(
+  config: Config,
+  env: Readonly<Record<string, unknown>>,
+  openers: StoreOpeners = {},
+): StateStore {
+  const opener = openers[config.state];
+  if (opener) return opener(config);
   switch (config.state) {
     case "memory":
       return new MemoryStore();
@@ -33,6 +45,11 @@ export function createStore(config: Config, env: Readonly<Record<string, unknown
         requireBinding<KvNamespaceLike>(env, "LB_KV", "a KV namespace binding (see wrangler.toml)", "get"),
         config.state_prefix,
       );
+    case "deno-kv":
+      // loadConfig refuses deno-kv where no opener is given; this is the last line of defence.
+      throw new ConfigError([
+        { field: "STATE", value: config.state, expected: "a store this runtime can open (deno-kv: Deno only)" },
+      ]);
   }
 }
 

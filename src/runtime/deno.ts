@@ -1,8 +1,11 @@
 // Deno entry point: `npm run lb:deno -- --backends=URL,URL --port=3000`, the same flags and
 // start-up lines as the Node CLI. Run with --allow-net --allow-env --allow-read (the lb:deno
 // script does); npm packages resolve from the project's node_modules (package.json beside it).
-// Deno Deploy: this file is the entry point; use STATE=upstash to share state between isolates.
+// Deno Deploy: this file is the entry point; STATE=deno-kv (Deploy's own KV) or STATE=upstash
+// shares state between isolates. Locally STATE=deno-kv needs --unstable-kv and --allow-write
+// (the lb:deno script passes both) and DENO_KV_PATH / --deno-kv-path for the file.
 import { getConnInfo } from "hono/deno";
+import { type DenoKvLike, DenoKvStore } from "../state/deno-kv.ts";
 import { goLog } from "./cli.ts";
 import { closeWebSockets } from "./close-web-sockets.ts";
 import { denoConnector } from "./deno-websocket.ts";
@@ -40,6 +43,8 @@ declare const Deno: {
   exit(code: number): never;
   /** May write part of `data`: the count says how much. */
   readonly stdout: { write(data: Uint8Array): Promise<number> };
+  /** Absent without --unstable-kv (Deno 2.9). */
+  readonly openKv?: (path?: string) => Promise<DenoKvLike>;
 };
 
 /** Deno's stdout, written without blocking (log-writer.ts). */
@@ -51,13 +56,26 @@ async function writeAll(bytes: Uint8Array): Promise<void> {
 const DENO_LIMITS_NOTE =
   "HEADER_TIMEOUT_MS, IDLE_TIMEOUT_MS and MAX_CONNECTIONS do not apply on Deno: Deno.serve has no such limits (put a proxy with them in front)";
 
-function main(): void {
+async function main(): Promise<void> {
   useLineWriter(new BatchedWriter(writeAll, writeAllSync));
+  let kvStore: DenoKvStore | undefined;
   const { settings, balancer, announce, stopBackground } = prepareServer(Deno.args, {
     // Hono hands the handler's second argument (Deno's ServeHandlerInfo) to handlers as c.env.
     peerAddress: (c) => getConnInfo(c).remote.address,
     webSockets: (c) => denoConnector(c.req.raw, (request) => Deno.upgradeWebSocket(request)),
     responseSent: (c) => (c.env as DenoServeHandlerInfo | undefined)?.completed,
+    stores: {
+      "deno-kv": (config) => {
+        if (!Deno.openKv) fail("STATE=deno-kv: Deno.openKv is not available; run deno with --unstable-kv");
+        const path = config.deno_kv_path;
+        kvStore = new DenoKvStore(Deno.openKv(path), config.state_prefix);
+        return kvStore;
+      },
+    },
+  });
+  // A KV file that cannot be opened refuses to start, like any other bad setting.
+  await kvStore?.opened().catch((error: Error) => {
+    fail(`STATE=deno-kv: cannot open ${settings.config.deno_kv_path ?? "Deno's default KV"}: ${error.message}`);
   });
   const { port, host } = settings;
   let server: DenoHttpServer;
@@ -101,7 +119,10 @@ function main(): void {
     },
     // Deno has no forced close; exiting drops whatever is still open.
     forceClose: () => undefined,
-    flush: () => balancer.flush(),
+    flush: async () => {
+      await balancer.flush();
+      await kvStore?.close().catch(() => undefined);
+    },
     stopBackground,
     timeoutMs: settings.shutdownTimeoutMs,
     log: goLog,
@@ -109,4 +130,4 @@ function main(): void {
   });
 }
 
-main();
+await main();

@@ -7,13 +7,14 @@ import { readFileSync } from "node:fs";
 import process from "node:process";
 import type { Context } from "hono";
 import { type Balancer, createBalancer } from "../app.ts";
-import { type Config, ConfigError, loadConfig } from "../config/load-config.ts";
+import { type Config, ConfigError, loadConfig, PORTABLE_STATE_KINDS } from "../config/load-config.ts";
 import type { WebSocketConnector } from "../proxy/websocket-connector.ts";
 import type { Defer } from "../shared/defer.ts";
 import { type Cidr, parseCidr } from "../shared/ip-networks.ts";
+import type { StateKind } from "../state/types.ts";
 import { CliError, goLog, parseCli, setLineFormat, usage } from "./cli.ts";
 import { isTrusted, resolveClientIp } from "./client-ip.ts";
-import { createStore } from "./create-store.ts";
+import { createStore, type StoreOpeners } from "./create-store.ts";
 import { writeRecord } from "./log-writer.ts";
 
 export const SEED_NO_BACKENDS = "Please provide one or more backends to load balance";
@@ -40,7 +41,7 @@ export function fail(message: string): never {
  * exits 1 with the original's message when no backends are configured anywhere; throws CliError or
  * ConfigError (every problem named) otherwise.
  */
-export function readSettings(argv: readonly string[], env: Env): ServerSettings {
+export function readSettings(argv: readonly string[], env: Env, stateKinds?: readonly StateKind[]): ServerSettings {
   const cli = parseCli(argv);
   if (cli.help) {
     console.log(usage());
@@ -57,7 +58,7 @@ export function readSettings(argv: readonly string[], env: Env): ServerSettings 
   const hasBackends = cli.flags["backends"] !== undefined || !!env["BACKENDS"] || !!env["LB_CONFIG"] || !!json;
   if (!hasBackends) fail(SEED_NO_BACKENDS);
 
-  const config = loadConfig({ env, json, flags: cli.flags });
+  const config = loadConfig({ env, json, flags: cli.flags, ...(stateKinds ? { stateKinds } : {}) });
   return {
     config,
     port: config.port,
@@ -88,6 +89,8 @@ export interface ServerOptions {
   readonly webSockets?: (c: Context) => WebSocketConnector | undefined;
   /** When this response has been sent whole, where the server can tell (BalancerOptions.responseSent). */
   readonly responseSent?: (c: Context) => Promise<void> | undefined;
+  /** Stores only this runtime can open (Deno: deno-kv), beside the portable ones. */
+  readonly stores?: StoreOpeners;
 }
 
 /**
@@ -99,12 +102,13 @@ export function prepareServer(argv: readonly string[], options: ServerOptions): 
   let settings: ServerSettings;
   let balancer: Balancer;
   try {
-    settings = readSettings(argv, env);
+    const extra = Object.keys(options.stores ?? {}) as StateKind[];
+    settings = readSettings(argv, env, extra.length > 0 ? [...PORTABLE_STATE_KINDS, ...extra] : undefined);
     setLineFormat(settings.config.log_format);
     const trusted = settings.trustedProxies;
     const upstreamFetch = options.fetchFor?.(settings.config);
     balancer = createBalancer(settings.config, {
-      store: createStore(settings.config, env),
+      store: createStore(settings.config, env, options.stores),
       clientIp:
         trusted.length === 0
           ? options.peerAddress

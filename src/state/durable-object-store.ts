@@ -1,4 +1,4 @@
-import { checkLock, checkSession, sanitizePatch } from "./patch.ts";
+import { checkCount, checkLock, checkSession, sanitizePatch } from "./patch.ts";
 import type { BackendPatch, HealthWatch, InstanceReport, PoolSnapshot, StateStore } from "./types.ts";
 
 /**
@@ -40,8 +40,10 @@ export class DurableObjectStore implements StateStore {
 
   constructor(private readonly namespace: PoolObjectNamespace) {}
 
+  /** Checked here too (the object checks again), so a bad count fails before any round trip. */
   async reserve(pool: string, count: number): Promise<number> {
-    return this.#stub(pool).reserve(count);
+    const checked = checkCount(count);
+    return this.#stub(pool).reserve(checked);
   }
 
   async sync(pool: string, report: InstanceReport | undefined): Promise<PoolSnapshot> {
@@ -53,7 +55,8 @@ export class DurableObjectStore implements StateStore {
    * any round trip, and only the fields PATCH_FIELDS names cross the RPC boundary.
    */
   async setBackend(pool: string, backend: string, patch: BackendPatch): Promise<void> {
-    return this.#stub(pool).setBackend(backend, sanitizePatch(patch));
+    const clean = sanitizePatch(patch);
+    return this.#stub(pool).setBackend(backend, clean);
   }
 
   /**
@@ -67,7 +70,8 @@ export class DurableObjectStore implements StateStore {
 
   /** Taken in the pool's object (see PoolStateObject.tryLock for why memory is enough). */
   async tryLock(pool: string, name: string, ttlMs: number): Promise<boolean> {
-    return this.#stub(pool).tryLock(name, checkLock(name, ttlMs));
+    const ttl = checkLock(name, ttlMs);
+    return this.#stub(pool).tryLock(name, ttl);
   }
 
   /** The pool's object probes on its alarm between requests (sub-minute, unlike Cron Triggers). */

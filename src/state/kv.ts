@@ -81,7 +81,8 @@ export class KvStore implements StateStore {
     for (const [name, patch] of Object.entries(flags)) {
       backends[name] = { ...backends[name], inflight: backends[name]?.inflight ?? 0, ...patch };
     }
-    return { takenAt: local.takenAt, backends };
+    // Live instances are counted per instance too: each sees itself (and so never spreads its syncs).
+    return { ...local, backends };
   }
 
   /** Read-modify-write: KV has no atomic update, which is acceptable for rare admin changes only. */

@@ -1,6 +1,7 @@
 import type { LatencyEstimate } from "../shared/backend.ts";
-import { checkLock, checkSession, sanitizePatch } from "./patch.ts";
-import { type InstanceEntry, mergeReport, snapshotOf } from "./snapshot.ts";
+import { checkCount, checkLock, checkSession, sanitizePatch } from "./patch.ts";
+import { Presence } from "./presence.ts";
+import { type InstanceEntry, mergeReport, snapshotOf, withLive } from "./snapshot.ts";
 import type { BackendPatch, InstanceReport, PoolSnapshot, StateStore } from "./types.ts";
 
 interface PoolRecord {
@@ -13,6 +14,7 @@ interface PoolRecord {
   locks: Map<string, number>;
   /** session key -> its backend and when the placement lapses (clock ms) */
   sessions: Map<string, { backend: string; until: number }>;
+  presence: Presence;
 }
 
 /** One process's state: exact and atomic because JavaScript runs one task at a time. */
@@ -25,7 +27,7 @@ export class MemoryStore implements StateStore {
   async reserve(pool: string, count: number): Promise<number> {
     const record = this.#pool(pool);
     const first = record.sequence;
-    record.sequence += count;
+    record.sequence += checkCount(count);
     return first;
   }
 
@@ -34,12 +36,16 @@ export class MemoryStore implements StateStore {
     const now = this.clock();
     if (report) {
       const merged = mergeReport(record.latency, report, now);
-      record.instances.set(report.instance, merged.entry);
+      // An empty report leaves nothing to sum, so nothing is kept (as Redis's HDEL): a sync's
+      // work grows with the instances that have requests in flight, not with every instance.
+      if (Object.keys(report.inflight).length === 0) record.instances.delete(report.instance);
+      else record.instances.set(report.instance, merged.entry);
       for (const [backend, estimate] of Object.entries(merged.latency)) record.latency.set(backend, estimate);
+      if (report.liveMs !== undefined) record.presence.report(report.instance, now + report.liveMs);
     }
     const { snapshot, expired } = snapshotOf(record, now);
     for (const instance of expired) record.instances.delete(instance);
-    return snapshot;
+    return withLive(snapshot, record.presence.count(now));
   }
 
   /** Merges the patch (validated: PATCH_FIELDS only, each of the right type) into the record. */
@@ -86,6 +92,7 @@ export class MemoryStore implements StateStore {
         instances: new Map(),
         locks: new Map(),
         sessions: new Map(),
+        presence: new Presence(),
       };
       this.#pools.set(name, record);
     }

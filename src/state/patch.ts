@@ -129,6 +129,17 @@ export function patchStrings(patch: BackendPatch): Partial<Record<PatchField, st
   return out;
 }
 
+/**
+ * Checks reserve's count the same way in every adapter, before any round trip: a NaN or
+ * fractional count written through would poison a durable sequence for good.
+ */
+export function checkCount(count: number): number {
+  if (typeof count !== "number" || !Number.isSafeInteger(count) || count < 0) {
+    throw new RangeError(`reserve: count must be a non-negative integer, got ${show(count)}`);
+  }
+  return count;
+}
+
 /** Lock names become part of a Redis key, so they are held to the same alphabet as pool names. */
 export const LOCK_NAME = POOL_NAME;
 

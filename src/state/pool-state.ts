@@ -6,7 +6,7 @@ import { REPORTER_RUN_MS, Reporter } from "./reporter.ts";
 import { SequenceBlocks } from "./sequence.ts";
 import { StoreCaller, type StoreStats } from "./store-calls.ts";
 import type { Timers } from "./timers.ts";
-import type { BackendPatch, HealthWatch, PoolSnapshot, StateStore } from "./types.ts";
+import type { BackendPatch, HealthWatch, InstanceReport, PoolSnapshot, StateStore } from "./types.ts";
 
 export type { StoreStats } from "./store-calls.ts";
 
@@ -16,8 +16,13 @@ export interface PoolStateOptions {
   readonly instance: string;
   /** Upper bound on sequence positions reserved per store call; 1 = exact global order. */
   readonly maxBatch: number;
-  /** How stale the shared view may get while requests flow. */
+  /** How stale the shared view may get while requests flow (in a fleet within its sync budget). */
   readonly syncIntervalMs: number;
+  /**
+   * Store calls per second the whole fleet's background syncs may spend on this pool (SYNC_BUDGET);
+   * 0 or absent: no budget, every instance syncs every syncIntervalMs while it has requests.
+   */
+  readonly syncBudget?: number;
   /** Least gap between two reports when in-flight counts changed (load-aware algorithms). */
   readonly reportGapMs: number;
   /** Whether the algorithm reads in-flight counts, so changes are worth reporting quickly. */
@@ -49,6 +54,11 @@ export class PoolState {
 
   #snapshot: PoolSnapshot = EMPTY_SNAPSHOT;
   #warm = false;
+  /** Live instances in the pool, as the last sync counted them (this one at least). */
+  #live = 1;
+  #lastSyncAt: number | undefined;
+  /** When the view was last read from the store (clock ms). */
+  #viewAt = Number.NEGATIVE_INFINITY;
   readonly #calls: StoreCaller;
   readonly #ledger: LoadLedger;
   readonly #sequence: SequenceBlocks;
@@ -80,6 +90,7 @@ export class PoolState {
       clock,
       // The background sync notices when the store is back; requests do not wait to find out.
       () => this.#calls.degraded,
+      () => this.#overBudget,
     );
     this.#reporter = new Reporter(
       {
@@ -95,9 +106,12 @@ export class PoolState {
       },
       {
         runMs: options.boundedBackground ? REPORTER_RUN_MS : Number.POSITIVE_INFINITY,
-        syncIntervalMs: options.syncIntervalMs,
-        reportGapMs: options.loadAware ? options.reportGapMs : options.syncIntervalMs,
-        heartbeatMs: options.inflightTtlMs / 3,
+        syncIntervalMs: () => this.syncIntervalMs,
+        reportGapMs: () =>
+          options.loadAware ? Math.max(options.reportGapMs, this.#budgetShareMs) : this.syncIntervalMs,
+        heartbeatMs: () => this.#heartbeatMs,
+        // With a budget, only balancing on in-flight counts is worth a report per change.
+        reportsChanges: () => options.loadAware || !this.#budgeted,
         clock,
         timers: options.timers,
       },
@@ -106,6 +120,42 @@ export class PoolState {
 
   get stats(): StoreStats {
     return this.#calls.stats;
+  }
+
+  /**
+   * How stale the shared view may get while requests flow: SYNC_INTERVAL_MS, or, with a budget,
+   * this instance's share of it once the fleet is large (live instances / budget, in ms), so the
+   * fleet's syncs stay within SYNC_BUDGET calls per second whatever its size.
+   */
+  get syncIntervalMs(): number {
+    return Math.max(this.options.syncIntervalMs, this.#budgetShareMs);
+  }
+
+  /** Live instances as the store counts them (1 when unknown or without a budget). */
+  get liveInstances(): number {
+    return this.#budgeted ? this.#live : 1;
+  }
+
+  get #budgeted(): boolean {
+    return (this.options.syncBudget ?? 0) > 0;
+  }
+
+  /** One instance's share of the budget: the least time between its syncs (0 without a budget). */
+  get #budgetShareMs(): number {
+    return this.#budgeted ? (1_000 * this.#live) / this.options.syncBudget! : 0;
+  }
+
+  /**
+   * Past half its budget at the base interval, the fleet stops spending store calls on sequence
+   * positions too (SequenceBlocks rotates locally): syncs alone then stay within the budget.
+   */
+  get #overBudget(): boolean {
+    return this.#budgetShareMs > this.options.syncIntervalMs / 2;
+  }
+
+  /** In-flight counts are re-reported this often while requests last, and count three times as long. */
+  get #heartbeatMs(): number {
+    return Math.max(this.options.inflightTtlMs / 3, this.#budgeted ? this.syncIntervalMs : 0);
   }
 
   get storeKind(): string {
@@ -169,9 +219,19 @@ export class PoolState {
     }
   }
 
-  /** The shared view, awaiting the store only before the first successful sync. */
+  /**
+   * The shared view, awaiting the store only before the first successful sync, and, past the
+   * sync budget, when the view is older than the sync interval and no sync is on its way: the
+   * request then makes the sync that is due anyway and waits for it (one round trip, where below
+   * the budget it would wait for its sequence block instead). So no request acts on a view older
+   * than the interval plus one store round trip; a busy instance refreshes in the background
+   * before that, and a store known to be down is not waited for.
+   */
   ready(defer: Defer): PoolSnapshot | Promise<PoolSnapshot> {
     if (this.#warm) {
+      const clock = this.options.clock ?? Date.now;
+      const stale = this.#overBudget && clock() - this.#viewAt >= this.syncIntervalMs && !this.#reporter.syncing;
+      if (stale && !this.#calls.degraded) return this.#reporter.syncNow().then(() => this.#snapshot);
       this.#reporter.poke(defer);
       return this.#snapshot;
     }
@@ -210,14 +270,34 @@ export class PoolState {
 
   /** Publishes counters and refreshes the view in one round trip; failures keep the old view. */
   async #syncOnce(): Promise<void> {
-    const report = this.#ledger.takeReport();
+    const report = this.#withBudget(this.#ledger.takeReport());
     try {
       this.#snapshot = await this.#calls.call(() => this.store.sync(this.options.pool, report));
+      if (this.#budgeted) this.#live = Math.max(1, this.#snapshot.live ?? 1);
+      this.#viewAt = (this.options.clock ?? Date.now)();
       this.#ledger.accepted(report);
     } catch {
       this.#ledger.rejected(report);
     } finally {
       this.#warm = true;
     }
+  }
+
+  /**
+   * With a budget, a report asks the store to count this instance live until about its next
+   * sync (the time since its last one, between one and two intervals, plus half), and its
+   * in-flight counts last three heartbeats, however far apart the budget spreads them.
+   */
+  #withBudget(report: InstanceReport): InstanceReport {
+    if (!this.#budgeted) return report;
+    const now = (this.options.clock ?? Date.now)();
+    const interval = this.syncIntervalMs;
+    const gap = this.#lastSyncAt === undefined ? interval : now - this.#lastSyncAt;
+    this.#lastSyncAt = now;
+    return {
+      ...report,
+      ttlMs: Math.max(report.ttlMs, 3 * this.#heartbeatMs),
+      liveMs: 1.5 * Math.min(2 * interval, Math.max(interval, gap)),
+    };
   }
 }

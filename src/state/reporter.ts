@@ -27,13 +27,22 @@ export interface ReporterHooks {
   keeper?(): Defer | undefined;
 }
 
+/** A setting fixed at start, or one that follows the fleet (PoolState's sync budget). */
+export type Setting = number | (() => number);
+
 export interface ReporterOptions {
   /** How stale the shared view may get while requests flow. */
-  readonly syncIntervalMs: number;
+  readonly syncIntervalMs: Setting;
   /** Least wait before a changed in-flight count is published. */
-  readonly reportGapMs: number;
+  readonly reportGapMs: Setting;
   /** Re-report at least this often while requests are in flight, so their counts never expire. */
-  readonly heartbeatMs: number;
+  readonly heartbeatMs: Setting;
+  /**
+   * Whether a change in the in-flight counts is itself worth a report (default true). False:
+   * changes ride on the syncs due anyway and on heartbeats, which is enough where nobody
+   * balances on them and the store's load is budgeted.
+   */
+  readonly reportsChanges?: () => boolean;
   /** Longest single run (REPORTER_RUN_MS by default); Infinity where background work may last. */
   readonly runMs?: number;
   readonly stuckMs?: number;
@@ -52,9 +61,14 @@ export class Reporter {
   #running = false;
   #runningSince = 0;
   #lastSyncAt = -Infinity;
+  #syncing = 0;
   readonly #runMs: number;
   readonly #stuckMs: number;
   readonly #timers: Timers;
+  readonly #interval: () => number;
+  readonly #gap: () => number;
+  readonly #heartbeat: () => number;
+  readonly #reportsChanges: () => boolean;
 
   constructor(
     private readonly hooks: ReporterHooks,
@@ -63,12 +77,27 @@ export class Reporter {
     this.#runMs = options.runMs ?? REPORTER_RUN_MS;
     this.#stuckMs = options.stuckMs ?? REPORTER_STUCK_MS;
     this.#timers = options.timers ?? realTimers;
+    const read = (setting: Setting) => (typeof setting === "number" ? () => setting : setting);
+    this.#interval = read(options.syncIntervalMs);
+    this.#gap = read(options.reportGapMs);
+    this.#heartbeat = read(options.heartbeatMs);
+    this.#reportsChanges = options.reportsChanges ?? (() => true);
   }
 
   /** Syncs now, outside the loop (cold start, admin refresh, shutdown); counts as a report. */
-  syncNow(): Promise<void> {
+  async syncNow(): Promise<void> {
     this.#lastSyncAt = this.options.clock();
-    return this.hooks.sync();
+    this.#syncing++;
+    try {
+      await this.hooks.sync();
+    } finally {
+      this.#syncing--;
+    }
+  }
+
+  /** Whether a sync is on its way to the store now. */
+  get syncing(): boolean {
+    return this.#syncing > 0;
   }
 
   /** Starts the background reporter when a sync is due; never waits for it. */
@@ -77,15 +106,15 @@ export class Reporter {
     // Workers end waitUntil work after 30 s; a reporter cut off there never clears its flag.
     if (this.#running && now - this.#runningSince < this.#stuckMs) return;
     const since = now - this.#lastSyncAt;
-    if (since >= this.options.syncIntervalMs) {
+    if (since >= this.#interval()) {
       defer(this.#run(0));
-    } else if (this.hooks.dirty()) {
-      defer(this.#run(this.options.reportGapMs - since));
+    } else if (this.#reportsChanges() && this.hooks.dirty()) {
+      defer(this.#run(this.#gap() - since));
     }
   }
 
   async #run(initialWaitMs: number): Promise<void> {
-    const { clock, heartbeatMs, reportGapMs } = this.options;
+    const { clock } = this.options;
     this.#running = true;
     this.#runningSince = clock();
     try {
@@ -94,10 +123,19 @@ export class Reporter {
       // Bounded, so it ends well inside a Worker's waitUntil allowance; the next request's
       // poke starts a fresh one. While the store is down, idle instances stop here too.
       const until = this.#runningSince + this.#runMs;
-      while ((this.hooks.inflight() > 0 || (this.hooks.dirty() && !this.hooks.degraded())) && clock() < until) {
-        await this.#timers.sleep(Math.min(reportGapMs, heartbeatMs));
-        const since = clock() - this.#lastSyncAt;
-        if (this.hooks.dirty() || since >= heartbeatMs) await this.syncNow();
+      const changes = () => this.#reportsChanges() && this.hooks.dirty();
+      while ((this.hooks.inflight() > 0 || (changes() && !this.hooks.degraded())) && clock() < until) {
+        if (this.#reportsChanges()) {
+          await this.#timers.sleep(Math.min(this.#gap(), this.#heartbeat()));
+          const since = clock() - this.#lastSyncAt;
+          if (this.hooks.dirty() || since >= this.#heartbeat()) await this.syncNow();
+        } else {
+          // No report for a change alone: while requests are in flight, the view's refresh and
+          // the heartbeat, whichever is due first; the last request's end rides on the next sync.
+          const every = Math.min(this.#interval(), this.#heartbeat());
+          await this.#timers.sleep(Math.max(0, every - (clock() - this.#lastSyncAt)));
+          if (this.hooks.inflight() > 0 && clock() - this.#lastSyncAt >= every) await this.syncNow();
+        }
       }
     } finally {
       this.#running = false;

@@ -23,6 +23,11 @@ export class SequenceBlocks {
     private readonly clock: () => number = Date.now,
     /** While true the store is known to be down: take local positions without waiting for it. */
     private readonly storeDown: () => boolean = () => false,
+    /**
+     * While true the pool's store load is past its budget (PoolState): blocks of whole turns come
+     * from a local rotation instead of the store (see #reserveOwn).
+     */
+    private readonly overBudget: () => boolean = () => false,
   ) {}
 
   /** Synchronous while a reserved block lasts. */
@@ -40,9 +45,21 @@ export class SequenceBlocks {
     const lasted = now - this.#lastReserveAt;
     if (lasted < FAST_BLOCK_MS) this.#batch = Math.min(this.#batch * 2, this.maxBatch);
     else if (lasted > SLOW_BLOCK_MS) this.#batch = Math.max(1, Math.floor(this.#batch / 2));
-    const size = this.#batch >= granule ? this.#batch - (this.#batch % granule) : this.#batch;
+    let size = this.#batch >= granule ? this.#batch - (this.#batch % granule) : this.#batch;
     this.#lastReserveAt = now;
     let first: number;
+    if (this.maxBatch >= granule && this.overBudget()) {
+      // A block of whole turns used by one instance is exactly balanced wherever its positions
+      // come from; only blocks shorter than a turn need the shared counter to interleave
+      // instances. So past the budget an instance rotates locally, from a random start, and
+      // spends no store call on positions. (SEQUENCE_BATCH below a turn asked for exact global
+      // order: that keeps reserving.)
+      size = Math.max(granule, size);
+      first = this.#local;
+      this.#local += size;
+      this.#blocks.push({ next: first, end: first + size });
+      return this.#take();
+    }
     try {
       if (this.storeDown()) throw new Error("store down");
       first = await this.reserve(size);

@@ -74,3 +74,8 @@ export function snapshotOf(records: PoolRecords, now: number): PoolView {
   }
   return { snapshot: { takenAt: now, backends }, expired };
 }
+
+/** The snapshot with its live count, when there is one to give. */
+export function withLive(snapshot: PoolSnapshot, live: number): PoolSnapshot {
+  return live > 0 ? { ...snapshot, live } : snapshot;
+}

@@ -30,7 +30,8 @@ export interface StateStore {
   /**
    * Publishes this instance's report (if any) and returns the pool's shared view, in one round
    * trip. In-flight counts in the report are absolute and expire with `ttlMs`, so an instance
-   * that dies cannot leave a backend looking busy.
+   * that dies cannot leave a backend looking busy. A report naming `liveMs` counts its instance
+   * in the view's `live` for that long.
    */
   sync(pool: string, report: InstanceReport | undefined): Promise<PoolSnapshot>;
   /** Merges `patch` into one backend's shared record (health checks, ejection, admin API). */
@@ -57,7 +58,7 @@ export interface StateStore {
   close?(): Promise<void>;
 }
 
-export const STATE_KINDS = ["memory", "durable-object", "upstash", "kv"] as const;
+export const STATE_KINDS = ["memory", "durable-object", "upstash", "kv", "deno-kv"] as const;
 export type StateKind = (typeof STATE_KINDS)[number];
 
 export type Health = "up" | "down";
@@ -109,6 +110,11 @@ export interface InstanceReport {
   readonly latency: Readonly<Record<string, LatencySummary>>;
   /** How long the in-flight figures stay valid without a newer report. */
   readonly ttlMs: number;
+  /**
+   * How long the store counts this instance as live (PoolSnapshot.live) without a newer report;
+   * absent: the report does not ask to be counted (SYNC_BUDGET off).
+   */
+  readonly liveMs?: number;
 }
 
 export interface BackendSnapshot extends BackendPatch {
@@ -121,4 +127,9 @@ export interface PoolSnapshot {
   /** Epoch ms at the store when the snapshot was taken. */
   readonly takenAt: number;
   readonly backends: Readonly<Record<string, BackendSnapshot>>;
+  /**
+   * Instances counted live (reports that named liveMs, within it), this one included; absent
+   * when none is. Instances spread their syncs by it to keep the pool's store load in budget.
+   */
+  readonly live?: number;
 }

@@ -14,6 +14,9 @@ import { PATCH_FIELDS } from "./types.ts";
  *   inst   hash    instance -> "<expiresAt ms> <in-flight JSON {backend: count}>"; the key
  *                  carries PEXPIREAT of its latest live entry, so a pool whose instances all
  *                  died leaves nothing behind
+ *   live   zset   instance -> until (ms): instances counted live (reports that named liveMs);
+ *                  expired members are removed by each sync, and the key carries PEXPIREAT of
+ *                  its latest member
  *   lock:<name>  string  "1" with PX ttl; tryLock is SET NX PX (lock names use the pool-name
  *                  alphabet, so they cannot reach into another key)
  *   sess:<key>   string  the backend a header-affinity session is placed on, with PX ttl renewed
@@ -24,7 +27,7 @@ import { PATCH_FIELDS } from "./types.ts";
  * Every key a script touches is passed in KEYS (no key names built inside Lua), so the scripts
  * stay valid on a cluster or any Redis that routes scripts by their declared keys.
  */
-export const KEY_NAMES = ["seq", "flags", "lat", "inst"] as const;
+export const KEY_NAMES = ["seq", "flags", "lat", "inst", "live"] as const;
 export type KeyName = (typeof KEY_NAMES)[number];
 
 /** Separates a backend name from its flag name in the flags hash (split at the last one). */
@@ -42,11 +45,12 @@ const KNOWN_FLAGS = `{ ${PATCH_FIELDS.map((field) => `${field} = true`).join(", 
 /**
  * sync(pool, report) in one atomic step.
  *
- * KEYS: inst, flags, lat.
- * ARGV: empty (no report), or instance, ttlMs, in-flight JSON, then (backend, count, meanMs)*.
+ * KEYS: inst, flags, lat, live.
+ * ARGV: empty (no report), or instance, ttlMs, in-flight JSON, liveMs ("" when the report names
+ * none), then (backend, count, meanMs)*.
  * Returns JSON {t: server time ms, b: {backend: {i: in-flight sum, f?: {field: string value},
- * l?: "<ewma> <at>"}}}: `f` holds every PATCH_FIELDS flag the backend has, as stored (strings;
- * the adapter converts and validates them).
+ * l?: "<ewma> <at>"}}, n: live instances}: `f` holds every PATCH_FIELDS flag the backend has, as
+ * stored (strings; the adapter converts and validates them).
  *
  * `now` comes from the server's TIME, so instances with skewed clocks agree on expiry (Redis 7
  * replicates scripts by effects, which allows TIME before writes). Floats are kept as %.17g
@@ -64,7 +68,11 @@ if #ARGV >= 3 then
   else
     redis.call('HSET', KEYS[1], ARGV[1], string.format('%.0f', now + tonumber(ARGV[2])) .. ' ' .. ARGV[3])
   end
-  for i = 4, #ARGV - 2, 3 do
+  local liveMs = tonumber(ARGV[4])
+  if liveMs then
+    redis.call('ZADD', KEYS[4], now + liveMs, ARGV[1])
+  end
+  for i = 5, #ARGV - 2, 3 do
     local backend, count, mean = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
     if count and mean and count > 0 then
       local ewma = mean
@@ -77,6 +85,13 @@ if #ARGV >= 3 then
       redis.call('HSET', KEYS[3], backend, string.format('%.17g', ewma) .. ' ' .. stamp)
     end
   end
+end
+
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', stamp)
+local live = redis.call('ZCARD', KEYS[4])
+if live > 0 then
+  local last = redis.call('ZRANGE', KEYS[4], -1, -1, 'WITHSCORES')
+  redis.call('PEXPIREAT', KEYS[4], string.format('%.0f', tonumber(last[2])))
 end
 
 local out = {}
@@ -122,7 +137,7 @@ end
 local latency = redis.call('HGETALL', KEYS[3])
 for i = 1, #latency, 2 do entry(latency[i]).l = latency[i + 1] end
 
-return cjson.encode({ t = now, b = out })
+return cjson.encode({ t = now, b = out, n = live })
 `;
 
 /**

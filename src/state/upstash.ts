@@ -9,7 +9,7 @@
 // Deno and workerd (it needs only fetch, atob, TextEncoder and crypto.subtle).
 import { Redis } from "@upstash/redis/cloudflare";
 import type { LatencyEstimate } from "../shared/backend.ts";
-import { checkLock, checkSession, patchStrings, readPatch, sanitizePatch } from "./patch.ts";
+import { checkCount, checkLock, checkSession, patchStrings, readPatch, sanitizePatch } from "./patch.ts";
 import {
   type BackendPatch,
   type BackendSnapshot,
@@ -78,17 +78,14 @@ export class UpstashStore implements StateStore {
   }
 
   async reserve(pool: string, count: number): Promise<number> {
-    if (!Number.isSafeInteger(count) || count < 0) {
-      throw new RangeError(`reserve: count must be a non-negative integer, got ${count}`);
-    }
-    const end = await this.#redis.incrby(this.#key(pool, "seq"), count);
+    const end = await this.#redis.incrby(this.#key(pool, "seq"), checkCount(count));
     const value = Number(end);
     if (!Number.isSafeInteger(value)) throw new Error(`reserve: unexpected INCRBY reply ${String(end)}`);
     return value - count;
   }
 
   async sync(pool: string, report: InstanceReport | undefined): Promise<PoolSnapshot> {
-    const keys = [this.#key(pool, "inst"), this.#key(pool, "flags"), this.#key(pool, "lat")];
+    const keys = [this.#key(pool, "inst"), this.#key(pool, "flags"), this.#key(pool, "lat"), this.#key(pool, "live")];
     const reply = await this.#sync.run(keys, report ? reportArgs(report) : []);
     if (typeof reply !== "string") throw new Error(`sync: unexpected script reply ${JSON.stringify(reply)}`);
     return parseSnapshot(reply);
@@ -166,14 +163,16 @@ class ScriptRunner {
   }
 }
 
-/** ARGV of the sync script: instance, ttlMs, in-flight JSON, then (backend, count, meanMs)*. */
+/** ARGV of the sync script: instance, ttlMs, in-flight JSON, liveMs or "", then (backend, count, meanMs)*. */
 function reportArgs(report: InstanceReport): string[] {
   const inflight: Record<string, number> = {};
   for (const [backend, count] of Object.entries(report.inflight)) {
     if (Number.isFinite(count)) inflight[backend] = count;
   }
   const ttlMs = Number.isFinite(report.ttlMs) ? Math.max(0, report.ttlMs) : 0;
-  const args = [report.instance, String(ttlMs), JSON.stringify(inflight)];
+  const liveMs =
+    report.liveMs !== undefined && Number.isFinite(report.liveMs) ? String(Math.max(0, report.liveMs)) : "";
+  const args = [report.instance, String(ttlMs), JSON.stringify(inflight), liveMs];
   for (const [backend, summary] of Object.entries(report.latency)) {
     if (summary.count > 0 && Number.isFinite(summary.count) && Number.isFinite(summary.meanMs)) {
       args.push(backend, String(summary.count), String(summary.meanMs));
@@ -190,7 +189,7 @@ interface WireBackend {
 }
 
 function parseSnapshot(reply: string): PoolSnapshot {
-  const parsed = JSON.parse(reply) as { t?: unknown; b?: unknown };
+  const parsed = JSON.parse(reply) as { t?: unknown; b?: unknown; n?: unknown };
   if (typeof parsed.t !== "number" || typeof parsed.b !== "object" || parsed.b === null) {
     throw new Error(`sync: malformed script reply ${reply.slice(0, 200)}`);
   }
@@ -206,7 +205,8 @@ function parseSnapshot(reply: string): PoolSnapshot {
     if (latency) snapshot.latency = latency;
     backends[name] = snapshot;
   }
-  return { takenAt: parsed.t, backends };
+  const snapshot = { takenAt: parsed.t, backends };
+  return typeof parsed.n === "number" && parsed.n > 0 ? { ...snapshot, live: parsed.n } : snapshot;
 }
 
 function parseLatency(stored: string): LatencyEstimate | undefined {

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Upstream } from "../../scripts/upstream.ts";
 import { type KvNamespaceLike, KvStore } from "../../src/state/kv.ts";
-import { describeSessionContract, reachRealTime } from "../support/session-contract.ts";
 import { backendsOf, startUpstreams, tally } from "../support/upstreams.ts";
 import { startWorker, type WorkerInstance } from "../support/worker.ts";
 
@@ -82,17 +81,7 @@ describe("KvStore.claimSession over miniflare's KV (the LB_KV binding, driven fr
     await worker?.dispose();
   });
 
-  // Not atomic across instances (no compare-and-set in KV): see the KvStore class comment.
-  describeSessionContract(() => ({
-    store: a,
-    peer: b,
-    atomicAcrossInstances: false,
-    ttlMs: 1_500,
-    now: Date.now,
-    reach: reachRealTime,
-    roundTrips: () => kv.gets + kv.puts,
-  }));
-
+  // The claimSession contract itself (not atomic across instances) is in store-contract.test.ts.
   it("stores one key per session with KV's minimum expirationTtl (60 s) for a shorter ttl", async () => {
     const namespace = await worker.mf.getKVNamespace("LB_KV");
     const before = Math.floor(Date.now() / 1000);

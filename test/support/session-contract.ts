@@ -40,7 +40,7 @@ export async function reachRealTime(at: number): Promise<void> {
  * suite may build its stores in beforeAll.
  */
 export function describeSessionContract(target: () => SessionContractTarget): void {
-  describe("claimSession (the StateStore contract)", () => {
+  describe.sequential("claimSession (the StateStore contract)", () => {
     it("places a new session on the backend given; the first placement wins from then on", async () => {
       const { store, peer } = target();
       const pool = freshPool("first");

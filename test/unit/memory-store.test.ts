@@ -1,10 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { type KvNamespaceLike, KvStore } from "../../src/state/kv.ts";
 import { MemoryStore } from "../../src/state/memory.ts";
-import { MAX_REASON_LENGTH, readPatch, sanitizePatch } from "../../src/state/patch.ts";
-import { type BackendPatch, PATCH_FIELDS } from "../../src/state/types.ts";
+import { readPatch, sanitizePatch } from "../../src/state/patch.ts";
 import { FULL_PATCH } from "../support/patches.ts";
-import { describeSessionContract } from "../support/session-contract.ts";
 
 /** A clock the test moves by hand. */
 function manualClock(start = 1_700_000_000_000): { now: () => number; advance: (ms: number) => void } {
@@ -38,39 +36,13 @@ describe("MemoryStore.tryLock", () => {
     clock.advance(1);
     expect(await store.tryLock("p", "health", 500)).toBe(true);
   });
-
-  it("keeps locks apart by pool and by name", async () => {
-    const store = new MemoryStore(manualClock().now);
-    expect(await store.tryLock("p", "health", 1_000)).toBe(true);
-    expect(await store.tryLock("p", "other", 1_000)).toBe(true);
-    expect(await store.tryLock("q", "health", 1_000)).toBe(true);
-    expect(await store.tryLock("p", "health", 1_000)).toBe(false);
-  });
-
-  it("refuses bad names and ttls", async () => {
-    const store = new MemoryStore();
-    await expect(store.tryLock("p", "has space", 1_000)).rejects.toThrow(TypeError);
-    await expect(store.tryLock("p", "a:b", 1_000)).rejects.toThrow(TypeError);
-    await expect(store.tryLock("p", "", 1_000)).rejects.toThrow(TypeError);
-    for (const ttl of [0, -5, Number.NaN, Number.POSITIVE_INFINITY]) {
-      await expect(store.tryLock("p", "health", ttl)).rejects.toThrow(RangeError);
-    }
-    // None of the refused calls took the lock.
-    expect(await store.tryLock("p", "health", 1_000)).toBe(true);
-  });
 });
 
+// The StateStore contract (reserve, sync, setBackend, tryLock, claimSession) runs against
+// MemoryStore in test/integration/store-contract.test.ts; these are its exact-clock boundaries.
 describe("MemoryStore.claimSession (on a clock the test moves)", () => {
   const clock = manualClock();
   const store = new MemoryStore(clock.now);
-  describeSessionContract(() => ({
-    store,
-    peer: store,
-    atomicAcrossInstances: true,
-    ttlMs: 1_000,
-    now: clock.now,
-    reach: async (at) => clock.advance(Math.max(0, at - clock.now())),
-  }));
 
   it("holds a placement until exactly ttlMs after the last claim", async () => {
     const pool = "exact";
@@ -85,67 +57,6 @@ describe("MemoryStore.claimSession (on a clock the test moves)", () => {
 });
 
 describe("MemoryStore.setBackend", () => {
-  it("round-trips every patch field with its type", async () => {
-    const store = new MemoryStore();
-    await store.setBackend("p", "b1", FULL);
-    const snapshot = (await store.sync("p", undefined)).backends.b1;
-    expect(snapshot).toEqual({ ...FULL, inflight: 0 });
-    for (const field of PATCH_FIELDS) expect(typeof snapshot?.[field]).toBe(typeof FULL[field]);
-  });
-
-  it("merges partial patches: setting ejectedUntil keeps health, and later values win", async () => {
-    const store = new MemoryStore();
-    await store.setBackend("p", "b1", { health: "down", streak: 2, reason: "timeout" });
-    await store.setBackend("p", "b1", { ejectedUntil: 5_000, ejections: 1 });
-    await store.setBackend("p", "b1", { streak: 0, health: undefined });
-    expect((await store.sync("p", undefined)).backends.b1).toEqual({
-      health: "down",
-      streak: 0,
-      reason: "timeout",
-      ejectedUntil: 5_000,
-      ejections: 1,
-      inflight: 0,
-    });
-  });
-
-  it("cuts reason to 200 characters", async () => {
-    const store = new MemoryStore();
-    await store.setBackend("p", "b1", { reason: "x".repeat(500) });
-    expect((await store.sync("p", undefined)).backends.b1?.reason).toBe("x".repeat(MAX_REASON_LENGTH));
-    // Never half an emoji.
-    await store.setBackend("p", "b1", { reason: `${"x".repeat(MAX_REASON_LENGTH - 1)}🚑🚑` });
-    expect((await store.sync("p", undefined)).backends.b1?.reason).toBe("x".repeat(MAX_REASON_LENGTH - 1));
-  });
-
-  it("rejects invalid patches and leaves the record as it was", async () => {
-    const store = new MemoryStore();
-    await store.setBackend("p", "b1", { health: "up", streak: 1 });
-    const invalid: unknown[] = [
-      { health: "sideways" },
-      { health: "UP" },
-      { admin: "paused" },
-      { streak: -1 },
-      { streak: 1.5 },
-      { streak: "3" },
-      { ejections: Number.NaN },
-      { since: Number.POSITIVE_INFINITY },
-      { ejectedUntil: "soon" },
-      { reason: 42 },
-      { inflight: 3 },
-      { latency: { ewmaMs: 1, updatedAt: 2 } },
-      { health: "down", colour: "red" },
-      null,
-      "down",
-      ["health"],
-    ];
-    for (const patch of invalid) {
-      await expect(store.setBackend("p", "b1", patch as BackendPatch), JSON.stringify(patch)).rejects.toThrow(
-        TypeError,
-      );
-    }
-    expect((await store.sync("p", undefined)).backends.b1).toEqual({ health: "up", streak: 1, inflight: 0 });
-  });
-
   it("stores a copy, so the caller changing its object later changes nothing", async () => {
     const store = new MemoryStore();
     const patch: { health: "up" | "down" } = { health: "up" };

@@ -4,8 +4,9 @@ import { probe } from "../../health/probe.ts";
 import type { LatencyEstimate } from "../../shared/backend.ts";
 import type { ProbeSpec } from "../../shared/probe-spec.ts";
 import type { PoolObjectNamespace } from "../../state/durable-object-store.ts";
-import { checkLock, checkSession, readPatch, sanitizePatch } from "../../state/patch.ts";
-import { type InstanceEntry, mergeReport, snapshotOf } from "../../state/snapshot.ts";
+import { checkCount, checkLock, checkSession, readPatch, sanitizePatch } from "../../state/patch.ts";
+import { Presence } from "../../state/presence.ts";
+import { type InstanceEntry, mergeReport, snapshotOf, withLive } from "../../state/snapshot.ts";
 import type { BackendPatch, HealthWatch, InstanceReport, PoolSnapshot } from "../../state/types.ts";
 import { SessionTable } from "./session-table.ts";
 
@@ -55,6 +56,8 @@ export class PoolStateObject extends DurableObject<unknown> {
   readonly #instances = new Map<string, InstanceEntry>();
   /** lock name -> when it frees itself (epoch ms); memory only, see tryLock. */
   readonly #locks = new Map<string, number>();
+  /** Live instances (reports naming liveMs); memory only, like the reports themselves. */
+  readonly #presence = new Presence();
 
   readonly #sessions: SessionTable;
 
@@ -79,12 +82,8 @@ export class PoolStateObject extends DurableObject<unknown> {
 
   /** Adds `count` to the sequence and returns the first of the `count` positions reserved. */
   reserve(count: number): number {
-    // A NaN or fractional count would be written through and poison the sequence for good.
-    if (!Number.isSafeInteger(count) || count < 0) {
-      throw new RangeError(`reserve: count must be a non-negative integer, got ${String(count)}`);
-    }
     const first = this.#sequence;
-    this.#sequence += count;
+    this.#sequence += checkCount(count);
     this.ctx.storage.kv.put(SEQUENCE_KEY, this.#sequence);
     return first;
   }
@@ -94,18 +93,22 @@ export class PoolStateObject extends DurableObject<unknown> {
     const now = Date.now();
     if (report) {
       const merged = mergeReport(this.#latency, report, now);
-      this.#instances.set(report.instance, merged.entry);
+      // An empty report leaves nothing to sum, so nothing is kept (as Redis's HDEL): a sync's
+      // work grows with the instances that have requests in flight, not with every instance.
+      if (Object.keys(report.inflight).length === 0) this.#instances.delete(report.instance);
+      else this.#instances.set(report.instance, merged.entry);
       for (const [backend, estimate] of Object.entries(merged.latency)) {
         this.#latency.set(backend, estimate);
         this.ctx.storage.kv.put(LATENCY_PREFIX + backend, estimate);
       }
+      if (report.liveMs !== undefined) this.#presence.report(report.instance, now + report.liveMs);
     }
     const { snapshot, expired } = snapshotOf(
       { instances: this.#instances, flags: this.#flags, latency: this.#latency },
       now,
     );
     for (const instance of expired) this.#instances.delete(instance);
-    return snapshot;
+    return withLive(snapshot, this.#presence.count(now));
   }
 
   /**
