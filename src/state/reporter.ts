@@ -108,17 +108,23 @@ export class Reporter {
     const since = now - this.#lastSyncAt;
     if (since >= this.#interval()) {
       defer(this.#run(0));
-    } else if (this.#reportsChanges() && this.hooks.dirty()) {
-      defer(this.#run(this.#gap() - since));
+    } else if (this.#reportsChanges()) {
+      if (this.hooks.dirty()) defer(this.#run(this.#gap() - since));
+    } else if (this.hooks.inflight() > 0) {
+      // No report for the change itself; but requests in flight are re-reported when the
+      // refresh or the heartbeat is due, however long they last and whether or not more come.
+      defer(this.#run(Math.min(this.#interval(), this.#heartbeat()) - since, true));
     }
   }
 
-  async #run(initialWaitMs: number): Promise<void> {
+  /** `whileInFlight`: after the wait, sync only if requests are still in flight. */
+  async #run(initialWaitMs: number, whileInFlight = false): Promise<void> {
     const { clock } = this.options;
     this.#running = true;
     this.#runningSince = clock();
     try {
       if (initialWaitMs > 0) await this.#timers.sleep(initialWaitMs);
+      if (whileInFlight && this.hooks.inflight() === 0) return;
       await this.syncNow();
       // Bounded, so it ends well inside a Worker's waitUntil allowance; the next request's
       // poke starts a fresh one. While the store is down, idle instances stop here too.

@@ -185,4 +185,40 @@ describe("Reporter", () => {
     expect(syncs.at(-1)).toBe(40_000);
     expect(keeperCalls).toBe(2);
   });
+
+  it("without a report per change (budgeted, not load-aware): requests begun just after a sync are re-reported when due, a short one is not", async () => {
+    const time = manualTime();
+    const { state, syncs, runs, poke, r } = reporter(time, { reportsChanges: () => false });
+    await r.syncNow();
+    // Requests start 10 ms after a sync and stay open (hanging upstream): nothing more arrives.
+    time.advance(10);
+    state.inflight = 20;
+    state.dirty = true;
+    poke();
+    expect(runs).toHaveLength(1);
+    time.advance(989);
+    await settle();
+    expect(syncs).toEqual([0]);
+    time.advance(1);
+    await settle();
+    expect(syncs).toEqual([0, 1_000]);
+    time.advance(1_000);
+    await settle();
+    expect(syncs).toEqual([0, 1_000, 2_000]);
+    state.inflight = 0;
+    time.advance(1_000);
+    await Promise.all(runs);
+    expect(syncs).toEqual([0, 1_000, 2_000]);
+
+    // A short request just after a sync: its end rides on the next due sync, nothing extra.
+    await r.syncNow();
+    time.advance(10);
+    state.inflight = 1;
+    poke();
+    time.advance(50);
+    state.inflight = 0;
+    time.advance(5_000);
+    await Promise.all(runs);
+    expect(syncs).toEqual([0, 1_000, 2_000, 3_000]);
+  });
 });
