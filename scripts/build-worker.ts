@@ -6,9 +6,10 @@
 // so every isolate would evaluate @upstash/redis whatever the store. Here esbuild splits the
 // store adapters a deployment may not use into modules of their own (code splitting), and the
 // dashboard's static files (uPlot, its script and stylesheet) become Text modules, which workerd
-// gives the isolate as strings without compiling them. What an isolate compiles and runs before
-// its first request is the entry module and the chunks it imports statically:
-// test/integration/worker-size.test.ts holds that to 150 KB minified.
+// gives the isolate as strings without compiling them. What an isolate evaluates before its first
+// request is the entry module and the chunks it imports statically:
+// test/integration/worker-size.test.ts holds that to 150 KB minified. (workerd's default module
+// registry still compiles every uploaded ES module at isolate start; README, The Worker's size.)
 
 import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";

@@ -17,9 +17,9 @@ export type StoreOpeners = Partial<Record<StateKind, (config: Config) => StateSt
  *
  * Asynchronous because the upstash and kv adapters are imported when named, not before: the
  * Worker build splits them (and @upstash/redis, 78 KB minified) into modules of their own, so
- * a memory or durable-object deployment never evaluates them. Each entry point opens its store
- * once (per process, per isolate), never per request. Memory and durable-object stay static:
- * they are small, and the durable-object one is wrangler.toml's default.
+ * a memory or durable-object deployment never evaluates them (README, The Worker's size). Each
+ * entry point opens its store once (per process, per isolate), never per request. Memory and
+ * durable-object stay static: they are small, and durable-object is wrangler.toml's default.
  */
 export async function createStore(
   config: Config,
