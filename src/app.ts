@@ -1,5 +1,5 @@
-import { type Context, Hono } from "hono";
-import { mountAdmin } from "./admin/mount-admin.ts";
+import { type Context, type ErrorHandler, Hono } from "hono";
+import { mountAdminOnFirstUse } from "./admin/admin-on-first-use.ts";
 import { loggingOf } from "./app/logging.ts";
 import { poolSpecOf, stateOptionsOf } from "./app/pool-spec.ts";
 import { poolsWeighedByLoad, RequestRouting, type Routed, routesOf } from "./app/routing.ts";
@@ -7,7 +7,6 @@ import type { Config } from "./config/load-config.ts";
 import { createPoolRuntime, type PoolEnvironment, type PoolRuntime } from "./pool/pool-runtime.ts";
 import { SessionAffinity } from "./proxy/affinity/session-affinity.ts";
 import { handleProxy } from "./proxy/handle-proxy.ts";
-import { handleUpgrade } from "./proxy/handle-upgrade.ts";
 import { ALLOWED_METHODS, checkTarget } from "./proxy/request-target.ts";
 import { type BodyPipe, RequestTrace } from "./proxy/request-trace.ts";
 import { isWebSocketUpgrade, type WebSocketConnector } from "./proxy/websocket-connector.ts";
@@ -101,21 +100,33 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
   const affinities = sessionAffinitiesOf(pools, config, log);
   const routing = new RequestRouting(routes, pools, log);
 
+  const idHeader = config.request_id_header;
+  /** The balancer's and the admin routes' (admin-on-first-use.ts) answer to anything unexpected. */
+  const onError: ErrorHandler = (error, c) => {
+    // The detail is for the operator; a client learns only that something broke.
+    const requestId = { header: idHeader, value: requestIdOf(c.req.raw.headers.get(idHeader)) };
+    console.error(`edge-lb: unexpected error (request_id=${requestId.value})`, error);
+    return errorResponse(500, "internal_error", "the balancer failed to handle the request", requestId);
+  };
   // Asking Hono for an execution context that is not there throws: decide once, not per request.
   const deferOf = options.waitUntil ? waitUntilOf : () => runOn;
   const app = new Hono();
   app.get("/_lb/healthz", (c) => c.json({ ok: true }));
   // Everything else under /_lb is the balancer's own (never proxied): sign-in, dashboard, API.
-  mountAdmin(app, {
-    token: config.admin_token,
-    sessionTtlS: config.admin_session_ttl_s,
-    cookieSecure: config.admin_cookie_secure,
-    clientIp: options.clientIp,
-    instance,
-    pools,
-    drainSeconds: config.drain_seconds,
-    routing,
-  });
+  mountAdminOnFirstUse(
+    app,
+    {
+      token: config.admin_token,
+      sessionTtlS: config.admin_session_ttl_s,
+      cookieSecure: config.admin_cookie_secure,
+      clientIp: options.clientIp,
+      instance,
+      pools,
+      drainSeconds: config.drain_seconds,
+      routing,
+    },
+    onError,
+  );
   const limits = { maxUrlBytes: config.max_url_bytes, maxHeaderBytes: config.max_header_bytes };
   const clientProto = options.clientProto ?? urlProto;
   const webSockets = new WebSocketSessions();
@@ -124,7 +135,6 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
   const clientLocation =
     options.clientLocation ??
     ((c: Context) => (trustsPeer(c) ? locationFromHeaders(c.req.raw.headers, locationHeaders) : {}));
-  const idHeader = config.request_id_header;
 
   /** After routing: the pool's proxy (or upgrade), its access record written once the body is passed on. */
   const forwardTo = (
@@ -161,13 +171,17 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
       ...(trace ? { trace } : {}),
     };
     const connector = isWebSocketUpgrade(request) ? options.webSockets?.(c) : undefined;
+    // The upgrade path is imported by the first upgrade, not at start (a Worker's entry module
+    // holds what plain requests need: scripts/build-worker.ts); later ones find it loaded.
     const answer = connector
-      ? handleUpgrade(request, pool, {
-          ...context,
-          connector,
-          sessions: webSockets,
-          idleTimeoutMs: config.websocket_idle_timeout_ms,
-        })
+      ? import("./proxy/handle-upgrade.ts").then(({ handleUpgrade }) =>
+          handleUpgrade(request, pool, {
+            ...context,
+            connector,
+            sessions: webSockets,
+            idleTimeoutMs: config.websocket_idle_timeout_ms,
+          }),
+        )
       : handleProxy(request, pool, context);
     // The record is written once the body has been passed on (a WebSocket's when it closes).
     if (!trace) return answer;
@@ -210,12 +224,7 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
       ? routed.then((r) => forwardTo(c, checked, defer, requestId, clientIp, trace, r))
       : forwardTo(c, checked, defer, requestId, clientIp, trace, routed);
   });
-  app.onError((error, c) => {
-    // The detail is for the operator; a client learns only that something broke.
-    const requestId = { header: idHeader, value: requestIdOf(c.req.raw.headers.get(idHeader)) };
-    console.error(`edge-lb: unexpected error (request_id=${requestId.value})`, error);
-    return errorResponse(500, "internal_error", "the balancer failed to handle the request", requestId);
-  });
+  app.onError(onError);
   const runHealthChecks = async (defer: Defer) => {
     const ran = await Promise.all(pools.map((p) => p.checker?.runIfDue(defer) ?? false));
     return ran.filter(Boolean).length;

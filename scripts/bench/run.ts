@@ -259,8 +259,8 @@ export async function runBench(
           cwd: ROOT,
         })
       : undefined;
-    const [workerBundle, nodeBundle, nodeBareBundle, routingBundle] = await Promise.all([
-      buildWorker(join(workDir, "worker.js")),
+    const [worker, nodeBundle, nodeBareBundle, routingBundle] = await Promise.all([
+      buildWorker(join(workDir, "worker")),
       bundleNode(join(ROOT, "src", "runtime", "node.ts"), join(workDir, "node-lb.mjs")),
       bundleNode(join(ROOT, "scripts", "bench", "bare", "node.ts"), join(workDir, "node-bare.mjs")),
       bundleNode(join(ROOT, "scripts", "bench", "routing-cost-main.ts"), join(workDir, "routing-cost.mjs")),
@@ -288,7 +288,7 @@ export async function runBench(
       upstreams,
       adminToken: `bench-admin-${randomBytes(12).toString("hex")}`,
       upstash,
-      workerBundle,
+      worker,
       nodeBundle,
       nodeBareBundle,
       bins: {

@@ -4,10 +4,19 @@
 // on a free 127.0.0.1 port, runs in the foreground as the current user, and is polled until it
 // answers.
 
-import { accessSync, constants, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  accessSync,
+  constants,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import type { Algorithm } from "../../src/balancer/registry.ts";
-import { WORKER_COMPATIBILITY } from "../build-worker.ts";
+import { WORKER_COMPATIBILITY, type WorkerBuild, type WorkerModule } from "../build-worker.ts";
 import { freePort } from "../redis-local.ts";
 import type { SessionLoad } from "./load.ts";
 import { type Proc, startProcess, waitForHttp } from "./processes.ts";
@@ -55,8 +64,8 @@ export interface BenchEnv {
   readonly upstreams: readonly string[];
   readonly adminToken: string;
   readonly upstash?: { readonly url: string; readonly token: string };
-  /** esbuild bundles made for this run. */
-  readonly workerBundle: string;
+  /** esbuild bundles made for this run; the Worker is an entry module and the modules beside it. */
+  readonly worker: WorkerBuild;
   readonly nodeBundle: string;
   readonly nodeBareBundle: string;
   readonly bins: {
@@ -177,7 +186,11 @@ async function startBare(row: RowSpec, env: BenchEnv): Promise<Running> {
     case "workerd": {
       const dir = rowDir(env, row.id);
       copyFileSync(join(here, "workerd.js"), join(dir, "worker.js"));
-      const config = workerdConfig({ port, module: "worker.js", bindings: { UPSTREAM: upstream } });
+      const config = workerdConfig({
+        port,
+        modules: [{ name: "worker.js", type: "esModule" }],
+        bindings: { UPSTREAM: upstream },
+      });
       return ready(startWorkerd(row.id, dir, config, env), url);
     }
     case "node":
@@ -236,12 +249,12 @@ async function startBalancer(row: RowSpec, env: BenchEnv): Promise<Running> {
   let running: Running;
   if (row.runtime === "workerd") {
     const dir = rowDir(env, row.id);
-    copyFileSync(env.workerBundle, join(dir, "worker.js"));
+    cpSync(env.worker.dir, dir, { recursive: true });
     const durableObjects = row.store === "durable-object";
     if (durableObjects) mkdirSync(join(dir, "do"), { recursive: true });
     const config = workerdConfig({
       port,
-      module: "worker.js",
+      modules: env.worker.modules,
       bindings: settings,
       durableObjectsDir: durableObjects ? join(dir, "do") : undefined,
     });
@@ -279,7 +292,7 @@ function rowDir(env: BenchEnv, id: string): string {
 const capnpText = (value: string) => JSON.stringify(value);
 
 /**
- * A workerd config: one Worker from one ES module, text bindings, served on 127.0.0.1:port,
+ * A workerd config: one Worker from its modules (the entry first), text bindings, served on 127.0.0.1:port,
  * whose fetch() may reach loopback (the default "internet" service allows public addresses
  * only). With durableObjectsDir, the balancer's PoolStateObject class as a SQLite-backed
  * namespace bound as LB_STATE (its synchronous KV API needs SQLite, which workerd gives
@@ -287,7 +300,7 @@ const capnpText = (value: string) => JSON.stringify(value);
  */
 export function workerdConfig(options: {
   port: number;
-  module: string;
+  modules: readonly Pick<WorkerModule, "name" | "type">[];
   bindings: Record<string, string>;
   durableObjectsDir?: string | undefined;
 }): string {
@@ -323,7 +336,7 @@ ${services.join("\n")}
 
 const worker :Workerd.Worker = (
   modules = [
-    (name = ${capnpText(options.module)}, esModule = embed ${capnpText(options.module)}),
+${options.modules.map((module) => `    (name = ${capnpText(module.name)}, ${module.type} = embed ${capnpText(module.name)}),`).join("\n")}
   ],
   compatibilityDate = ${capnpText(WORKER_COMPATIBILITY.date)},
   compatibilityFlags = [${WORKER_COMPATIBILITY.flags.map(capnpText).join(", ")}],

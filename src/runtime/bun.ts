@@ -39,11 +39,11 @@ declare const Bun: {
   readonly stdout: unknown;
 };
 
-function main(): void {
+async function main(): Promise<void> {
   useLineWriter(new BatchedWriter((bytes) => Bun.write(Bun.stdout, bytes), writeAllSync));
   // Assigned before the first request arrives, which is when webSockets below first reads it.
   let server!: BunServer;
-  const { settings, balancer, announce, stopBackground } = prepareServer(process.argv.slice(2), {
+  const { settings, balancer, announce, stopBackground } = await prepareServer(process.argv.slice(2), {
     // Hono's own reading of Bun's peer address (c.env.server.requestIP); see envFor below.
     peerAddress: (c) => getConnInfo(c).remote.address,
     // Bun upgrades the Request it created, not the one whose body is watched (fetchWithinLimits).
@@ -160,4 +160,4 @@ function fetchWithinLimits(
   return result instanceof Promise ? result.then(answer) : answer(result);
 }
 
-main();
+await main();

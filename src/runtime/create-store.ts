@@ -1,10 +1,9 @@
 import type { Config } from "../config/load-config.ts";
 import { ConfigError } from "../config/load-config.ts";
 import { DurableObjectStore, type PoolObjectNamespace } from "../state/durable-object-store.ts";
-import { type KvNamespaceLike, KvStore } from "../state/kv.ts";
+import type { KvNamespaceLike } from "../state/kv.ts";
 import { MemoryStore } from "../state/memory.ts";
 import type { StateKind, StateStore } from "../state/types.ts";
-import { UpstashStore } from "../state/upstash.ts";
 
 /**
  * Stores only one runtime can open, handed in by its entry point (src/runtime/deno.ts gives
@@ -15,12 +14,18 @@ export type StoreOpeners = Partial<Record<StateKind, (config: Config) => StateSt
 /**
  * Picks the store adapter the config names, from the runtime's env (Worker bindings or
  * process.env). Shared by every entry point; a missing binding or secret refuses to start.
+ *
+ * Asynchronous because the upstash and kv adapters are imported when named, not before: the
+ * Worker build splits them (and @upstash/redis, 78 KB minified) into modules of their own, so
+ * a memory or durable-object deployment never evaluates them (README, The Worker's size). Each
+ * entry point opens its store once (per process, per isolate), never per request. Memory and
+ * durable-object stay static: they are small, and durable-object is wrangler.toml's default.
  */
-export function createStore(
+export async function createStore(
   config: Config,
   env: Readonly<Record<string, unknown>>,
   openers: StoreOpeners = {},
-): StateStore {
+): Promise<StateStore> {
   const opener = openers[config.state];
   if (opener) return opener(config);
   switch (config.state) {
@@ -29,6 +34,7 @@ export function createStore(
     case "upstash": {
       const url = requireString(env, "UPSTASH_REDIS_REST_URL", "the Upstash REST URL (https://...)");
       const token = requireString(env, "UPSTASH_REDIS_REST_TOKEN", "the Upstash REST token (a secret)");
+      const { UpstashStore } = await import("../state/upstash.ts");
       return new UpstashStore({ url, token, prefix: config.state_prefix });
     }
     case "durable-object":
@@ -40,11 +46,16 @@ export function createStore(
           "idFromName",
         ),
       );
-    case "kv":
-      return new KvStore(
-        requireBinding<KvNamespaceLike>(env, "LB_KV", "a KV namespace binding (see wrangler.toml)", "get"),
-        config.state_prefix,
+    case "kv": {
+      const namespace = requireBinding<KvNamespaceLike>(
+        env,
+        "LB_KV",
+        "a KV namespace binding (see wrangler.toml)",
+        "get",
       );
+      const { KvStore } = await import("../state/kv.ts");
+      return new KvStore(namespace, config.state_prefix);
+    }
     case "deno-kv":
       // loadConfig refuses deno-kv where no opener is given; this is the last line of defence.
       throw new ConfigError([

@@ -59,7 +59,7 @@ const DENO_LIMITS_NOTE =
 async function main(): Promise<void> {
   useLineWriter(new BatchedWriter(writeAll, writeAllSync));
   let kvStore: DenoKvStore | undefined;
-  const { settings, balancer, announce, stopBackground } = prepareServer(Deno.args, {
+  const { settings, balancer, announce, stopBackground } = await prepareServer(Deno.args, {
     // Hono hands the handler's second argument (Deno's ServeHandlerInfo) to handlers as c.env.
     peerAddress: (c) => getConnInfo(c).remote.address,
     webSockets: (c) => denoConnector(c.req.raw, (request) => Deno.upgradeWebSocket(request)),

@@ -13,9 +13,9 @@ import { fail, prepareServer } from "./server.ts";
 import { installShutdown } from "./shutdown.ts";
 import { type NodeTimeouts, nodeTimeouts } from "./slow-clients.ts";
 
-function main(): void {
+async function main(): Promise<void> {
   useLineWriter(nodeLineWriter());
-  const { settings, balancer, announce, stopBackground } = prepareServer(process.argv.slice(2), {
+  const { settings, balancer, announce, stopBackground } = await prepareServer(process.argv.slice(2), {
     peerAddress: (c) => getConnInfo(c).remote.address,
     // Node's fetch will not send a Host header of ours; preserve_host needs a client that does.
     fetchFor: (config) =>
@@ -100,4 +100,4 @@ function drainNodeServer(server: Server): Promise<void> {
   });
 }
 
-main();
+await main();

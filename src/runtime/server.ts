@@ -97,7 +97,7 @@ export interface ServerOptions {
  * The whole start-up before listening: settings (or a refusal naming every bad field), the
  * store, the balancer, the original's "Added backend" lines and the health timer.
  */
-export function prepareServer(argv: readonly string[], options: ServerOptions): ServerBalancer {
+export async function prepareServer(argv: readonly string[], options: ServerOptions): Promise<ServerBalancer> {
   const env = process.env as Env;
   let settings: ServerSettings;
   let balancer: Balancer;
@@ -108,7 +108,7 @@ export function prepareServer(argv: readonly string[], options: ServerOptions): 
     const trusted = settings.trustedProxies;
     const upstreamFetch = options.fetchFor?.(settings.config);
     balancer = createBalancer(settings.config, {
-      store: createStore(settings.config, env, options.stores),
+      store: await createStore(settings.config, env, options.stores),
       clientIp:
         trusted.length === 0
           ? options.peerAddress

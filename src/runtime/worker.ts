@@ -1,8 +1,8 @@
 import { type Balancer, createBalancer } from "../app.ts";
 import { ConfigError, loadConfig } from "../config/load-config.ts";
+import type { WebSocketConnector } from "../proxy/websocket-connector.ts";
 import { locationOf } from "../routing/geo.ts";
 import { errorResponse } from "../shared/error-response.ts";
-import { WorkerWebSocketConnector } from "./cloudflare/websocket-connector.ts";
 import { createStore } from "./create-store.ts";
 
 // The Durable Object class behind STATE=durable-object (binding LB_STATE in wrangler.toml). It
@@ -14,64 +14,94 @@ export interface WorkerEnv {
   readonly [name: string]: unknown;
 }
 
-/** Stateless: one for every request of the isolate. */
-const webSockets = new WorkerWebSocketConnector();
+/**
+ * Stateless: one for every request of the isolate. Its module (and the relay behind it) is
+ * imported by the first upgrade, like the upgrade path itself: the entry module holds what plain
+ * requests need.
+ */
+const webSockets: WebSocketConnector = {
+  async connect(upgrade) {
+    const { WorkerWebSocketConnector } = await import("./cloudflare/websocket-connector.ts");
+    return new WorkerWebSocketConnector().connect(upgrade);
+  },
+};
+
+type Built = Balancer | ConfigError;
 
 /**
  * One balancer per isolate, built on the first request from the Worker's vars (env is only
  * handed to handlers). A bad config cannot stop a Worker from deploying, so every request gets
  * a 503 instead, and the log says it once. The 503 goes to any client, so it names only where
  * the bad settings came from; the (redacted) values and reasons are for the operator's log.
+ *
+ * Building is asynchronous (createStore imports the store adapter the config names), so the
+ * first requests of an isolate wait on one promise; once it has settled, `ready` answers every
+ * later request without a promise in its way. Anything but a ConfigError is not kept: the next
+ * request tries again, as it did when building threw synchronously.
  */
-let built: { env: WorkerEnv; balancer: Balancer } | { env: WorkerEnv; error: ConfigError } | undefined;
+let built: { env: WorkerEnv; pending: Promise<Built>; ready?: Built } | undefined;
 
-function balancerFor(env: WorkerEnv): Balancer | ConfigError {
-  if (built?.env !== env) {
-    try {
-      const config = loadConfig({ env });
-      built = {
-        env,
-        balancer: createBalancer(config, {
-          store: createStore(config, env),
-          clientIp: (c) => c.req.header("cf-connecting-ip"),
-          // The edge located the client: request.cf, never a header a client could write.
-          clientLocation: (c) => {
-            const cf = c.req.raw.cf;
-            return locationOf(cf?.country, cf?.continent, cf?.latitude, cf?.longitude);
-          },
-          waitUntil: true,
-          webSockets: () => webSockets,
-          // The JSON access log learns when a body has gone without a JavaScript stream in its way.
-          pipeBody: (body, length) => {
-            const { readable, writable } = new FixedLengthStream(length);
-            return { body: readable, done: body.pipeTo(writable) };
-          },
-        }),
-      };
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      console.error(error.message);
-      built = { env, error };
-    }
+function balancerFor(env: WorkerEnv): Built | Promise<Built> {
+  if (built?.env === env) return built.ready ?? built.pending;
+  const entry: NonNullable<typeof built> = { env, pending: build(env) };
+  built = entry;
+  entry.pending.then(
+    (result) => {
+      entry.ready = result;
+    },
+    () => {
+      if (built === entry) built = undefined;
+    },
+  );
+  return entry.pending;
+}
+
+async function build(env: WorkerEnv): Promise<Built> {
+  try {
+    const config = loadConfig({ env });
+    return createBalancer(config, {
+      store: await createStore(config, env),
+      clientIp: (c) => c.req.header("cf-connecting-ip"),
+      // The edge located the client: request.cf, never a header a client could write.
+      clientLocation: (c) => {
+        const cf = c.req.raw.cf;
+        return locationOf(cf?.country, cf?.continent, cf?.latitude, cf?.longitude);
+      },
+      waitUntil: true,
+      webSockets: () => webSockets,
+      // The JSON access log learns when a body has gone without a JavaScript stream in its way.
+      pipeBody: (body, length) => {
+        const { readable, writable } = new FixedLengthStream(length);
+        return { body: readable, done: body.pipeTo(writable) };
+      },
+    });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    return error;
   }
-  return "balancer" in built ? built.balancer : built.error;
+}
+
+function serve(balancer: Built, request: Request, env: WorkerEnv, ctx: ExecutionContext): Response | Promise<Response> {
+  if (balancer instanceof ConfigError) {
+    return errorResponse(
+      503,
+      "bad_config",
+      `invalid configuration in ${balancer.sources.join(", ")}; the Worker's log has the details`,
+    );
+  }
+  return balancer.fetch(request, env, ctx);
 }
 
 export default {
   fetch(request: Request, env: WorkerEnv, ctx: ExecutionContext): Response | Promise<Response> {
     const balancer = balancerFor(env);
-    if (balancer instanceof ConfigError) {
-      return errorResponse(
-        503,
-        "bad_config",
-        `invalid configuration in ${balancer.sources.join(", ")}; the Worker's log has the details`,
-      );
-    }
-    return balancer.fetch(request, env, ctx);
+    if (balancer instanceof Promise) return balancer.then((ready) => serve(ready, request, env, ctx));
+    return serve(balancer, request, env, ctx);
   },
   /** Cron Trigger (wrangler.toml [triggers]): a health-check round when one is due. */
   async scheduled(_controller: ScheduledController, env: WorkerEnv, ctx: ExecutionContext): Promise<void> {
-    const balancer = balancerFor(env);
+    const balancer = await balancerFor(env);
     if (balancer instanceof ConfigError) return;
     await balancer.runHealthChecks((work) => ctx.waitUntil(work.catch(() => undefined)));
   },

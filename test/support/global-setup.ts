@@ -1,6 +1,7 @@
 import { buildWorker } from "../../scripts/build-worker.ts";
+import { TEST_WORKER_DIR } from "./worker.ts";
 
-// One bundle for every miniflare-based suite, built before any of them starts.
+// One build of the Worker for every miniflare-based suite, made before any of them starts.
 export default async function setup(): Promise<void> {
-  await buildWorker();
+  await buildWorker(TEST_WORKER_DIR);
 }

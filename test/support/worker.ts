@@ -1,5 +1,13 @@
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
-import { WORKER_BUNDLE, WORKER_COMPATIBILITY } from "../../scripts/build-worker.ts";
+import { WORKER_COMPATIBILITY, WORKER_MAIN, WORKER_MODULE_RULES } from "../../scripts/build-worker.ts";
+
+/**
+ * Where the global setup builds the Worker for the suites: beside wrangler's dist/worker/, not in
+ * it, so a test run never empties the directory a running `wrangler dev` serves.
+ */
+export const TEST_WORKER_DIR = fileURLToPath(new URL("../../dist/test-worker/", import.meta.url));
 
 export interface WorkerInstance {
   readonly mf: Miniflare;
@@ -47,7 +55,9 @@ export async function startWorker(
     : undefined;
   const mf = new Miniflare({
     modules: true,
-    scriptPath: WORKER_BUNDLE,
+    scriptPath: join(TEST_WORKER_DIR, WORKER_MAIN),
+    // The entry's chunks and Text modules, found by following its imports (static and dynamic).
+    modulesRules: WORKER_MODULE_RULES.map((rule) => ({ type: rule.type, include: [...rule.include] })),
     compatibilityDate: WORKER_COMPATIBILITY.date,
     compatibilityFlags: WORKER_COMPATIBILITY.flags,
     bindings: { LOG_REQUESTS: "false", ...bindings },
