@@ -38,6 +38,8 @@ export interface ProfileSummary {
   readonly samples: number;
   /** Their time, ms (samples × the sampling interval). */
   readonly busyMs: number;
+  /** Samples in the window spent on the profiler's own work (`overhead`), left out of the rest. */
+  readonly overheadSamples: number;
   readonly top: readonly HotFunction[];
 }
 
@@ -57,6 +59,8 @@ export function hottestFunctions(
     count?: number;
     /** The sampling interval, µs (default: the median gap between samples). */
     intervalUs?: number;
+    /** Frames that are the profiler's own cost (an inspector's events): counted apart. */
+    overhead?: (frame: { functionName: string; url: string }) => boolean;
     /** Names a location (default: the url shortened, and the 1-based line). */
     locate?: (url: string, line: number) => string;
   } = {},
@@ -67,11 +71,16 @@ export function hottestFunctions(
   const totals = new Map<string, { name: string; location: string; samples: number }>();
   let at = profile.startTime;
   let samples = 0;
+  let overheadSamples = 0;
   profile.samples.forEach((id, i) => {
     at += profile.timeDeltas[i] ?? 0;
     if (options.fromUs !== undefined && at < options.fromUs) return;
     const frame = byId.get(id)?.callFrame;
     if (!frame || frame.functionName === IDLE) return;
+    if (options.overhead?.(frame)) {
+      overheadSamples += 1;
+      return;
+    }
     const name = frame.functionName || "(anonymous)";
     const line = frame.lineNumber + 1;
     const location = frame.url ? (options.locate?.(frame.url, line) ?? `${shortUrl(frame.url)}:${line}`) : "";
@@ -90,7 +99,7 @@ export function hottestFunctions(
       selfMs: (entry.samples * interval) / 1000,
       percent: samples ? (100 * entry.samples) / samples : 0,
     }));
-  return { samples, busyMs: (samples * interval) / 1000, top };
+  return { samples, busyMs: (samples * interval) / 1000, overheadSamples, top };
 }
 
 /** file:///…/node_modules/hono/dist/x.js → hono/dist/x.js. */

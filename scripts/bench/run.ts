@@ -10,7 +10,13 @@
 // Options: --out=DIR (default bench/results), --load=wrk|node (default: wrk when installed),
 // --connections=N (default 32), --runtimes=workerd,node,bun,deno (default: all available),
 // --no-proxies (skip nginx and HAProxy), --no-picks, --rows=ID,ID (only those rows, e.g.
-// --rows=node-rr-memory,node-rr-memory-json for the JSON access log's cost; no WebSocket rows).
+// --rows=node-rr-memory,node-rr-memory-json for the JSON access log's cost; no WebSocket rows
+// and no cold starts), --compare=FILE (each row's change against an earlier results JSON,
+// compare.ts), --no-profile (no CPU profile of each runtime's rr-memory row, profile.ts; tiny
+// runs profile only with --profile).
+//
+// Besides the rows: the minified Worker bundle's size (bundle-size.ts) and each runtime's cold
+// start, bare proxy beside the balancer (cold-start.ts).
 //
 // Writes DIR/latest.{md,json} (full runs; latest-quick / latest-tiny for the others) and a
 // timestamped copy of both, and prints the Markdown. Every server it starts runs on a free
@@ -20,12 +26,15 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
 import { build } from "esbuild";
 import { buildWorker } from "../build-worker.ts";
 import { REDIS_INSTALL_HINT, redisServerAvailable } from "../redis-local.ts";
+import { parseBenchArgs } from "./args.ts";
+import { type BundleSize, bundleTargets, measureWorkerBundle } from "./bundle-size.ts";
+import { type ColdStart, coldStartRows, coldStartRuns, coldStartTargets, measureColdStart } from "./cold-start.ts";
+import { compareRuns, comparisonMarkdown, readRun } from "./compare.ts";
 import {
   type ClaimCounts,
   claimCounts,
@@ -50,6 +59,7 @@ import {
   stopAll,
   TICKS_PER_SECOND,
 } from "./processes.ts";
+import { isProfiledRow, profileRow, type RuntimeProfile } from "./profile.ts";
 import { type BenchResults, checkTargets, machineInfo, type RowResult, toMarkdown } from "./report.ts";
 import type { RoutingCost } from "./routing-cost.ts";
 import {
@@ -80,8 +90,12 @@ export interface BenchOptions {
   readonly runtimes?: readonly Runtime[];
   readonly proxies?: boolean;
   readonly picks?: boolean;
-  /** Only the rows with these ids (and no WebSocket rows); default: every row. */
+  /** Only the rows with these ids (and no WebSocket rows or cold starts); default: every row. */
   readonly rows?: readonly string[];
+  /** An earlier results JSON: each row's change against it goes into the Markdown. */
+  readonly compare?: string;
+  /** Profile each runtime's rr-memory server under a load of its own after its row. */
+  readonly profile?: boolean;
   /** Progress lines (default: stdout). */
   readonly log?: (line: string) => void;
 }
@@ -168,6 +182,8 @@ export async function runBench(
   const versions: Record<string, string> = {};
   const workDir = mkdtempSync(join(tmpdir(), "edge-lb-bench-"));
   const cpuAtStart = cpuSnapshot();
+  // Read first: a bad file should fail the run before minutes of load, not after.
+  const earlier = options.compare ? readRun(options.compare) : undefined;
   installCleanupHooks(async () => {
     await stopAll();
     rmSync(workDir, { recursive: true, force: true });
@@ -259,7 +275,11 @@ export async function runBench(
           cwd: ROOT,
         })
       : undefined;
-    const [workerBundle, nodeBundle, nodeBareBundle, routingBundle] = await Promise.all([
+    const [bundle, workerBundle, nodeBundle, nodeBareBundle, routingBundle] = await Promise.all([
+      measureWorkerBundle().catch((error: unknown): BundleSize | undefined => {
+        notes.push(`The minified Worker bundle could not be built: ${(error as Error).message.split("\n")[0]}`);
+        return undefined;
+      }),
       buildWorker(join(workDir, "worker.js")),
       bundleNode(join(ROOT, "src", "runtime", "node.ts"), join(workDir, "node-lb.mjs")),
       bundleNode(join(ROOT, "scripts", "bench", "bare", "node.ts"), join(workDir, "node-bare.mjs")),
@@ -321,6 +341,7 @@ export async function runBench(
         : `${settings.measure.requests} requests`;
     log(`${plan.length} rows, ${generator.name}, ${connections} connections, ${per} each:`);
     const warmer = settings.warmupWith === "node" ? nodeGenerator() : generator;
+    const profiles: RuntimeProfile[] = [];
     const measured: Array<{
       row: RowSpec;
       load?: LoadResult;
@@ -374,6 +395,37 @@ export async function runBench(
         notes.push(`${row.id} failed: ${message.split("\n")[0]}`);
       } finally {
         await running?.stop();
+      }
+      if (options.profile && isProfiledRow(row) && !measured.at(-1)?.failed) {
+        const profile = await profileRow(row, env, {
+          generator,
+          warmer,
+          warmup: settings.warmup,
+          connections,
+          durationS: options.mode === "full" ? 2 : 1,
+        });
+        profiles.push(profile);
+        const hottest = profile.top[0];
+        log(
+          `    profile ${profile.how}: ${profile.failed ? `FAILED: ${profile.failed.split("\n")[0]}` : `${profile.samples} samples, hottest ${hottest ? `${hottest.name} ${hottest.percent.toFixed(1)}%` : "none"}`}`,
+        );
+        if (profile.failed) notes.push(`${row.runtime} CPU profile failed: ${profile.failed.split("\n")[0]}`);
+      }
+    }
+    const coldStarts: ColdStart[] = [];
+    if (!options.rows) {
+      const runs = coldStartRuns(options.mode);
+      log(`cold starts (${runs} per server, median):`);
+      for (const row of runtimes.flatMap(coldStartRows)) {
+        const cold = await measureColdStart(row, env, runs);
+        coldStarts.push(cold);
+        log(
+          `  ${row.id.padEnd(26)} ` +
+            (cold.failed
+              ? `FAILED: ${cold.failed.split("\n")[0]}`
+              : `${cold.firstResponseMs.toFixed(1)} ms to first response, first request ${cold.firstRequestMs.toFixed(1)} ms, ${cold.firstRequestCpuMs.toFixed(1)} ms CPU`),
+        );
+        if (cold.failed) notes.push(`${row.id} cold start failed: ${cold.failed.split("\n")[0]}`);
       }
     }
     const webSockets = options.rows
@@ -474,10 +526,17 @@ export async function runBench(
       webSockets: webSockets.rows,
       picks,
       ...(routing ? { routing } : {}),
-      targets: checkTargets(rows, picks, routing),
+      ...(coldStarts.length ? { coldStarts } : {}),
+      ...(bundle ? { bundle } : {}),
+      ...(profiles.length ? { profiles } : {}),
+      targets: [...checkTargets(rows, picks, routing), ...coldStartTargets(coldStarts), ...bundleTargets(bundle)],
       notes,
     };
-    const markdown = toMarkdown(results);
+    let markdown = toMarkdown(results);
+    if (earlier && options.compare) {
+      const shown = options.compare.startsWith(ROOT) ? options.compare.slice(ROOT.length) : options.compare;
+      markdown += `\n${comparisonMarkdown(compareRuns(earlier, results), shown).join("\n")}`;
+    }
     mkdirSync(options.outDir, { recursive: true });
     const latest = options.mode === "full" ? "latest" : `latest-${options.mode}`;
     const stamp = startedAt.replace(/[:]/g, "-").replace(/\.\d+Z$/, "Z");
@@ -496,62 +555,8 @@ export async function runBench(
   }
 }
 
-const USAGE =
-  "usage: npm run bench [-- --quick | --tiny] [--out=DIR] [--load=wrk|node] [--connections=N] [--runtimes=workerd,node,bun,deno] [--no-proxies] [--no-picks] [--rows=ID,ID]";
-const RUNTIMES: readonly Runtime[] = ["workerd", "node", "bun", "deno"];
-
-function benchFlags(argv: readonly string[]) {
-  try {
-    return parseArgs({
-      args: [...argv],
-      options: {
-        quick: { type: "boolean" },
-        tiny: { type: "boolean" },
-        "no-proxies": { type: "boolean" },
-        "no-picks": { type: "boolean" },
-        out: { type: "string" },
-        load: { type: "string" },
-        connections: { type: "string" },
-        runtimes: { type: "string" },
-        rows: { type: "string" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (error) {
-    throw new Error(`${(error as Error).message}\n${USAGE}`);
-  }
-}
-
-function parseBenchArgs(argv: readonly string[]): BenchOptions {
-  const values = benchFlags(argv);
-  const { out, load, connections } = values;
-  if (out === "") throw new Error(`--out: expected a directory\n${USAGE}`);
-  if (load !== undefined && load !== "wrk" && load !== "node") {
-    throw new Error(`--load: expected wrk or node (got "${load}")\n${USAGE}`);
-  }
-  if (connections !== undefined && !/^\d+$/.test(connections)) {
-    throw new Error(`--connections: expected a whole number (got "${connections}")\n${USAGE}`);
-  }
-  const runtimes = values.runtimes?.split(",").filter(Boolean);
-  for (const r of runtimes ?? []) {
-    if (!RUNTIMES.includes(r as Runtime)) throw new Error(`--runtimes: unknown runtime ${r}`);
-  }
-  const tiny = values.tiny === true || process.env["BENCH_TINY"] === "1";
-  return {
-    mode: tiny ? "tiny" : values.quick ? "quick" : "full",
-    outDir: resolve(out ?? join(ROOT, "bench", "results")),
-    ...(load ? { load } : {}),
-    ...(connections ? { connections: Number(connections) } : {}),
-    ...(runtimes ? { runtimes: runtimes as Runtime[] } : {}),
-    ...(values.rows ? { rows: values.rows.split(",").filter(Boolean) } : {}),
-    proxies: !values["no-proxies"],
-    picks: !values["no-picks"],
-  };
-}
-
 async function main(): Promise<void> {
-  const options = parseBenchArgs(process.argv.slice(2));
+  const options = parseBenchArgs(process.argv.slice(2), ROOT);
   const started = Date.now();
   const { results, markdown, files } = await runBench(options);
   console.log(`\n${markdown}`);

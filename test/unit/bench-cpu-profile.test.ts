@@ -59,6 +59,15 @@ describe("hottestFunctions", () => {
     expect(summary.top.map((f) => f.name)).toEqual(["forward"]);
   });
 
+  it("counts the profiler's own frames apart, out of the shares", () => {
+    const summary = hottestFunctions(profile([3, 4, 4, 4]), { overhead: (f) => f.functionName === "copyHeaders" });
+    expect(summary.overheadSamples).toBe(3);
+    expect(summary.samples).toBe(1);
+    expect(summary.top).toEqual([
+      { name: "forward", location: "/repo/src/proxy/forward.ts:42", selfMs: 1, percent: 100 },
+    ]);
+  });
+
   it("names places through `locate` when given", () => {
     const summary = hottestFunctions(profile([3]), { locate: (url, line) => `${url.split("/").pop()} @${line}` });
     expect(summary.top[0]!.location).toBe("forward.ts @42");
