@@ -45,6 +45,30 @@ export function coldStartRows(runtime: Runtime): RowSpec[] {
   ];
 }
 
+/** Every runtime's bare proxy and balancer, `runs` starts each, with a progress line per server. */
+export async function runColdStarts(
+  runtimes: readonly Runtime[],
+  env: BenchEnv,
+  runs: number,
+  log: (line: string) => void,
+  notes: string[],
+): Promise<ColdStart[]> {
+  log(`cold starts (${runs} per server, median):`);
+  const coldStarts: ColdStart[] = [];
+  for (const row of runtimes.flatMap(coldStartRows)) {
+    const cold = await measureColdStart(row, env, runs);
+    coldStarts.push(cold);
+    log(
+      `  ${row.id.padEnd(26)} ` +
+        (cold.failed
+          ? `FAILED: ${cold.failed.split("\n")[0]}`
+          : `${cold.firstResponseMs.toFixed(1)} ms to first response, first request ${cold.firstRequestMs.toFixed(1)} ms, ${cold.firstRequestCpuMs.toFixed(1)} ms CPU`),
+    );
+    if (cold.failed) notes.push(`${row.id} cold start failed: ${cold.failed.split("\n")[0]}`);
+  }
+  return coldStarts;
+}
+
 export async function measureColdStart(row: RowSpec, env: BenchEnv, runs: number): Promise<ColdStart> {
   const samples: Array<{ total: number; request: number; requestCpu: number; startCpu: number }> = [];
   const base = { id: row.id, runtime: row.runtime, what: row.what, runs };

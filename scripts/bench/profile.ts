@@ -51,6 +51,26 @@ export interface ProfileLoad {
   readonly durationS: number;
 }
 
+/** profileRow with a progress line, and a note when it fails. */
+export async function profileAfterRow(
+  row: RowSpec,
+  env: BenchEnv,
+  load: ProfileLoad,
+  log: (line: string) => void,
+  notes: string[],
+): Promise<RuntimeProfile> {
+  const profile = await profileRow(row, env, load);
+  const hottest = profile.top[0];
+  log(
+    `    profile ${profile.how}: ` +
+      (profile.failed
+        ? `FAILED: ${profile.failed.split("\n")[0]}`
+        : `${profile.samples} samples, hottest ${hottest ? `${hottest.name} ${hottest.percent.toFixed(1)}%` : "none"}`),
+  );
+  if (profile.failed) notes.push(`${row.runtime} CPU profile failed: ${profile.failed.split("\n")[0]}`);
+  return profile;
+}
+
 export async function profileRow(row: RowSpec, env: BenchEnv, load: ProfileLoad): Promise<RuntimeProfile> {
   const base = { runtime: row.runtime, row: row.id, durationS: load.durationS };
   const inspectorFlag = INSPECTOR_FLAG[row.runtime];

@@ -33,19 +33,18 @@ import { buildWorker } from "../build-worker.ts";
 import { REDIS_INSTALL_HINT, redisServerAvailable } from "../redis-local.ts";
 import { parseBenchArgs } from "./args.ts";
 import { type BundleSize, bundleTargets, measureWorkerBundle } from "./bundle-size.ts";
-import { type ColdStart, coldStartRows, coldStartRuns, coldStartTargets, measureColdStart } from "./cold-start.ts";
+import { coldStartRuns, coldStartTargets, runColdStarts } from "./cold-start.ts";
 import { compareRuns, comparisonMarkdown, readRun } from "./compare.ts";
 import {
   type ClaimCounts,
   claimCounts,
-  claimFields,
   headerAffinityRow,
   primeSessions,
   sessionCount,
   sessionLoad,
   storeCounts,
 } from "./header-affinity.ts";
-import { type LoadGenerator, type LoadResult, type LoadSpec, nodeGenerator, wrkGenerator, wrkVersion } from "./load.ts";
+import { type LoadGenerator, type LoadSpec, nodeGenerator, wrkGenerator, wrkVersion } from "./load.ts";
 import { type PickResult, runPicks } from "./picks.ts";
 import {
   cpuSnapshot,
@@ -59,9 +58,10 @@ import {
   stopAll,
   TICKS_PER_SECOND,
 } from "./processes.ts";
-import { isProfiledRow, profileRow, type RuntimeProfile } from "./profile.ts";
-import { type BenchResults, checkTargets, machineInfo, type RowResult, toMarkdown } from "./report.ts";
+import { isProfiledRow, profileAfterRow, type RuntimeProfile } from "./profile.ts";
+import { type BenchResults, checkTargets, machineInfo, toMarkdown } from "./report.ts";
 import type { RoutingCost } from "./routing-cost.ts";
+import { type MeasuredRow, rowResults } from "./row-results.ts";
 import {
   type BenchEnv,
   balancerCommandFor,
@@ -342,15 +342,7 @@ export async function runBench(
     log(`${plan.length} rows, ${generator.name}, ${connections} connections, ${per} each:`);
     const warmer = settings.warmupWith === "node" ? nodeGenerator() : generator;
     const profiles: RuntimeProfile[] = [];
-    const measured: Array<{
-      row: RowSpec;
-      load?: LoadResult;
-      trips?: number;
-      claims?: ClaimCounts;
-      rss?: number;
-      cpuUs?: number;
-      failed?: string;
-    }> = [];
+    const measured: MeasuredRow[] = [];
     for (const row of plan) {
       let running: Running | undefined;
       const rowStarted = Date.now();
@@ -397,92 +389,20 @@ export async function runBench(
         await running?.stop();
       }
       if (options.profile && isProfiledRow(row) && !measured.at(-1)?.failed) {
-        const profile = await profileRow(row, env, {
-          generator,
-          warmer,
-          warmup: settings.warmup,
-          connections,
-          durationS: options.mode === "full" ? 2 : 1,
-        });
-        profiles.push(profile);
-        const hottest = profile.top[0];
-        log(
-          `    profile ${profile.how}: ${profile.failed ? `FAILED: ${profile.failed.split("\n")[0]}` : `${profile.samples} samples, hottest ${hottest ? `${hottest.name} ${hottest.percent.toFixed(1)}%` : "none"}`}`,
+        const load = { generator, warmer, warmup: settings.warmup, connections };
+        profiles.push(
+          await profileAfterRow(row, env, { ...load, durationS: options.mode === "full" ? 2 : 1 }, log, notes),
         );
-        if (profile.failed) notes.push(`${row.runtime} CPU profile failed: ${profile.failed.split("\n")[0]}`);
       }
     }
-    const coldStarts: ColdStart[] = [];
-    if (!options.rows) {
-      const runs = coldStartRuns(options.mode);
-      log(`cold starts (${runs} per server, median):`);
-      for (const row of runtimes.flatMap(coldStartRows)) {
-        const cold = await measureColdStart(row, env, runs);
-        coldStarts.push(cold);
-        log(
-          `  ${row.id.padEnd(26)} ` +
-            (cold.failed
-              ? `FAILED: ${cold.failed.split("\n")[0]}`
-              : `${cold.firstResponseMs.toFixed(1)} ms to first response, first request ${cold.firstRequestMs.toFixed(1)} ms, ${cold.firstRequestCpuMs.toFixed(1)} ms CPU`),
-        );
-        if (cold.failed) notes.push(`${row.id} cold start failed: ${cold.failed.split("\n")[0]}`);
-      }
-    }
+    const coldStarts = options.rows ? [] : await runColdStarts(runtimes, env, coldStartRuns(options.mode), log, notes);
     const webSockets = options.rows
       ? { rows: [], load: undefined }
       : await runWebSocketRows({ mode: options.mode, runtimes, env, log, notes });
     await Promise.all([upstreamsProc.stop(), upstashProc?.stop()]);
 
     // --- Ratios, targets, files --------------------------------------------------------------
-    const bareOf = new Map<string, LoadResult>();
-    for (const m of measured) if (m.row.kind === "bare" && m.load) bareOf.set(m.row.runtime, m.load);
-    const nginx = measured.find((m) => m.row.kind === "nginx")?.load;
-    const rows: RowResult[] = measured.map(({ row, load, trips, claims, rss, cpuUs, failed }) => {
-      const bare = bareOf.get(row.runtime);
-      const base = {
-        id: row.id,
-        runtime: row.runtime,
-        what: row.what,
-        algorithm: row.algorithm ?? null,
-        store: row.store ?? null,
-      };
-      if (!load) {
-        return {
-          ...base,
-          requests: 0,
-          errors: 0,
-          durationS: 0,
-          rps: 0,
-          p50Ms: 0,
-          p99Ms: 0,
-          p99OverBareMs: null,
-          storeRoundTripsPerRequest: null,
-          ...claimFields(row, undefined, 0),
-          cpuUsPerRequest: null,
-          peakRssMiB: null,
-          vsBare: null,
-          vsNginx: null,
-          failed: failed ?? "not measured",
-        };
-      }
-      const balancer = row.kind === "balancer";
-      return {
-        ...base,
-        requests: load.requests,
-        errors: load.errors,
-        durationS: load.durationS,
-        rps: load.rps,
-        p50Ms: load.p50Ms,
-        p99Ms: load.p99Ms,
-        p99OverBareMs: balancer && bare ? load.p99Ms - bare.p99Ms : null,
-        storeRoundTripsPerRequest: trips !== undefined ? trips / load.requests : null,
-        ...claimFields(row, claims, load.requests),
-        cpuUsPerRequest: cpuUs ?? null,
-        peakRssMiB: rss ?? null,
-        vsBare: balancer && bare ? load.rps / bare.rps : null,
-        vsNginx: row.kind !== "direct" && nginx ? load.rps / nginx.rps : null,
-      };
-    });
+    const rows = rowResults(measured);
     notes.push(
       "Node rows run esbuild bundles of src/runtime/node.ts and scripts/bench/bare/node.ts with plain node (no tsx loader in the measured process); " +
         "workerd rows run the bundle of src/runtime/worker.ts (scripts/build-worker.ts) from a generated workerd config, the durable-object row with SQLite-backed objects on local disk.",
