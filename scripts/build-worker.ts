@@ -14,7 +14,7 @@
 import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type BuildOptions, build, type Plugin } from "esbuild";
+import { type BuildOptions, build, type Metafile, type Plugin } from "esbuild";
 import { DASHBOARD_SOURCES } from "../src/admin/dashboard-sources.ts";
 
 /** Where `npm run build:worker` (and so wrangler.toml's main) puts the Worker's modules. */
@@ -72,20 +72,23 @@ export interface WorkerBuild {
   /** The entry module's name (WORKER_MAIN), first in `modules`. */
   readonly main: string;
   readonly modules: readonly WorkerModule[];
+  /** esbuild's account of the build: which input went into which module (the bench's size table). */
+  readonly metafile: Metafile;
 }
 
 /**
  * Builds the Worker into `dir` (emptied first: wrangler uploads every .js and .txt it finds
  * there, and an old chunk would go with them). Minified, as deployed.
  */
-export async function buildWorker(dir = WORKER_DIR): Promise<WorkerBuild> {
+export async function buildWorker(dir = WORKER_DIR, { minify = true } = {}): Promise<WorkerBuild> {
   rmSync(dir, { recursive: true, force: true });
   const result = await build({
     ...WORKER_BUILD_OPTIONS,
     entryPoints: { worker: fileURLToPath(new URL("../src/runtime/worker.ts", import.meta.url)) },
     outdir: dir,
     splitting: true,
-    minify: true,
+    // Unminified only for the bench's CPU profile, whose names and module comments it reads.
+    minify,
     chunkNames: "[name]-[hash]",
     metafile: true,
     plugins: [dashboardTextModules()],
@@ -107,7 +110,7 @@ export async function buildWorker(dir = WORKER_DIR): Promise<WorkerBuild> {
   ]
     .map((module) => ({ ...module, bytes: statSync(join(dir, module.name)).size }))
     .sort((a, b) => Number(b.name === WORKER_MAIN) - Number(a.name === WORKER_MAIN));
-  return { dir, main: WORKER_MAIN, modules };
+  return { dir, main: WORKER_MAIN, modules, metafile: result.metafile };
 }
 
 const textModuleName = (file: string) => `${file}.txt`;

@@ -171,7 +171,7 @@ export async function waitForHttp(
 }
 
 /** Every descendant of `pid` (children, grandchildren, ...), read from /proc. */
-function descendants(pid: number): number[] {
+export function descendants(pid: number): number[] {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;

@@ -5,11 +5,14 @@
 import { readFileSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
 import { ALGORITHM_NAMES } from "../../src/balancer/registry.ts";
+import { type BundleSize, bundleMarkdown } from "./bundle-size.ts";
 import { DASH, fmt, table } from "./cells.ts";
+import { type ColdStart, coldStartMarkdown } from "./cold-start.ts";
 import { CLAIMS_NOTE, headerAffinityTargets, isHeaderAffinity } from "./header-affinity.ts";
 import type { LoadResult } from "./load.ts";
 import type { PickResult } from "./picks.ts";
 import { growthOf, PICK_SIZES } from "./picks.ts";
+import { profileMarkdown, type RuntimeProfile } from "./profile.ts";
 import type { RoutingCost } from "./routing-cost.ts";
 import { isJsonLogRow, JSON_LOG_SUFFIX } from "./targets.ts";
 import { type WebSocketLoad, type WebSocketRowResult, webSocketMarkdown } from "./websocket-report.ts";
@@ -88,6 +91,12 @@ export interface BenchResults {
   readonly picks: readonly PickResult[];
   /** CPU µs per request of routing alone (scripts/bench/routing-cost.ts); absent with --no-picks. */
   readonly routing?: RoutingCost;
+  /** Start to first response, bare proxy and balancer per runtime (absent with --rows). */
+  readonly coldStarts?: readonly ColdStart[];
+  /** The minified Worker bundle (absent if it could not be built). */
+  readonly bundle?: BundleSize;
+  /** Each runtime's hottest functions (absent with --no-profile and in tiny runs). */
+  readonly profiles?: readonly RuntimeProfile[];
   readonly targets: readonly TargetCheck[];
   readonly notes: readonly string[];
 }
@@ -233,6 +242,9 @@ export function toMarkdown(results: BenchResults): string {
     "",
     table(PICK_COLUMNS, pickRows(results.picks), 1, PICK_COLUMNS.length - 1),
     "",
+    ...coldStartMarkdown(results.coldStarts ?? []),
+    ...bundleMarkdown(results.bundle),
+    ...profileMarkdown(results.profiles ?? []),
     "## Targets",
     "",
     ...results.targets.map((t) => `- ${t.met ? "met" : "**missed**"}: ${t.target}: ${t.value}`),

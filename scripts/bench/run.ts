@@ -10,7 +10,13 @@
 // Options: --out=DIR (default bench/results), --load=wrk|node (default: wrk when installed),
 // --connections=N (default 32), --runtimes=workerd,node,bun,deno (default: all available),
 // --no-proxies (skip nginx and HAProxy), --no-picks, --rows=ID,ID (only those rows, e.g.
-// --rows=node-rr-memory,node-rr-memory-json for the JSON access log's cost; no WebSocket rows).
+// --rows=node-rr-memory,node-rr-memory-json for the JSON access log's cost; no WebSocket rows
+// and no cold starts), --compare=FILE (each row's change against an earlier results JSON,
+// compare.ts), --no-profile (no CPU profile of each runtime's rr-memory row, profile.ts; tiny
+// runs profile only with --profile).
+//
+// Besides the rows: the minified Worker bundle's size (bundle-size.ts) and each runtime's cold
+// start, bare proxy beside the balancer (cold-start.ts).
 //
 // Writes DIR/latest.{md,json} (full runs; latest-quick / latest-tiny for the others) and a
 // timestamped copy of both, and prints the Markdown. Every server it starts runs on a free
@@ -20,23 +26,25 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
 import { build } from "esbuild";
 import { buildWorker } from "../build-worker.ts";
 import { REDIS_INSTALL_HINT, redisServerAvailable } from "../redis-local.ts";
+import { parseBenchArgs } from "./args.ts";
+import { bundleTargets, measureWorkerBundle } from "./bundle-size.ts";
+import { coldStartRuns, coldStartTargets, runColdStarts } from "./cold-start.ts";
+import { compareRuns, comparisonMarkdown, readRun } from "./compare.ts";
 import {
   type ClaimCounts,
   claimCounts,
-  claimFields,
   headerAffinityRow,
   primeSessions,
   sessionCount,
   sessionLoad,
   storeCounts,
 } from "./header-affinity.ts";
-import { type LoadGenerator, type LoadResult, type LoadSpec, nodeGenerator, wrkGenerator, wrkVersion } from "./load.ts";
+import { type LoadGenerator, type LoadSpec, nodeGenerator, wrkGenerator, wrkVersion } from "./load.ts";
 import { type PickResult, runPicks } from "./picks.ts";
 import {
   cpuSnapshot,
@@ -50,8 +58,10 @@ import {
   stopAll,
   TICKS_PER_SECOND,
 } from "./processes.ts";
-import { type BenchResults, checkTargets, machineInfo, type RowResult, toMarkdown } from "./report.ts";
+import { isProfiledRow, profileAfterRow, type RuntimeProfile } from "./profile.ts";
+import { type BenchResults, checkTargets, machineInfo, toMarkdown } from "./report.ts";
 import type { RoutingCost } from "./routing-cost.ts";
+import { type MeasuredRow, rowResults } from "./row-results.ts";
 import {
   type BenchEnv,
   balancerCommandFor,
@@ -80,8 +90,12 @@ export interface BenchOptions {
   readonly runtimes?: readonly Runtime[];
   readonly proxies?: boolean;
   readonly picks?: boolean;
-  /** Only the rows with these ids (and no WebSocket rows); default: every row. */
+  /** Only the rows with these ids (and no WebSocket rows or cold starts); default: every row. */
   readonly rows?: readonly string[];
+  /** An earlier results JSON: each row's change against it goes into the Markdown. */
+  readonly compare?: string;
+  /** Profile each runtime's rr-memory server under a load of its own after its row. */
+  readonly profile?: boolean;
   /** Progress lines (default: stdout). */
   readonly log?: (line: string) => void;
 }
@@ -168,6 +182,8 @@ export async function runBench(
   const versions: Record<string, string> = {};
   const workDir = mkdtempSync(join(tmpdir(), "edge-lb-bench-"));
   const cpuAtStart = cpuSnapshot();
+  // Read first: a bad file should fail the run before minutes of load, not after.
+  const earlier = options.compare ? readRun(options.compare) : undefined;
   installCleanupHooks(async () => {
     await stopAll();
     rmSync(workDir, { recursive: true, force: true });
@@ -259,12 +275,14 @@ export async function runBench(
           cwd: ROOT,
         })
       : undefined;
-    const [worker, nodeBundle, nodeBareBundle, routingBundle] = await Promise.all([
+    const [worker, profileWorker, nodeBundle, nodeBareBundle, routingBundle] = await Promise.all([
       buildWorker(join(workDir, "worker")),
+      buildWorker(join(workDir, "worker-profile"), { minify: false }),
       bundleNode(join(ROOT, "src", "runtime", "node.ts"), join(workDir, "node-lb.mjs")),
       bundleNode(join(ROOT, "scripts", "bench", "bare", "node.ts"), join(workDir, "node-bare.mjs")),
       bundleNode(join(ROOT, "scripts", "bench", "routing-cost-main.ts"), join(workDir, "routing-cost.mjs")),
     ]);
+    const bundle = measureWorkerBundle(worker);
     // Before any server starts: the routing micro-benchmark wants the machine to itself.
     let routing: RoutingCost | undefined;
     if (options.picks ?? true) {
@@ -289,6 +307,7 @@ export async function runBench(
       adminToken: `bench-admin-${randomBytes(12).toString("hex")}`,
       upstash,
       worker,
+      profileWorker,
       nodeBundle,
       nodeBareBundle,
       bins: {
@@ -321,15 +340,8 @@ export async function runBench(
         : `${settings.measure.requests} requests`;
     log(`${plan.length} rows, ${generator.name}, ${connections} connections, ${per} each:`);
     const warmer = settings.warmupWith === "node" ? nodeGenerator() : generator;
-    const measured: Array<{
-      row: RowSpec;
-      load?: LoadResult;
-      trips?: number;
-      claims?: ClaimCounts;
-      rss?: number;
-      cpuUs?: number;
-      failed?: string;
-    }> = [];
+    const profiles: RuntimeProfile[] = [];
+    const measured: MeasuredRow[] = [];
     for (const row of plan) {
       let running: Running | undefined;
       const rowStarted = Date.now();
@@ -375,62 +387,21 @@ export async function runBench(
       } finally {
         await running?.stop();
       }
+      if (options.profile && isProfiledRow(row) && !measured.at(-1)?.failed) {
+        const load = { generator, warmer, warmup: settings.warmup, connections };
+        profiles.push(
+          await profileAfterRow(row, env, { ...load, durationS: options.mode === "full" ? 2 : 1 }, log, notes),
+        );
+      }
     }
+    const coldStarts = options.rows ? [] : await runColdStarts(runtimes, env, coldStartRuns(options.mode), log, notes);
     const webSockets = options.rows
       ? { rows: [], load: undefined }
       : await runWebSocketRows({ mode: options.mode, runtimes, env, log, notes });
     await Promise.all([upstreamsProc.stop(), upstashProc?.stop()]);
 
     // --- Ratios, targets, files --------------------------------------------------------------
-    const bareOf = new Map<string, LoadResult>();
-    for (const m of measured) if (m.row.kind === "bare" && m.load) bareOf.set(m.row.runtime, m.load);
-    const nginx = measured.find((m) => m.row.kind === "nginx")?.load;
-    const rows: RowResult[] = measured.map(({ row, load, trips, claims, rss, cpuUs, failed }) => {
-      const bare = bareOf.get(row.runtime);
-      const base = {
-        id: row.id,
-        runtime: row.runtime,
-        what: row.what,
-        algorithm: row.algorithm ?? null,
-        store: row.store ?? null,
-      };
-      if (!load) {
-        return {
-          ...base,
-          requests: 0,
-          errors: 0,
-          durationS: 0,
-          rps: 0,
-          p50Ms: 0,
-          p99Ms: 0,
-          p99OverBareMs: null,
-          storeRoundTripsPerRequest: null,
-          ...claimFields(row, undefined, 0),
-          cpuUsPerRequest: null,
-          peakRssMiB: null,
-          vsBare: null,
-          vsNginx: null,
-          failed: failed ?? "not measured",
-        };
-      }
-      const balancer = row.kind === "balancer";
-      return {
-        ...base,
-        requests: load.requests,
-        errors: load.errors,
-        durationS: load.durationS,
-        rps: load.rps,
-        p50Ms: load.p50Ms,
-        p99Ms: load.p99Ms,
-        p99OverBareMs: balancer && bare ? load.p99Ms - bare.p99Ms : null,
-        storeRoundTripsPerRequest: trips !== undefined ? trips / load.requests : null,
-        ...claimFields(row, claims, load.requests),
-        cpuUsPerRequest: cpuUs ?? null,
-        peakRssMiB: rss ?? null,
-        vsBare: balancer && bare ? load.rps / bare.rps : null,
-        vsNginx: row.kind !== "direct" && nginx ? load.rps / nginx.rps : null,
-      };
-    });
+    const rows = rowResults(measured);
     notes.push(
       "Node rows run esbuild bundles of src/runtime/node.ts and scripts/bench/bare/node.ts with plain node (no tsx loader in the measured process); " +
         "workerd rows run the bundle of src/runtime/worker.ts (scripts/build-worker.ts) from a generated workerd config, the durable-object row with SQLite-backed objects on local disk.",
@@ -474,10 +445,17 @@ export async function runBench(
       webSockets: webSockets.rows,
       picks,
       ...(routing ? { routing } : {}),
-      targets: checkTargets(rows, picks, routing),
+      ...(coldStarts.length ? { coldStarts } : {}),
+      ...(bundle ? { bundle } : {}),
+      ...(profiles.length ? { profiles } : {}),
+      targets: [...checkTargets(rows, picks, routing), ...coldStartTargets(coldStarts), ...bundleTargets(bundle)],
       notes,
     };
-    const markdown = toMarkdown(results);
+    let markdown = toMarkdown(results);
+    if (earlier && options.compare) {
+      const shown = options.compare.startsWith(ROOT) ? options.compare.slice(ROOT.length) : options.compare;
+      markdown += `\n${comparisonMarkdown(compareRuns(earlier, results), shown).join("\n")}`;
+    }
     mkdirSync(options.outDir, { recursive: true });
     const latest = options.mode === "full" ? "latest" : `latest-${options.mode}`;
     const stamp = startedAt.replace(/[:]/g, "-").replace(/\.\d+Z$/, "Z");
@@ -496,62 +474,8 @@ export async function runBench(
   }
 }
 
-const USAGE =
-  "usage: npm run bench [-- --quick | --tiny] [--out=DIR] [--load=wrk|node] [--connections=N] [--runtimes=workerd,node,bun,deno] [--no-proxies] [--no-picks] [--rows=ID,ID]";
-const RUNTIMES: readonly Runtime[] = ["workerd", "node", "bun", "deno"];
-
-function benchFlags(argv: readonly string[]) {
-  try {
-    return parseArgs({
-      args: [...argv],
-      options: {
-        quick: { type: "boolean" },
-        tiny: { type: "boolean" },
-        "no-proxies": { type: "boolean" },
-        "no-picks": { type: "boolean" },
-        out: { type: "string" },
-        load: { type: "string" },
-        connections: { type: "string" },
-        runtimes: { type: "string" },
-        rows: { type: "string" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (error) {
-    throw new Error(`${(error as Error).message}\n${USAGE}`);
-  }
-}
-
-function parseBenchArgs(argv: readonly string[]): BenchOptions {
-  const values = benchFlags(argv);
-  const { out, load, connections } = values;
-  if (out === "") throw new Error(`--out: expected a directory\n${USAGE}`);
-  if (load !== undefined && load !== "wrk" && load !== "node") {
-    throw new Error(`--load: expected wrk or node (got "${load}")\n${USAGE}`);
-  }
-  if (connections !== undefined && !/^\d+$/.test(connections)) {
-    throw new Error(`--connections: expected a whole number (got "${connections}")\n${USAGE}`);
-  }
-  const runtimes = values.runtimes?.split(",").filter(Boolean);
-  for (const r of runtimes ?? []) {
-    if (!RUNTIMES.includes(r as Runtime)) throw new Error(`--runtimes: unknown runtime ${r}`);
-  }
-  const tiny = values.tiny === true || process.env["BENCH_TINY"] === "1";
-  return {
-    mode: tiny ? "tiny" : values.quick ? "quick" : "full",
-    outDir: resolve(out ?? join(ROOT, "bench", "results")),
-    ...(load ? { load } : {}),
-    ...(connections ? { connections: Number(connections) } : {}),
-    ...(runtimes ? { runtimes: runtimes as Runtime[] } : {}),
-    ...(values.rows ? { rows: values.rows.split(",").filter(Boolean) } : {}),
-    proxies: !values["no-proxies"],
-    picks: !values["no-picks"],
-  };
-}
-
 async function main(): Promise<void> {
-  const options = parseBenchArgs(process.argv.slice(2));
+  const options = parseBenchArgs(process.argv.slice(2), ROOT);
   const started = Date.now();
   const { results, markdown, files } = await runBench(options);
   console.log(`\n${markdown}`);

@@ -66,6 +66,8 @@ export interface BenchEnv {
   readonly upstash?: { readonly url: string; readonly token: string };
   /** esbuild bundles made for this run; the Worker is an entry module and the modules beside it. */
   readonly worker: WorkerBuild;
+  /** The same Worker unminified, for the CPU profile (profile.ts). */
+  readonly profileWorker: WorkerBuild;
   readonly nodeBundle: string;
   readonly nodeBareBundle: string;
   readonly bins: {
@@ -149,19 +151,43 @@ export const HAPROXY_ROW: RowSpec = {
 };
 
 /** Starts the server for `row` and resolves once it answers; the caller stops it. */
-export async function startRow(row: RowSpec, env: BenchEnv): Promise<Running> {
+export async function startRow(row: RowSpec, env: BenchEnv, options: SpawnOptions = {}): Promise<Running> {
   switch (row.kind) {
     case "direct":
       return { url: `${env.upstreams[0]}/`, stop: async () => undefined };
     case "bare":
-      return startBare(row, env);
-    case "balancer":
-      return startBalancer(row, env);
+    case "balancer": {
+      const spawned = await spawnRow(row, env, options);
+      const running = await ready(spawned.proc, spawned.url, spawned.readyUrl);
+      return spawned.statusUrl ? { ...running, statusUrl: spawned.statusUrl } : running;
+    }
     case "nginx":
       return startNginx(env);
     case "haproxy":
       return startHaproxy(env);
   }
+}
+
+export interface SpawnOptions {
+  /** Flags for the runtime itself (before the script; after `workerd serve CONFIG`), e.g. --cpu-prof. */
+  readonly runtimeFlags?: readonly string[];
+}
+
+/** A bare proxy's or the balancer's process, just started: not yet answering. */
+export interface Spawned {
+  readonly proc: Proc;
+  /** Where the load goes. */
+  readonly url: string;
+  /** What answers 200 once it serves (the balancer's /_lb/healthz). */
+  readonly readyUrl: string;
+  readonly statusUrl?: string;
+}
+
+/** Starts a bare proxy or the balancer for `row` without waiting for it (cold-start.ts times that). */
+export async function spawnRow(row: RowSpec, env: BenchEnv, options: SpawnOptions = {}): Promise<Spawned> {
+  if (row.kind === "bare") return spawnBare(row, env, options.runtimeFlags ?? []);
+  if (row.kind === "balancer") return spawnBalancer(row, env, options.runtimeFlags ?? []);
+  throw new Error(`${row.id}: only bare and balancer rows are spawned`);
 }
 
 async function ready(proc: Proc, url: string, readyUrl = url): Promise<Running> {
@@ -177,11 +203,12 @@ async function ready(proc: Proc, url: string, readyUrl = url): Promise<Running> 
 // ---------------------------------------------------------------------------------------------
 // Bare proxies
 
-async function startBare(row: RowSpec, env: BenchEnv): Promise<Running> {
+async function spawnBare(row: RowSpec, env: BenchEnv, flags: readonly string[]): Promise<Spawned> {
   const port = await freePort();
   const upstream = env.upstreams[0]!;
   const url = `http://127.0.0.1:${port}/`;
   const here = join(env.root, "scripts", "bench", "bare");
+  const spawned = (proc: Proc): Spawned => ({ proc, url, readyUrl: url });
   switch (row.runtime) {
     case "workerd": {
       const dir = rowDir(env, row.id);
@@ -191,21 +218,24 @@ async function startBare(row: RowSpec, env: BenchEnv): Promise<Running> {
         modules: [{ name: "worker.js", type: "esModule" }],
         bindings: { UPSTREAM: upstream },
       });
-      return ready(startWorkerd(row.id, dir, config, env), url);
+      return spawned(startWorkerd(row.id, dir, config, env, flags));
     }
     case "node":
-      return ready(startProcess(row.id, process.execPath, [env.nodeBareBundle, upstream, String(port)]), url);
+      return spawned(startProcess(row.id, process.execPath, [...flags, env.nodeBareBundle, upstream, String(port)]));
     case "bun":
-      return ready(
-        startProcess(row.id, env.bins.bun!, [join(here, "bun.ts"), upstream, String(port)], { cwd: env.root }),
-        url,
-      );
-    case "deno":
-      return ready(
-        startProcess(row.id, env.bins.deno!, ["run", "--allow-net", join(here, "deno.ts"), upstream, String(port)], {
+      return spawned(
+        startProcess(row.id, env.bins.bun!, [...flags, join(here, "bun.ts"), upstream, String(port)], {
           cwd: env.root,
         }),
-        url,
+      );
+    case "deno":
+      return spawned(
+        startProcess(
+          row.id,
+          env.bins.deno!,
+          ["run", ...flags, "--allow-net", join(here, "deno.ts"), upstream, String(port)],
+          { cwd: env.root },
+        ),
       );
     default:
       throw new Error(`no bare proxy for ${row.runtime}`);
@@ -242,11 +272,11 @@ function balancerSettings(row: RowSpec, env: BenchEnv): Record<string, string> {
   return settings;
 }
 
-async function startBalancer(row: RowSpec, env: BenchEnv): Promise<Running> {
+async function spawnBalancer(row: RowSpec, env: BenchEnv, flags: readonly string[]): Promise<Spawned> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const settings = balancerSettings(row, env);
-  let running: Running;
+  const urls = { url: `${base}/`, readyUrl: `${base}/_lb/healthz`, statusUrl: `${base}/_lb/status` };
   if (row.runtime === "workerd") {
     const dir = rowDir(env, row.id);
     cpSync(env.worker.dir, dir, { recursive: true });
@@ -258,25 +288,27 @@ async function startBalancer(row: RowSpec, env: BenchEnv): Promise<Running> {
       bindings: settings,
       durableObjectsDir: durableObjects ? join(dir, "do") : undefined,
     });
-    running = await ready(startWorkerd(row.id, dir, config, env), `${base}/`, `${base}/_lb/healthz`);
-  } else {
-    // The settings go as environment variables, as `npm run lb` reads them; nothing inherited.
-    const childEnv: NodeJS.ProcessEnv = { ...process.env, LB_CONFIG: "", ...settings };
-    const flags = [`--port=${port}`, "--host=127.0.0.1"];
-    let command: string;
-    let args: string[];
-    if (row.runtime === "node") {
-      command = process.execPath;
-      args = [env.nodeBundle, ...flags];
-    } else {
-      const prefix = env.balancerCommand[row.runtime as "bun" | "deno"];
-      if (!prefix) throw new Error(`no command for the ${row.runtime} entry point`);
-      [command, ...args] = [...prefix, ...flags] as [string, ...string[]];
-    }
-    const proc = startProcess(row.id, command, args, { env: childEnv, cwd: env.root });
-    running = await ready(proc, `${base}/`, `${base}/_lb/healthz`);
+    return { proc: startWorkerd(row.id, dir, config, env, flags), ...urls };
   }
-  return { ...running, statusUrl: `${base}/_lb/status` };
+  // The settings go as environment variables, as `npm run lb` reads them; nothing inherited.
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, LB_CONFIG: "", ...settings };
+  const serverFlags = [`--port=${port}`, "--host=127.0.0.1"];
+  let command: string;
+  let args: string[];
+  if (row.runtime === "node") {
+    command = process.execPath;
+    args = [...flags, env.nodeBundle, ...serverFlags];
+  } else {
+    const prefix = env.balancerCommand[row.runtime as "bun" | "deno"];
+    if (!prefix) throw new Error(`no command for the ${row.runtime} entry point`);
+    // The runtime's own flags go after `bun` / `deno run`, before the script and its flags.
+    const at = row.runtime === "deno" ? 2 : 1;
+    [command, ...args] = [...prefix.slice(0, at), ...flags, ...prefix.slice(at), ...serverFlags] as [
+      string,
+      ...string[],
+    ];
+  }
+  return { proc: startProcess(row.id, command, args, { env: childEnv, cwd: env.root }), ...urls };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -348,10 +380,10 @@ ${durable}
 `;
 }
 
-function startWorkerd(id: string, dir: string, config: string, env: BenchEnv): Proc {
+function startWorkerd(id: string, dir: string, config: string, env: BenchEnv, flags: readonly string[] = []): Proc {
   const file = join(dir, "config.capnp");
   writeFileSync(file, config);
-  return startProcess(id, env.bins.workerd, ["serve", file], { cwd: dir });
+  return startProcess(id, env.bins.workerd, ["serve", file, ...flags], { cwd: dir });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BUNDLE_HEADING } from "../../scripts/bench/bundle-size.ts";
+import { COLD_START_HEADING } from "../../scripts/bench/cold-start.ts";
 import { PICK_SIZES } from "../../scripts/bench/picks.ts";
 import {
   type BenchResults,
@@ -239,6 +241,31 @@ describe("npm run bench -- --tiny", () => {
       expect(row.cpuUsPerMessage, label).not.toBeNull();
       expect(row.cpuUsPerMessage, label).toBeGreaterThanOrEqual(0);
     }
+  });
+
+  it("times each runtime's cold start, bare beside the balancer, and sizes the minified Worker", () => {
+    const ids = (results.coldStarts ?? []).map((c) => c.id);
+    const runtimes = ["workerd", "node", ...extraRuntimes()];
+    expect(ids).toEqual(runtimes.flatMap((runtime) => [`${runtime}-bare`, `${runtime}-rr-memory`]));
+    for (const cold of results.coldStarts ?? []) {
+      const label = JSON.stringify(cold);
+      expect(cold.failed, label).toBeUndefined();
+      expect(cold.runs, label).toBe(1);
+      // The first request is part of the start: from spawn to its answer takes longer.
+      expect(cold.firstRequestMs, label).toBeGreaterThan(0);
+      expect(cold.firstResponseMs, label).toBeGreaterThan(cold.firstRequestMs);
+      expect(cold.startCpuMs, label).toBeGreaterThanOrEqual(cold.firstRequestCpuMs);
+    }
+    const targets = results.targets.map((t) => t.target);
+    for (const runtime of runtimes)
+      expect(targets).toContain(`${runtime}: cold start to first response within 1.5 × the bare proxy's`);
+    expect(results.bundle!.entryBytes).toBeGreaterThan(10_000);
+    expect(results.bundle!.totalBytes).toBeGreaterThanOrEqual(results.bundle!.entryBytes);
+    expect(results.bundle!.contributors.map((c) => c.name)).toContain("hono");
+    expect(targets.some((t) => t.startsWith("minified Worker bundle ≤ 150 KB"))).toBe(true);
+    for (const heading of [COLD_START_HEADING, BUNDLE_HEADING]) expect(markdown).toContain(heading);
+    // Tiny runs do not profile unless asked (--profile).
+    expect(results.profiles).toBeUndefined();
   });
 
   it("writes a Markdown table that says what the JSON says", () => {
