@@ -144,22 +144,28 @@ const denoInspectorOverhead = (frame: { functionName: string; url: string }) =>
   frame.functionName.startsWith("op_inspector_") || frame.url.startsWith("ext:deno_node/inspector_network_bridge");
 
 /**
- * Names source files: in the Node and Worker bundles by their module comments (workerd names the
- * module "worker.js"), elsewhere relative to the project.
+ * Names source files: in the Node bundle and the Worker's modules by their module comments
+ * (workerd names a module by its file name: worker.js, chunk-*.js), elsewhere relative to the
+ * project.
  */
 function locator(env: BenchEnv, runtime: string): (url: string, line: number) => string {
-  const bundle =
-    runtime === "node"
-      ? env.nodeBundle
-      : runtime === "workerd"
-        ? join(env.profileWorker.dir, env.profileWorker.main)
-        : undefined;
-  let inBundle: ((line: number) => string | undefined) | undefined;
+  const bundleOf = (path: string): string | undefined => {
+    if (runtime === "node") return path === env.nodeBundle ? path : undefined;
+    if (runtime !== "workerd") return undefined;
+    const module = env.profileWorker.modules.find((m) => m.type === "esModule" && m.name === path);
+    return module ? join(env.profileWorker.dir, module.name) : undefined;
+  };
+  const modules = new Map<string, (line: number) => string | undefined>();
   return (url, line) => {
     const path = url.replace(/^file:\/\//, "");
-    if (bundle && (path === bundle || path === "worker.js")) {
-      inBundle ??= bundleModules(readFileSync(bundle, "utf8"));
-      return `${inBundle(line) ?? "bundle"} (bundle line ${line})`;
+    const bundle = bundleOf(path);
+    if (bundle) {
+      let inBundle = modules.get(bundle);
+      if (!inBundle) {
+        inBundle = bundleModules(readFileSync(bundle, "utf8"));
+        modules.set(bundle, inBundle);
+      }
+      return `${inBundle(line) ?? path} (bundle line ${line})`;
     }
     const root = env.root.endsWith("/") ? env.root : `${env.root}/`;
     return `${path.startsWith(root) ? path.slice(root.length) : shortUrl(url)}:${line}`;
