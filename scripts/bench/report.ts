@@ -9,6 +9,7 @@ import { type BundleSize, bundleMarkdown } from "./bundle-size.ts";
 import { DASH, fmt, table } from "./cells.ts";
 import { type ColdStart, coldStartMarkdown } from "./cold-start.ts";
 import { CLAIMS_NOTE, headerAffinityTargets, isHeaderAffinity } from "./header-affinity.ts";
+import { hotPathTargets } from "./hot-path-targets.ts";
 import type { LoadResult } from "./load.ts";
 import type { PickResult } from "./picks.ts";
 import { growthOf, PICK_SIZES } from "./picks.ts";
@@ -282,22 +283,7 @@ export function checkTargets(
 ): TargetCheck[] {
   const ok = rows.filter((r) => !r.failed);
   const checks: TargetCheck[] = [];
-  for (const [store, min] of [
-    ["memory", 0.95],
-    ["upstash", 0.9],
-  ] as const) {
-    const plain = ok.filter(
-      (r) =>
-        r.algorithm === "round-robin" && r.store === store && !isHeaderAffinity(r) && !isRouted(r) && !isJsonLogRow(r),
-    );
-    for (const row of plain.filter((r) => r.vsBare !== null)) {
-      checks.push({
-        target: `${row.runtime}: round robin on ${store} ≥ ${min.toFixed(2)} × bare proxy`,
-        value: `${row.vsBare!.toFixed(2)} ×`,
-        met: row.vsBare! >= min,
-      });
-    }
-  }
+  checks.push(...hotPathTargets(ok, picks));
   const sequenced = ok.filter(
     (r) =>
       (r.algorithm === "round-robin" || r.algorithm === "weighted-round-robin" || r.algorithm === "ip-hash") &&
@@ -331,26 +317,6 @@ export function checkTargets(
       target: `${logged.runtime}: the JSON access log costs ≤ 10% of req/s`,
       value: `${fmt.ratio(ratio)} × ${quiet.id} (${fmt.int(logged.rps)} against ${fmt.int(quiet.rps)} req/s)`,
       met: ratio >= 0.9,
-    });
-  }
-  const added = ok.filter((r) => r.p99OverBareMs !== null);
-  if (added.length) {
-    const over = added.filter((r) => r.p99OverBareMs! > 1);
-    checks.push({
-      target: "p99 added over the bare proxy ≤ 1 ms",
-      value: over.length
-        ? `over on ${over.map((r) => `${r.id} ${fmt.signedMs(r.p99OverBareMs)} ms`).join(", ")}`
-        : `every edge-lb row (largest ${fmt.signedMs(Math.max(...added.map((r) => r.p99OverBareMs!)))} ms)`,
-      met: over.length === 0,
-    });
-  }
-  for (const algorithm of ALGORITHM_NAMES) {
-    if (!picks.some((p) => p.algorithm === algorithm)) continue;
-    const { slowdown, verdict } = growthOf(picks, algorithm);
-    checks.push({
-      target: `pick cost flat or logarithmic in backends: ${algorithm}`,
-      value: `3 → 300 backends: ${slowdown.toFixed(2)}× the time per pick (${verdict})`,
-      met: verdict !== "grows faster than logarithmic",
     });
   }
   return checks;
