@@ -15,6 +15,7 @@ import type { PickResult } from "./picks.ts";
 import { growthOf, PICK_SIZES } from "./picks.ts";
 import { profileMarkdown, type RuntimeProfile } from "./profile.ts";
 import type { RoutingCost } from "./routing-cost.ts";
+import { type RoutingPair, routingPairMarkdown } from "./routing-pairs.ts";
 import { isJsonLogRow, JSON_LOG_SUFFIX } from "./targets.ts";
 import { type WebSocketLoad, type WebSocketRowResult, webSocketMarkdown } from "./websocket-report.ts";
 
@@ -92,6 +93,8 @@ export interface BenchResults {
   readonly picks: readonly PickResult[];
   /** CPU µs per request of routing alone (scripts/bench/routing-cost.ts); absent with --no-picks. */
   readonly routing?: RoutingCost;
+  /** Routing's cost per runtime with the one-pool and routed servers in turns (routing-pairs.ts). */
+  readonly routingPairs?: readonly RoutingPair[];
   /** Start to first response, bare proxy and balancer per runtime (absent with --rows). */
   readonly coldStarts?: readonly ColdStart[];
   /** The minified Worker bundle (absent if it could not be built). */
@@ -243,6 +246,7 @@ export function toMarkdown(results: BenchResults): string {
     "",
     table(PICK_COLUMNS, pickRows(results.picks), 1, PICK_COLUMNS.length - 1),
     "",
+    ...routingPairMarkdown(results.routingPairs ?? []),
     ...coldStartMarkdown(results.coldStarts ?? []),
     ...bundleMarkdown(results.bundle),
     ...profileMarkdown(results.profiles ?? []),

@@ -61,6 +61,7 @@ import {
 import { isProfiledRow, profileAfterRow, type RuntimeProfile } from "./profile.ts";
 import { type BenchResults, checkTargets, machineInfo, toMarkdown } from "./report.ts";
 import type { RoutingCost } from "./routing-cost.ts";
+import { measureRoutingPair, type RoutingPair, routingPairTargets } from "./routing-pairs.ts";
 import { type MeasuredRow, rowResults } from "./row-results.ts";
 import {
   type BenchEnv,
@@ -394,6 +395,28 @@ export async function runBench(
         );
       }
     }
+    // Routing's cost per runtime, with both servers taking the load in turns (routing-pairs.ts).
+    const routingPairs: RoutingPair[] = [];
+    // Not in tiny runs (the bench's own test): a few hundred requests cannot show microseconds.
+    for (const routed of plan.filter((row) => row.routes && options.mode !== "tiny")) {
+      const onePool = plan.find((row) => `${row.id}-routes` === routed.id);
+      if (!onePool) continue;
+      const turnS = options.mode === "full" ? 10 / 3 : 0.5;
+      log(`  ${routed.runtime}: routing cost, one pool and 10 routes in turns (${turnS.toFixed(1)} s each)...`);
+      try {
+        const pair = await measureRoutingPair(onePool, routed, env, {
+          generator,
+          warmer,
+          warmup: settings.warmup,
+          turnS,
+          connections,
+        });
+        routingPairs.push(pair);
+        log(`    ${pair.onePoolUs.toFixed(1)} → ${pair.routedUs.toFixed(1)} CPU µs/req`);
+      } catch (error) {
+        notes.push(`${routed.runtime} routing pair failed: ${(error as Error).message.split("\n")[0]}`);
+      }
+    }
     const coldStarts = options.rows ? [] : await runColdStarts(runtimes, env, coldStartRuns(options.mode), log, notes);
     const webSockets = options.rows
       ? { rows: [], load: undefined }
@@ -445,10 +468,16 @@ export async function runBench(
       webSockets: webSockets.rows,
       picks,
       ...(routing ? { routing } : {}),
+      ...(routingPairs.length ? { routingPairs } : {}),
       ...(coldStarts.length ? { coldStarts } : {}),
       ...(bundle ? { bundle } : {}),
       ...(profiles.length ? { profiles } : {}),
-      targets: [...checkTargets(rows, picks, routing), ...coldStartTargets(coldStarts), ...bundleTargets(bundle)],
+      targets: [
+        ...checkTargets(rows, picks, routing),
+        ...routingPairTargets(routingPairs),
+        ...coldStartTargets(coldStarts),
+        ...bundleTargets(bundle),
+      ],
       notes,
     };
     let markdown = toMarkdown(results);
