@@ -18,6 +18,7 @@ import { base64url } from "./shared/base64url.ts";
 import type { Defer } from "./shared/defer.ts";
 import { errorResponse } from "./shared/error-response.ts";
 import { type RequestId, requestIdOf } from "./shared/request-id.ts";
+import type { UpstreamFetch } from "./shared/upstream-fetch.ts";
 import type { StateStore } from "./state/types.ts";
 
 export interface BalancerOptions {
@@ -41,7 +42,7 @@ export interface BalancerOptions {
   /** Workers: background work goes to ctx.waitUntil so it outlives the response. */
   readonly waitUntil?: boolean;
   /** Replaces the global fetch for upstream calls (tests, custom agents). */
-  readonly fetch?: typeof fetch;
+  readonly fetch?: UpstreamFetch;
   /** Where request and state lines go (LOG_FORMAT=text); console.log by default. */
   readonly log?: (line: string) => void;
   /** Where LOG_FORMAT=json's objects go; console.log(object) by default (Workers Logs). */

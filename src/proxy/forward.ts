@@ -1,7 +1,8 @@
 import { type Backend, upstreamUrl } from "../shared/backend.ts";
 import type { RequestId } from "../shared/request-id.ts";
+import type { UpstreamFetch } from "../shared/upstream-fetch.ts";
 import type { BodyProgress } from "./body.ts";
-import { carriesHopByHop, dropHopByHop } from "./hop-by-hop.ts";
+import { carriesHopByHop, dropHopByHop, hasHopByHop } from "./hop-by-hop.ts";
 
 export interface ForwardOptions {
   readonly backend: Backend;
@@ -20,7 +21,7 @@ export interface ForwardOptions {
   readonly preserveHost: boolean;
   /** Sent upstream and set on the response. */
   readonly requestId: RequestId;
-  readonly fetch?: typeof fetch;
+  readonly fetch?: UpstreamFetch;
 }
 
 /** What the runtime knows of the client's connection. */
@@ -75,7 +76,7 @@ export async function forward(options: ForwardOptions): Promise<ForwardResult> {
   const signal = controller.signal;
   const started = performance.now();
   try {
-    const upstreamFetch = options.fetch ?? fetch;
+    const upstreamFetch: UpstreamFetch = options.fetch ?? fetch;
     const upstream = await upstreamFetch(target, {
       method: request.method,
       headers,
@@ -87,7 +88,9 @@ export async function forward(options: ForwardOptions): Promise<ForwardResult> {
     } as RequestInit);
     return {
       kind: "response",
-      response: clientResponse(upstream, options.requestId),
+      response: upstreamFetch.keepsEncoding
+        ? passedOn(upstream, options.requestId)
+        : clientResponse(upstream, options.requestId),
       latencyMs: performance.now() - started,
     };
   } catch (error) {
@@ -147,6 +150,14 @@ export function clientResponse(upstream: Response, requestId?: RequestId): Respo
   const headers = carriesHopByHop(upstream.headers) ? responseHeaders(upstream.headers) : new Headers(upstream.headers);
   if (requestId) headers.set(requestId.header, requestId.value);
   return new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers });
+}
+
+/** A response whose headers are its own (a runtime's client built them): changed in place. */
+function passedOn(upstream: Response, requestId: RequestId): Response {
+  const headers = upstream.headers;
+  if (hasHopByHop(headers)) dropHopByHop(headers, false);
+  headers.set(requestId.header, requestId.value);
+  return upstream;
 }
 
 /** `response` with the request's id set: in place where its headers allow it, else on a copy. */

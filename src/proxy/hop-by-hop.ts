@@ -31,8 +31,13 @@ export function dropHopByHop(headers: Headers, strict: boolean): Headers {
   return headers;
 }
 
-/** Whether a response needs its headers rewritten before it may go to the client. */
-export function carriesHopByHop(headers: Headers): boolean {
+/** Whether any hop-by-hop header is present. */
+export function hasHopByHop(headers: Headers): boolean {
   for (const name of HOP_BY_HOP) if (headers.has(name)) return true;
-  return headers.has("content-encoding");
+  return false;
+}
+
+/** Whether a fetch response needs its headers rewritten before it may go to the client. */
+export function carriesHopByHop(headers: Headers): boolean {
+  return hasHopByHop(headers) || headers.has("content-encoding");
 }
