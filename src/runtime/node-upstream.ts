@@ -5,7 +5,8 @@
 // node-rr-memory-global-fetch).
 import type { Dispatcher } from "undici";
 import { Pool } from "undici";
-import type { UpstreamFetch } from "../shared/upstream-fetch.ts";
+import { dropHopByHop, HOP_BY_HOP_NAMES } from "../proxy/hop-by-hop.ts";
+import type { UpstreamCall, UpstreamFetch, UpstreamRequest } from "../shared/upstream-fetch.ts";
 
 export interface NodeUpstreamOptions {
   /** Most connections open to one backend at once; further requests queue. undefined: no cap. */
@@ -19,41 +20,52 @@ export interface NodeUpstreamOptions {
  * both ways and are never decoded (Content-Encoding passes through as the upstream sent it); the
  * signal aborts the exchange, before or after the headers.
  */
-export function nodeUpstream(options: NodeUpstreamOptions): UpstreamFetch {
+export function nodeUpstream(options: NodeUpstreamOptions): UpstreamFetch & Required<Pick<UpstreamFetch, "send">> {
   const pools = new Map<string, Pool>();
-  const poolFor = (origin: string): Pool => {
+  const dispatch = (url: string, method: string, headers: string[], body: Body, exchange: Exchange): void => {
+    // Backend URLs are absolute http(s) URLs without credentials (config), so the origin ends at
+    // the first slash after the scheme's.
+    const slash = url.indexOf("/", url.indexOf("//") + 2);
+    const origin = slash === -1 ? url : url.slice(0, slash);
     let pool = pools.get(origin);
     if (!pool) {
       pool = new Pool(origin, { connections: options.connections ?? null });
       pools.set(origin, pool);
     }
-    return pool;
+    pool.dispatch(
+      {
+        origin,
+        path: slash === -1 ? "/" : url.slice(slash),
+        method: method as Dispatcher.HttpMethod,
+        headers,
+        // undici iterates any async iterable body (a web stream is one); its types list Readable only.
+        body: body as Dispatcher.DispatchOptions["body"],
+      },
+      exchange,
+    );
   };
-  const send = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+  // The proxy's way in: the header list as forward.ts built it, aborted through the call.
+  const send = (url: string, request: UpstreamRequest): UpstreamCall => {
+    let exchange: Exchange | undefined;
+    const response = new Promise<Response>((resolve, reject) => {
+      exchange = new Exchange(resolve, reject, request.method === "HEAD");
+    });
+    dispatch(url, request.method, request.headers, requestBody(request.body), exchange!);
+    return { response, abort: (reason) => exchange!.abort(reason) };
+  };
+  // Everyone else's (health probes): fetch's signature and its signal.
+  const fetchLike = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
-    // Backend URLs are absolute http(s) URLs without credentials (config), so the origin ends at
-    // the first slash after the scheme's.
-    const slash = url.indexOf("/", url.indexOf("//") + 2);
-    const origin = slash === -1 ? url : url.slice(0, slash);
-    const path = slash === -1 ? "/" : url.slice(slash);
+    const method = init?.method ?? "GET";
+    const signal = init?.signal ?? undefined;
+    if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<Response>((resolve, reject) => {
-      const exchange = new Exchange(resolve, reject, init?.signal ?? undefined, init?.method === "HEAD");
-      if (exchange.abortedEarly()) return;
+      const exchange = new Exchange(resolve, reject, method === "HEAD", signal);
       const body = requestBody(init?.body);
-      poolFor(origin).dispatch(
-        {
-          origin,
-          path,
-          method: (init?.method ?? "GET") as Dispatcher.HttpMethod,
-          headers: headerList(init?.headers, body),
-          // undici iterates any async iterable body (a web stream is one); its types list Readable only.
-          body: body as Dispatcher.DispatchOptions["body"],
-        },
-        exchange,
-      );
+      dispatch(url, method, headerList(init?.headers, body), body, exchange);
     });
   };
-  return Object.assign(send, { keepsEncoding: true as const });
+  return Object.assign(fetchLike, { send });
 }
 
 type Body = string | Buffer | AsyncIterable<Uint8Array> | null;
@@ -91,7 +103,7 @@ function headerList(headers: HeadersInit | undefined, body: Body): string[] {
  * One exchange as a dispatch handler. The response is handed over a microtask after its head
  * arrives: a small body that came in the same read is then complete and goes as one buffer (one
  * write to the client, with its length); otherwise it streams, reading upstream only as fast as
- * the client takes it.
+ * the client takes it. Hop-by-hop response headers are dropped here.
  */
 class Exchange implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
@@ -102,34 +114,38 @@ class Exchange implements Dispatcher.DispatchHandler {
   private ended = false;
   private settled = false;
   private stream: ReadableStreamDefaultController<Uint8Array> | undefined;
+  /** The body is complete, failed or cancelled: the stream takes nothing more. */
   private finished = false;
-  /** An abort that came before undici gave this exchange a connection (and a controller). */
-  private pendingAbort: Error | undefined;
+  /** Why this side ended the exchange (timeout, client gone): what a pending response rejects with. */
+  private abortReason: unknown;
   private readonly onAbort = () => this.abort(this.signal!.reason);
 
   constructor(
     private readonly resolve: (response: Response) => void,
     private readonly reject: (error: unknown) => void,
-    private readonly signal: AbortSignal | undefined,
     private readonly head: boolean,
-  ) {}
+    private readonly signal?: AbortSignal,
+  ) {
+    signal?.addEventListener("abort", this.onAbort, { once: true });
+  }
 
-  /** Rejects at once for a signal already aborted; otherwise listens for it. */
-  abortedEarly(): boolean {
-    const signal = this.signal;
-    if (!signal) return false;
-    if (signal.aborted) {
-      this.settled = true;
-      this.reject(signal.reason);
-      return true;
+  /** Ends the exchange: at once if it is on a connection, else as soon as undici starts it. */
+  abort(reason: unknown): void {
+    if (this.abortReason !== undefined) return;
+    this.abortReason = reason ?? new Error("aborted");
+    const controller = this.controller;
+    if (controller) {
+      if (!controller.aborted) controller.abort(asError(this.abortReason));
+      return;
     }
-    signal.addEventListener("abort", this.onAbort, { once: true });
-    return false;
+    // Still queued for a connection (the pool is at its cap): answer now, abort once it starts.
+    this.done();
+    this.fail(undefined);
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    if (this.pendingAbort) controller.abort(this.pendingAbort);
+    if (this.abortReason !== undefined) controller.abort(asError(this.abortReason));
   }
 
   onResponseStart(
@@ -138,13 +154,23 @@ class Exchange implements Dispatcher.DispatchHandler {
     headers: Record<string, string | string[] | undefined>,
     statusText?: string,
   ): void {
+    // Informational answers (103 Early Hints) come before the response: not passed on.
+    if (status < 200) return;
     this.status = status;
     this.statusText = statusText ?? "";
     const list = new Headers();
+    let hopByHop = false;
     for (const name in headers) {
       const value = headers[name];
-      if (typeof value === "string") list.append(name, value);
+      if (HOP_BY_HOP_NAMES.has(name)) hopByHop = true;
+      else if (typeof value === "string") list.append(name, value);
       else if (value) for (const item of value) list.append(name, item);
+    }
+    // The names a Connection header lists are hop-by-hop too.
+    const connection = headers["connection"];
+    if (hopByHop && typeof connection === "string") {
+      list.set("connection", connection);
+      dropHopByHop(list, false);
     }
     this.headers = list;
     queueMicrotask(() => this.settle());
@@ -162,20 +188,17 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
+    const finished = this.finished;
     this.done();
-    if (this.stream) this.stream.close();
-    else this.ended = true;
+    if (!this.stream) this.ended = true;
+    else if (!finished) this.stream.close();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     const finished = this.finished;
     this.done();
-    if (!this.settled) {
-      this.settled = true;
-      this.reject(this.signal?.aborted ? this.signal.reason : new TypeError("fetch failed", { cause: error }));
-    } else if (this.stream && !finished) {
-      this.stream.error(error);
-    }
+    if (!this.settled) this.fail(error);
+    else if (this.stream && !finished) this.stream.error(error);
   }
 
   private settle(): void {
@@ -204,25 +227,17 @@ class Exchange implements Dispatcher.DispatchHandler {
       },
       cancel: (reason) => {
         this.finished = true;
-        this.abort(reason instanceof Error ? reason : new Error("response body cancelled"));
+        this.abort(reason ?? new Error("response body cancelled"));
       },
     });
     this.resolve(new Response(body, init));
   }
 
-  private abort(reason: unknown): void {
-    const error = reason instanceof Error ? reason : new Error(String(reason));
-    if (this.controller) {
-      if (!this.controller.aborted) this.controller.abort(error);
-      return;
-    }
-    // Still queued for a connection (the pool is at its cap): answer now, abort once it starts.
-    this.pendingAbort = error;
-    this.done();
-    if (!this.settled) {
-      this.settled = true;
-      this.reject(reason);
-    }
+  /** Rejects the pending response as fetch would: with our abort's reason, else "fetch failed". */
+  private fail(cause: Error | undefined): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.reject(this.abortReason ?? new TypeError("fetch failed", { cause }));
   }
 
   /** The exchange is over: the body stream takes no more, the signal is no longer watched. */
@@ -230,4 +245,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.finished = true;
     this.signal?.removeEventListener("abort", this.onAbort);
   }
+}
+
+function asError(reason: unknown): Error {
+  return reason instanceof Error ? reason : new Error(String(reason));
 }

@@ -214,7 +214,9 @@ describe("configuration sources, later wins", () => {
     expect(pool.hash_key).toEqual({ source: "ip" });
     expect(pool.preserve_host).toBe(false);
     expect(loadConfig({ env: { BACKENDS: ok } }).upstream_connections).toBe(0);
-    expect(loadConfig({ env: { BACKENDS: ok }, flags: { "upstream-connections": "64" } }).upstream_connections).toBe(64);
+    expect(loadConfig({ env: { BACKENDS: ok }, flags: { "upstream-connections": "64" } }).upstream_connections).toBe(
+      64,
+    );
   });
 
   it("lets LB_CONFIG override env, a JSON file override LB_CONFIG, and flags override both", () => {
