@@ -6,6 +6,7 @@ import { poolsWeighedByLoad, RequestRouting, type Routed, routesOf } from "./app
 import type { Config } from "./config/load-config.ts";
 import { createPoolRuntime, type PoolEnvironment, type PoolRuntime } from "./pool/pool-runtime.ts";
 import { SessionAffinity } from "./proxy/affinity/session-affinity.ts";
+import type { ClientGoneWatch } from "./proxy/forward.ts";
 import { handleProxy } from "./proxy/handle-proxy.ts";
 import { handleUpgrade } from "./proxy/handle-upgrade.ts";
 import { ALLOWED_METHODS, checkTarget } from "./proxy/request-target.ts";
@@ -32,6 +33,8 @@ export interface BalancerOptions {
   readonly clientProto?: (c: Context) => "http" | "https";
   /** Whether the peer is a configured trusted proxy (its Forwarded / X-Real-IP are kept). */
   readonly trustsPeer?: (c: Context) => boolean;
+  /** Where the runtime tells more cheaply than request.signal that the client went away (ClientConnection.watchGone). */
+  readonly watchClientGone?: (c: Context) => ClientGoneWatch | undefined;
   /**
    * Where the client is, for geo and proximity steering: request.cf on Workers. Default: the
    * location headers (CF-IPCountry, ...) of a trusted peer, nothing from anyone else.
@@ -121,6 +124,7 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
   const clientProto = options.clientProto ?? urlProto;
   const webSockets = new WebSocketSessions();
   const trustsPeer = options.trustsPeer ?? (() => false);
+  const watchClientGone = options.watchClientGone;
   const locationHeaders = config.location_headers;
   const clientLocation =
     options.clientLocation ??
@@ -151,7 +155,7 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
     const affinity = affinities.get(pool);
     if (trace) trace.pool = pool.spec.name;
     const context = {
-      client: { ip: clientIp, proto: clientProto(c), trustedPeer: trustsPeer(c) },
+      client: { ip: clientIp, proto: clientProto(c), trustedPeer: trustsPeer(c), watchGone: watchClientGone?.(c) },
       target: routed.target,
       host: checked.host,
       maxBodyBytes: config.max_request_body_bytes,

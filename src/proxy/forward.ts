@@ -32,7 +32,14 @@ export interface ClientConnection {
   readonly proto: "http" | "https";
   /** The peer is a configured trusted proxy: its Forwarded and X-Real-IP are kept. */
   readonly trustedPeer: boolean;
+  /**
+   * Where the runtime can tell more cheaply than request.signal (Node: the ServerResponse's
+   * close): calls `listener` once if the client's connection closes, and returns the way to stop.
+   */
+  readonly watchGone?: ClientGoneWatch;
 }
+
+export type ClientGoneWatch = (listener: () => void) => () => void;
 
 export type ForwardResult =
   | { readonly kind: "response"; readonly response: Response; readonly latencyMs: number }
@@ -134,10 +141,7 @@ async function forwardThrough(
     timedOut = true;
     call.abort(new Error("upstream timeout"));
   });
-  const signal = request.signal;
-  const onClientAbort = () => call.abort(signal.reason instanceof Error ? signal.reason : new Error("client gone"));
-  if (signal.aborted) onClientAbort();
-  else signal.addEventListener("abort", onClientAbort, { once: true });
+  const unwatch = watchClient(request, options.client.watchGone, (reason) => call.abort(reason));
   const started = performance.now();
   try {
     const response = await call.response;
@@ -148,8 +152,24 @@ async function forwardThrough(
     return classifyFailure(error);
   } finally {
     stopTimer();
-    signal.removeEventListener("abort", onClientAbort);
+    unwatch();
   }
+}
+
+/**
+ * Calls `gone` once if the client goes away: through the runtime's watch where it has one (on
+ * Node, reading request.signal costs an AbortController per request), else the request's signal.
+ */
+function watchClient(request: Request, watch: ClientGoneWatch | undefined, gone: (reason: Error) => void): () => void {
+  if (watch) return watch(() => gone(new Error("the client went away")));
+  const signal = request.signal;
+  const onAbort = () => gone(signal.reason instanceof Error ? signal.reason : new Error("the client went away"));
+  if (signal.aborted) {
+    onAbort();
+    return () => undefined;
+  }
+  signal.addEventListener("abort", onAbort, { once: true });
+  return () => signal.removeEventListener("abort", onAbort);
 }
 
 /**

@@ -24,6 +24,14 @@ function main(): void {
         ? undefined
         : nodeUpstream({ connections: config.upstream_connections > 0 ? config.upstream_connections : undefined }),
     webSockets: nodeWebSocketsOf,
+    watchClientGone: (c) => {
+      const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+      if (!outgoing) return undefined;
+      return (listener) => {
+        outgoing.once("close", listener);
+        return () => outgoing.off("close", listener);
+      };
+    },
   });
   const { port, host } = settings;
   const limits = nodeTimeouts(settings.config);

@@ -8,6 +8,7 @@ import process from "node:process";
 import type { Context } from "hono";
 import { type Balancer, createBalancer } from "../app.ts";
 import { type Config, ConfigError, loadConfig, PORTABLE_STATE_KINDS } from "../config/load-config.ts";
+import type { ClientGoneWatch } from "../proxy/forward.ts";
 import type { WebSocketConnector } from "../proxy/websocket-connector.ts";
 import type { Defer } from "../shared/defer.ts";
 import { type Cidr, parseCidr } from "../shared/ip-networks.ts";
@@ -86,6 +87,8 @@ export interface ServerOptions {
    * can send the Host header for preserve_host); undefined keeps the global fetch.
    */
   readonly fetchFor?: (config: Config) => UpstreamFetch | undefined;
+  /** BalancerOptions.watchClientGone. */
+  readonly watchClientGone?: (c: Context) => ClientGoneWatch | undefined;
   /** How this runtime carries a WebSocket upgrade (BalancerOptions.webSockets). */
   readonly webSockets?: (c: Context) => WebSocketConnector | undefined;
   /** When this response has been sent whole, where the server can tell (BalancerOptions.responseSent). */
@@ -125,6 +128,7 @@ export function prepareServer(argv: readonly string[], options: ServerOptions): 
       logRecord: writeRecord,
       ...(upstreamFetch ? { fetch: upstreamFetch } : {}),
       ...(options.webSockets ? { webSockets: options.webSockets } : {}),
+      ...(options.watchClientGone ? { watchClientGone: options.watchClientGone } : {}),
       ...(options.responseSent ? { responseSent: options.responseSent } : {}),
     });
   } catch (error) {

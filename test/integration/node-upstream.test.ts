@@ -2,10 +2,17 @@
 // 127.0.0.1: one keep-alive pool per backend, UPSTREAM_CONNECTIONS as its cap, and the fetch
 // behaviour the proxy relies on (Host sent, Set-Cookie kept separate, redirects and encodings
 // passed on, bodies streamed both ways, aborts before and after the headers).
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { nodeUpstream } from "../../src/runtime/node-upstream.ts";
+import { startNodeLb } from "../support/node-lb.ts";
 
 type Handler = (req: IncomingMessage, res: ServerResponse, socket: Socket) => void;
 
@@ -185,5 +192,28 @@ describe("nodeUpstream", () => {
     const error = await nodeUpstream({ connections: undefined })(`http://127.0.0.1:${port}/`).catch((e) => e);
     expect(error).toBeInstanceOf(TypeError);
     expect((error as { cause?: { code?: string } }).cause?.code).toBe("ECONNREFUSED");
+  });
+});
+
+describe("the Node balancer with it", () => {
+  it("closes the upstream request when the client goes away before the response's head", async () => {
+    let arrived = 0;
+    let closed = 0;
+    const { url } = await upstream((req) => {
+      arrived++;
+      // Never answers; the request's connection closing is what is awaited.
+      req.socket.once("close", () => closed++);
+    });
+    const lb = await startNodeLb([`--backends=${url}`, "--timeout-ms=30000"]);
+    try {
+      const client = httpRequest(`${lb.url}/hang`);
+      client.on("error", () => undefined);
+      client.end();
+      await expect.poll(() => arrived, { timeout: 5_000 }).toBe(1);
+      client.destroy();
+      await expect.poll(() => closed, { timeout: 1_000 }).toBe(1);
+    } finally {
+      await lb.stop();
+    }
   });
 });
