@@ -6,6 +6,7 @@ import { poolsWeighedByLoad, RequestRouting, type Routed, routesOf } from "./app
 import type { Config } from "./config/load-config.ts";
 import { createPoolRuntime, type PoolEnvironment, type PoolRuntime } from "./pool/pool-runtime.ts";
 import { SessionAffinity } from "./proxy/affinity/session-affinity.ts";
+import type { ClientGoneWatch } from "./proxy/forward.ts";
 import { handleProxy } from "./proxy/handle-proxy.ts";
 import { ALLOWED_METHODS, checkTarget } from "./proxy/request-target.ts";
 import { type BodyPipe, RequestTrace } from "./proxy/request-trace.ts";
@@ -17,6 +18,7 @@ import { base64url } from "./shared/base64url.ts";
 import type { Defer } from "./shared/defer.ts";
 import { errorResponse } from "./shared/error-response.ts";
 import { type RequestId, requestIdOf } from "./shared/request-id.ts";
+import type { UpstreamFetch } from "./shared/upstream-fetch.ts";
 import type { StateStore } from "./state/types.ts";
 
 export interface BalancerOptions {
@@ -30,6 +32,8 @@ export interface BalancerOptions {
   readonly clientProto?: (c: Context) => "http" | "https";
   /** Whether the peer is a configured trusted proxy (its Forwarded / X-Real-IP are kept). */
   readonly trustsPeer?: (c: Context) => boolean;
+  /** Where the runtime tells more cheaply than request.signal that the client went away (ClientConnection.watchGone). */
+  readonly watchClientGone?: (c: Context) => ClientGoneWatch | undefined;
   /**
    * Where the client is, for geo and proximity steering: request.cf on Workers. Default: the
    * location headers (CF-IPCountry, ...) of a trusted peer, nothing from anyone else.
@@ -40,7 +44,7 @@ export interface BalancerOptions {
   /** Workers: background work goes to ctx.waitUntil so it outlives the response. */
   readonly waitUntil?: boolean;
   /** Replaces the global fetch for upstream calls (tests, custom agents). */
-  readonly fetch?: typeof fetch;
+  readonly fetch?: UpstreamFetch;
   /** Where request and state lines go (LOG_FORMAT=text); console.log by default. */
   readonly log?: (line: string) => void;
   /** Where LOG_FORMAT=json's objects go; console.log(object) by default (Workers Logs). */
@@ -131,6 +135,7 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
   const clientProto = options.clientProto ?? urlProto;
   const webSockets = new WebSocketSessions();
   const trustsPeer = options.trustsPeer ?? (() => false);
+  const watchClientGone = options.watchClientGone;
   const locationHeaders = config.location_headers;
   const clientLocation =
     options.clientLocation ??
@@ -160,7 +165,7 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
     const affinity = affinities.get(pool);
     if (trace) trace.pool = pool.spec.name;
     const context = {
-      client: { ip: clientIp, proto: clientProto(c), trustedPeer: trustsPeer(c) },
+      client: { ip: clientIp, proto: clientProto(c), trustedPeer: trustsPeer(c), watchGone: watchClientGone?.(c) },
       target: routed.target,
       host: checked.host,
       maxBodyBytes: config.max_request_body_bytes,

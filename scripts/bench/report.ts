@@ -16,7 +16,7 @@ import { growthOf, PICK_SIZES } from "./picks.ts";
 import { profileMarkdown, type RuntimeProfile } from "./profile.ts";
 import type { RoutingCost } from "./routing-cost.ts";
 import { type RoutingPair, routingPairMarkdown } from "./routing-pairs.ts";
-import { isJsonLogRow, JSON_LOG_SUFFIX } from "./targets.ts";
+import { GLOBAL_FETCH_SUFFIX, isGlobalFetchRow, isJsonLogRow, JSON_LOG_SUFFIX } from "./targets.ts";
 import { type WebSocketLoad, type WebSocketRowResult, webSocketMarkdown } from "./websocket-report.ts";
 
 export { fmt, parseCell, parseTable } from "./cells.ts";
@@ -321,6 +321,19 @@ export function checkTargets(
       target: `${logged.runtime}: the JSON access log costs ≤ 10% of req/s`,
       value: `${fmt.ratio(ratio)} × ${quiet.id} (${fmt.int(logged.rps)} against ${fmt.int(quiet.rps)} req/s)`,
       met: ratio >= 0.9,
+    });
+  }
+  for (const global of ok.filter(isGlobalFetchRow)) {
+    const pooled = ok.find((r) => `${r.id}${GLOBAL_FETCH_SUFFIX}` === global.id);
+    if (!pooled) continue;
+    const cpu =
+      pooled.cpuUsPerRequest !== null && global.cpuUsPerRequest !== null
+        ? `, CPU ${fmt.int(pooled.cpuUsPerRequest)} against ${fmt.int(global.cpuUsPerRequest)} µs/req`
+        : "";
+    checks.push({
+      target: `${pooled.runtime}: a keep-alive pool per backend serves at least what the global dispatcher does`,
+      value: `${fmt.ratio(pooled.rps / global.rps)} × ${global.id} (${fmt.int(pooled.rps)} against ${fmt.int(global.rps)} req/s${cpu})`,
+      met: pooled.rps >= global.rps,
     });
   }
   return checks;

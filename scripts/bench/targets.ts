@@ -42,11 +42,20 @@ export interface RowSpec {
   readonly routes?: boolean;
   /** LOG_FORMAT=json with a record per request; every other balancer row logs nothing per request. */
   readonly jsonLog?: boolean;
+  /** Node only: upstream calls through Node's global fetch (EDGE_LB_GLOBAL_FETCH=1), for comparison. */
+  readonly globalFetch?: boolean;
 }
 
 /** The JSON access-log rows: round robin on memory, with a record per request written to stdout. */
 export const JSON_LOG_SUFFIX = "-json";
 export const isJsonLogRow = (row: { readonly id: string }) => row.id.endsWith(JSON_LOG_SUFFIX);
+
+/**
+ * Node's round robin on memory with upstream calls through the global fetch (its global
+ * dispatcher) instead of the balancer's keep-alive pool per backend: what that pool saves.
+ */
+export const GLOBAL_FETCH_SUFFIX = "-global-dispatcher";
+export const isGlobalFetchRow = (row: { readonly id: string }) => row.id.endsWith(GLOBAL_FETCH_SUFFIX);
 
 export interface Running {
   /** Where the load goes. */
@@ -106,6 +115,7 @@ export function runtimeRows(runtime: Runtime, options: { upstash: boolean; brief
   for (const algorithm of algorithms) {
     rows.push(balancerRow(runtime, algorithm, "memory"));
     if (algorithm === "round-robin" && !options.brief) rows.push(routedRow(runtime));
+    if (algorithm === "round-robin" && runtime === "node") rows.push(globalFetchRow());
   }
   const plain = balancerRow(runtime, "round-robin", "memory");
   rows.push({ ...plain, id: `${plain.id}${JSON_LOG_SUFFIX}`, what: `${plain.what}, JSON access log`, jsonLog: true });
@@ -122,6 +132,17 @@ export function balancerRow(runtime: Runtime, algorithm: Algorithm, store: Store
     what: `edge-lb ${algorithm}`,
     algorithm,
     store,
+  };
+}
+
+/** Node's round robin on memory through the global fetch (GLOBAL_FETCH_SUFFIX). */
+export function globalFetchRow(): RowSpec {
+  const row = balancerRow("node", "round-robin", "memory");
+  return {
+    ...row,
+    id: `${row.id}${GLOBAL_FETCH_SUFFIX}`,
+    what: `${row.what}, Node's global fetch upstream`,
+    globalFetch: true,
   };
 }
 
@@ -255,6 +276,7 @@ function balancerSettings(row: RowSpec, env: BenchEnv): Record<string, string> {
     LOG_FORMAT: row.jsonLog ? "json" : "text",
     ADMIN_TOKEN: env.adminToken,
   };
+  if (row.globalFetch) settings["EDGE_LB_GLOBAL_FETCH"] = "1";
   if (row.routes) {
     delete settings["BACKENDS"];
     delete settings["ALGORITHM"];

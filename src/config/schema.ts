@@ -270,6 +270,8 @@ export const configSchema = z
     idle_timeout_ms: z._default(z.int().check(z.gte(100), z.lte(3_600_000)), 60_000),
     /** Node: most client connections open at once; more are refused. 0 = no cap. */
     max_connections: z._default(z.int().check(z.gte(0), z.lte(10_000_000)), 10_000),
+    /** Node: most connections open to one backend at once (its keep-alive pool); 0 = no cap. */
+    upstream_connections: z._default(z.int().check(z.gte(0), z.lte(1_000_000)), 0),
     /** A WebSocket with no message either way for this long is closed (1001); 0 = no cap. */
     websocket_idle_timeout_ms: z._default(z.int().check(z.gte(0), z.lte(86_400_000)), 0),
     /** Signs affinity cookies; every instance sharing a store needs the same one. */

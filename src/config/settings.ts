@@ -322,6 +322,13 @@ const CORE_SETTINGS: readonly Setting[] = [
     help: "Node: most client connections at once (0 = no cap)",
   },
   {
+    env: "UPSTREAM_CONNECTIONS",
+    flag: "upstream-connections",
+    path: ["upstream_connections"],
+    parse: looseNumber,
+    help: "Node: most connections to one backend at once, kept alive and reused (0 = no cap; more requests wait)",
+  },
+  {
     env: "WEBSOCKET_IDLE_TIMEOUT_MS",
     flag: "websocket-idle-timeout-ms",
     path: ["websocket_idle_timeout_ms"],

@@ -5,6 +5,7 @@ import { HealthChecker } from "../health/health-checker.ts";
 import { PassiveHealth } from "../health/passive-health.ts";
 import type { Backend } from "../shared/backend.ts";
 import type { Log } from "../shared/log.ts";
+import type { UpstreamFetch } from "../shared/upstream-fetch.ts";
 import { PoolState, type PoolStateOptions } from "../state/pool-state.ts";
 import type { StateStore } from "../state/types.ts";
 import { PoolMetrics } from "./pool-metrics.ts";
@@ -79,7 +80,7 @@ export interface PoolEnvironment {
   /** Log "Forwarding request to: <url>" per attempt (the text format with request logging on). */
   readonly logRequests: boolean;
   /** Replaces the global fetch for upstream calls and probes. */
-  readonly fetch: typeof fetch | undefined;
+  readonly fetch: UpstreamFetch | undefined;
 }
 
 export interface PoolRuntime {
@@ -99,7 +100,7 @@ export interface PoolRuntime {
    * Events come out with the pool's name.
    */
   readonly log: Log;
-  readonly fetch: typeof fetch | undefined;
+  readonly fetch: UpstreamFetch | undefined;
 }
 
 export function createPoolRuntime(spec: PoolSpec, env: PoolEnvironment): PoolRuntime {

@@ -1,6 +1,8 @@
 import { type Backend, upstreamUrl } from "../shared/backend.ts";
 import type { RequestId } from "../shared/request-id.ts";
+import type { UpstreamFetch } from "../shared/upstream-fetch.ts";
 import type { BodyProgress } from "./body.ts";
+import { forwardingHeaderList, forwardingHeaders } from "./forwarding-headers.ts";
 import { carriesHopByHop, dropHopByHop } from "./hop-by-hop.ts";
 
 export interface ForwardOptions {
@@ -20,7 +22,7 @@ export interface ForwardOptions {
   readonly preserveHost: boolean;
   /** Sent upstream and set on the response. */
   readonly requestId: RequestId;
-  readonly fetch?: typeof fetch;
+  readonly fetch?: UpstreamFetch;
 }
 
 /** What the runtime knows of the client's connection. */
@@ -30,7 +32,14 @@ export interface ClientConnection {
   readonly proto: "http" | "https";
   /** The peer is a configured trusted proxy: its Forwarded and X-Real-IP are kept. */
   readonly trustedPeer: boolean;
+  /**
+   * Where the runtime can tell more cheaply than request.signal (Node: the ServerResponse's
+   * close): calls `listener` once if the client's connection closes, and returns the way to stop.
+   */
+  readonly watchGone?: ClientGoneWatch;
 }
+
+export type ClientGoneWatch = (listener: () => void) => () => void;
 
 export type ForwardResult =
   | { readonly kind: "response"; readonly response: Response; readonly latencyMs: number }
@@ -44,43 +53,57 @@ export type ForwardResult =
    */
   | { readonly kind: "failed"; readonly reason: string };
 
+export { forwardingHeaders } from "./forwarding-headers.ts";
+
 /**
  * One attempt against one backend. hono/proxy's semantics (hop-by-hop headers dropped both ways,
  * Connection-listed ones too), written out here because its extra Request per attempt cost a
  * third of the balancer's CPU on Node (npm run bench; an AbortSignal per Request is costly there).
  */
 export async function forward(options: ForwardOptions): Promise<ForwardResult> {
+  const upstream = options.fetch;
+  return upstream?.send ? forwardThrough(upstream.send, options) : forwardWithFetch(upstream ?? fetch, options);
+}
+
+/** Per-try timeout: `expire` after timeoutMs, restarted by each chunk of a streamed upload. */
+function startTimer(options: ForwardOptions, expire: () => void): () => void {
+  let timer = setTimeout(expire, options.timeoutMs);
+  const progress = options.progress;
+  if (progress) {
+    progress.onChunk = () => {
+      clearTimeout(timer);
+      timer = setTimeout(expire, options.timeoutMs);
+    };
+  }
+  return () => {
+    clearTimeout(timer);
+    if (progress) progress.onChunk = undefined;
+  };
+}
+
+async function forwardWithFetch(upstreamFetch: typeof fetch, options: ForwardOptions): Promise<ForwardResult> {
   const { backend, request } = options;
   const target = upstreamUrl(backend, options.target);
   // Outside the try: a malformed Connection header is the client's error (400), not the backend's.
   const headers = forwardingHeaders(request, options);
   const controller = new AbortController();
   let timedOut = false;
-  const expire = () => {
+  const stopTimer = startTimer(options, () => {
     timedOut = true;
     controller.abort(new Error("upstream timeout"));
-  };
-  let timer = setTimeout(expire, options.timeoutMs);
-  if (options.progress) {
-    options.progress.onChunk = () => {
-      clearTimeout(timer);
-      timer = setTimeout(expire, options.timeoutMs);
-    };
-  }
+  });
   // A client that goes away cancels the upstream exchange too (a listener is much cheaper than
   // AbortSignal.any on Node).
   const onClientAbort = () => controller.abort(request.signal.reason);
   if (request.signal.aborted) onClientAbort();
   else request.signal.addEventListener("abort", onClientAbort, { once: true });
-  const signal = controller.signal;
   const started = performance.now();
   try {
-    const upstreamFetch = options.fetch ?? fetch;
     const upstream = await upstreamFetch(target, {
       method: request.method,
       headers,
       body: options.body,
-      signal,
+      signal: controller.signal,
       redirect: "manual",
       // Node's fetch needs this to stream a request body.
       ...(options.body instanceof ReadableStream ? { duplex: "half" } : {}),
@@ -94,8 +117,7 @@ export async function forward(options: ForwardOptions): Promise<ForwardResult> {
     if (timedOut) return { kind: "timeout", reason: `no response within ${options.timeoutMs} ms` };
     return classifyFailure(error);
   } finally {
-    clearTimeout(timer);
-    if (options.progress) options.progress.onChunk = undefined;
+    stopTimer();
     // Left attached, the listener keeps every request alive through the signal's registry
     // (measured on Node: about 12 KB per request, never freed). After the headers, a client
     // that goes away cancels the body stream, and that cancels the upstream body.
@@ -104,38 +126,50 @@ export async function forward(options: ForwardOptions): Promise<ForwardResult> {
 }
 
 /**
- * The client's headers minus hop-by-hop ones, plus the X-Forwarded-* set. Forwarded and
- * X-Real-IP name the client too: only a trusted proxy may set them, so from anyone else they go.
+ * The same attempt through a runtime's own client (UpstreamFetch.send): the header list built in
+ * one pass, no AbortController of our own, and the response passed on with only its id added.
  */
-export function forwardingHeaders(
-  client: Request,
-  options: Pick<ForwardOptions, "host" | "client" | "preserveHost" | "requestId">,
-): Headers {
-  const headers = dropHopByHop(new Headers(client.headers), true);
-  // The runtime negotiates and decodes compression itself (as hono/proxy does).
-  headers.delete("accept-encoding");
-  // The URL's host, not the Host header: on Workers they can differ and the URL is what the
-  // client addressed; on Node the URL is built from the Host header anyway.
-  const host = options.host;
-  const { ip, proto, trustedPeer } = options.client;
-  if (ip) {
-    const prior = client.headers.get("x-forwarded-for");
-    headers.set("x-forwarded-for", prior ? `${prior}, ${ip}` : ip);
+async function forwardThrough(
+  send: NonNullable<UpstreamFetch["send"]>,
+  options: ForwardOptions,
+): Promise<ForwardResult> {
+  const { backend, request } = options;
+  const headers = forwardingHeaderList(request, options, options.body);
+  const call = send(upstreamUrl(backend, options.target), { method: request.method, headers, body: options.body });
+  let timedOut = false;
+  const stopTimer = startTimer(options, () => {
+    timedOut = true;
+    call.abort(new Error("upstream timeout"));
+  });
+  const unwatch = watchClient(request, options.client.watchGone, (reason) => call.abort(reason));
+  const started = performance.now();
+  try {
+    const response = await call.response;
+    response.headers.set(options.requestId.header, options.requestId.value);
+    return { kind: "response", response, latencyMs: performance.now() - started };
+  } catch (error) {
+    if (timedOut) return { kind: "timeout", reason: `no response within ${options.timeoutMs} ms` };
+    return classifyFailure(error);
+  } finally {
+    stopTimer();
+    unwatch();
   }
-  if (!trustedPeer) {
-    headers.delete("forwarded");
-    headers.delete("x-real-ip");
+}
+
+/**
+ * Calls `gone` once if the client goes away: through the runtime's watch where it has one (on
+ * Node, reading request.signal costs an AbortController per request), else the request's signal.
+ */
+function watchClient(request: Request, watch: ClientGoneWatch | undefined, gone: (reason: Error) => void): () => void {
+  if (watch) return watch(() => gone(new Error("the client went away")));
+  const signal = request.signal;
+  const onAbort = () => gone(signal.reason instanceof Error ? signal.reason : new Error("the client went away"));
+  if (signal.aborted) {
+    onAbort();
+    return () => undefined;
   }
-  headers.set("x-forwarded-proto", proto);
-  headers.set("x-forwarded-host", host);
-  // The balancer answers Expect: 100-continue itself (the client's body arrives either way);
-  // Node's fetch refuses to send it.
-  headers.delete("expect");
-  if (options.preserveHost) headers.set("host", host);
-  else headers.delete("host");
-  // Replaces whatever the client sent under that name (kept already when it was sane).
-  headers.set(options.requestId.header, options.requestId.value);
-  return headers;
+  signal.addEventListener("abort", onAbort, { once: true });
+  return () => signal.removeEventListener("abort", onAbort);
 }
 
 /**

@@ -5,10 +5,10 @@ import type { AddressInfo, Socket } from "node:net";
 import { serve } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { goLog } from "./cli.ts";
-import { hostPreservingFetch } from "./host-preserving-fetch.ts";
 import { flushThen, useLineWriter } from "./log-writer.ts";
 import { nodeLineWriter } from "./node-log-writer.ts";
 import { nodeWebSocketsOf, serveUpgrades } from "./node-upgrade.ts";
+import { nodeUpstream } from "./node-upstream.ts";
 import { fail, prepareServer } from "./server.ts";
 import { installShutdown } from "./shutdown.ts";
 import { type NodeTimeouts, nodeTimeouts } from "./slow-clients.ts";
@@ -17,12 +17,21 @@ async function main(): Promise<void> {
   useLineWriter(nodeLineWriter());
   const { settings, balancer, announce, stopBackground } = await prepareServer(process.argv.slice(2), {
     peerAddress: (c) => getConnInfo(c).remote.address,
-    // Node's fetch will not send a Host header of ours; preserve_host needs a client that does.
+    // One keep-alive pool per backend, which also sends the Host header preserve_host needs.
+    // EDGE_LB_GLOBAL_FETCH=1 keeps Node's global fetch instead: the bench's comparison row only.
     fetchFor: (config) =>
-      config.pools.some((pool) => pool.preserve_host)
-        ? hostPreservingFetch((request) => request.headers.get("x-forwarded-host") ?? undefined)
-        : undefined,
+      process.env["EDGE_LB_GLOBAL_FETCH"] === "1"
+        ? undefined
+        : nodeUpstream({ connections: config.upstream_connections > 0 ? config.upstream_connections : undefined }),
     webSockets: nodeWebSocketsOf,
+    watchClientGone: (c) => {
+      const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+      if (!outgoing) return undefined;
+      return (listener) => {
+        outgoing.once("close", listener);
+        return () => outgoing.off("close", listener);
+      };
+    },
   });
   const { port, host } = settings;
   const limits = nodeTimeouts(settings.config);

@@ -8,9 +8,11 @@ import process from "node:process";
 import type { Context } from "hono";
 import { type Balancer, createBalancer } from "../app.ts";
 import { type Config, ConfigError, loadConfig, PORTABLE_STATE_KINDS } from "../config/load-config.ts";
+import type { ClientGoneWatch } from "../proxy/forward.ts";
 import type { WebSocketConnector } from "../proxy/websocket-connector.ts";
 import type { Defer } from "../shared/defer.ts";
 import { type Cidr, parseCidr } from "../shared/ip-networks.ts";
+import type { UpstreamFetch } from "../shared/upstream-fetch.ts";
 import type { StateKind } from "../state/types.ts";
 import { CliError, goLog, parseCli, setLineFormat, usage } from "./cli.ts";
 import { isTrusted, resolveClientIp } from "./client-ip.ts";
@@ -84,7 +86,9 @@ export interface ServerOptions {
    * A runtime-specific client for upstream calls, chosen once the config is known (e.g. one that
    * can send the Host header for preserve_host); undefined keeps the global fetch.
    */
-  readonly fetchFor?: (config: Config) => typeof fetch | undefined;
+  readonly fetchFor?: (config: Config) => UpstreamFetch | undefined;
+  /** BalancerOptions.watchClientGone. */
+  readonly watchClientGone?: (c: Context) => ClientGoneWatch | undefined;
   /** How this runtime carries a WebSocket upgrade (BalancerOptions.webSockets). */
   readonly webSockets?: (c: Context) => WebSocketConnector | undefined;
   /** When this response has been sent whole, where the server can tell (BalancerOptions.responseSent). */
@@ -124,6 +128,7 @@ export async function prepareServer(argv: readonly string[], options: ServerOpti
       logRecord: writeRecord,
       ...(upstreamFetch ? { fetch: upstreamFetch } : {}),
       ...(options.webSockets ? { webSockets: options.webSockets } : {}),
+      ...(options.watchClientGone ? { watchClientGone: options.watchClientGone } : {}),
       ...(options.responseSent ? { responseSent: options.responseSent } : {}),
     });
   } catch (error) {

@@ -190,7 +190,7 @@ describe("the Dockerfile", () => {
     expect(/\bAS\s+build\b/i.test(finalStage[0]!.args)).toBe(false);
   });
 
-  it("builds on node 20 in both stages (engines: node >= 20.3)", () => {
+  it("builds on node 20 in both stages (engines: node >= 20.18.1, for undici 7)", () => {
     const arg = dockerfile.preamble.find((i) => i.keyword === "ARG" && i.args.startsWith("NODE_IMAGE="));
     for (const stage of dockerfile.stages) {
       // biome-ignore lint/suspicious/noTemplateCurlyInString: the Dockerfile's own ARG syntax.

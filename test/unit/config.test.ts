@@ -162,6 +162,12 @@ const BAD: ReadonlyArray<{ name: string; sources: ConfigSources; field: string; 
     says: /<=10/,
   },
   {
+    name: "negative upstream connections",
+    sources: { env: { BACKENDS: ok, UPSTREAM_CONNECTIONS: "-1" } },
+    field: "UPSTREAM_CONNECTIONS (upstream_connections)",
+    says: />=0/,
+  },
+  {
     name: "bad flag algorithm",
     sources: { flags: { backends: ok, algorithm: "roundrobin" } },
     field: "--algorithm (pools[0].algorithm)",
@@ -207,6 +213,10 @@ describe("configuration sources, later wins", () => {
     expect(pool.retry).toEqual({ max_attempts: 3, max_body_bytes: 65_536, budget_percent: 20, budget_reserve: 10 });
     expect(pool.hash_key).toEqual({ source: "ip" });
     expect(pool.preserve_host).toBe(false);
+    expect(loadConfig({ env: { BACKENDS: ok } }).upstream_connections).toBe(0);
+    expect(loadConfig({ env: { BACKENDS: ok }, flags: { "upstream-connections": "64" } }).upstream_connections).toBe(
+      64,
+    );
   });
 
   it("lets LB_CONFIG override env, a JSON file override LB_CONFIG, and flags override both", () => {
