@@ -51,7 +51,7 @@ function runTinyBench(outDir: string, pidLog: string): Promise<Run> {
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    const killer = setTimeout(() => child.kill("SIGINT"), 60_000);
+    const killer = setTimeout(() => child.kill("SIGINT"), 90_000);
     child.on("exit", (code) => {
       clearTimeout(killer);
       resolve({ code, output, elapsedMs: Date.now() - started });
@@ -88,15 +88,17 @@ describe("npm run bench -- --tiny", () => {
     if (run.code !== 0) throw new Error(`the bench exited with ${run.code}:\n${run.output}`);
     results = JSON.parse(readFileSync(join(dir, "results", "latest-tiny.json"), "utf8")) as BenchResults;
     markdown = readFileSync(join(dir, "results", "latest-tiny.md"), "utf8");
-  }, 75_000);
+  }, 100_000);
 
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it("finishes quickly and writes the latest files and a timestamped copy of each", () => {
-    // About 30 rows of 300 requests and 5 WebSocket rows of 200 messages, each with its server's start.
-    expect(run.elapsedMs).toBeLessThan(55_000);
+    // About 30 rows of 300 requests, 5 WebSocket rows of 200 messages and a cold start of the bare
+    // proxy and the balancer per runtime, each with its server's start, on a 2-core machine that
+    // runs another test file beside this one: well under the full run's minutes.
+    expect(run.elapsedMs).toBeLessThan(85_000);
     const files = readdirSync(join(dir, "results"));
     expect(files).toContain("latest-tiny.md");
     expect(files).toContain("latest-tiny.json");
