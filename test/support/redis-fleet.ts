@@ -61,4 +61,8 @@ export function useRedisFleet(): RedisFleet {
 
 /** `count` requests spread at random (seeded) over `workers`, `concurrency` at a time. */
 export const spread = (workers: readonly WorkerInstance[], count: number, concurrency = 12, seed = 1) =>
-  sendMany(workers, count, { concurrency, seed });
+  sendMany(
+    workers.map((worker) => ({ fetch: worker.direct })),
+    count,
+    { concurrency, seed },
+  );

@@ -13,6 +13,11 @@ export interface WorkerInstance {
   readonly mf: Miniflare;
   /** Sends a request through miniflare's entry into the balancer Worker. */
   fetch(path: string, init?: RequestInit & { clientIp?: string }): Promise<Response>;
+  /**
+   * The same over miniflare's own HTTP listener, about twice as fast as dispatchFetch: for bulk
+   * load where the Host the balancer sees (the listener's 127.0.0.1:port) does not matter.
+   */
+  direct(path: string, init?: RequestInit & { clientIp?: string }): Promise<Response>;
   /** miniflare's own HTTP listener: for requests undici's fetch refuses to send (Connection). */
   readonly url: URL;
   /** The Worker's console lines seen so far. */
@@ -84,6 +89,12 @@ export async function startWorker(
         ...rest,
         headers,
       } as never) as unknown as Promise<Response>;
+    },
+    direct(path, init = {}) {
+      const { clientIp = "203.0.113.7", ...rest } = init;
+      const headers = new Headers(rest.headers as HeadersInit | undefined);
+      if (!headers.has("cf-connecting-ip")) headers.set("cf-connecting-ip", clientIp);
+      return fetch(new URL(path, url), { ...rest, headers });
     },
     dispose: () => mf.dispose(),
   };
