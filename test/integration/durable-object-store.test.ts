@@ -51,7 +51,7 @@ async function sendAll(worker: WorkerInstance, total: number, concurrency: numbe
   const lane = async () => {
     while (next < total) {
       const i = next++;
-      const response = await worker.fetch(`/rr/${i}`);
+      const response = await worker.direct(`/rr/${i}`);
       await response.arrayBuffer();
       responses[i] = response;
     }
