@@ -3,6 +3,8 @@
 // state changes come as objects, and the metrics text parses with a Prometheus text-format
 // parser, its latency histogram counting exactly the requests sent. Node carries the big run;
 // Bun and Deno show their writers produce the same lines.
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { getMetricsFromIterator, type PromHistogramData, type PromMetrics } from "prom2javascript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Upstream } from "../../scripts/upstream.ts";
@@ -229,7 +231,34 @@ describe("LOG_FORMAT=json on workerd", () => {
       expect(line).toMatch(/status: 200,/);
       expect(line).toMatch(/bytes_out: 13,/);
       expect(line).toMatch(/attempts: 1,/);
+      // The test upstream answers chunked: the body was counted as it passed, the record written after.
+      expect(line).not.toContain("logged_at");
       expect(line).not.toContain("q=1");
+    }
+  });
+
+  it("writes a body of declared length's record when the response is handed to workerd", async () => {
+    const declared = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/plain", "content-length": "9" });
+      res.end("declared\n");
+    });
+    await new Promise<void>((resolve) => declared.listen(0, "127.0.0.1", resolve));
+    const other = await startWorker({
+      BACKENDS: `http://127.0.0.1:${(declared.address() as AddressInfo).port}`,
+      LOG_FORMAT: "json",
+      LOG_REQUESTS: "true",
+    });
+    try {
+      const response = await other.fetch("/d", { headers: { "x-request-id": "workerd-declared" } });
+      expect(await response.text()).toBe("declared\n");
+      const recordOf = () => /\{[^{}]*request_id: 'workerd-declared'[^{}]*\}/.exec(other.logs.join("\n"))?.[0];
+      await until(() => recordOf() !== undefined, 10_000, "the record");
+      expect(recordOf()).toMatch(/bytes_out: 9,/);
+      expect(recordOf()).toContain("logged_at: 'headers'");
+      expect(recordOf()).not.toContain("aborted");
+    } finally {
+      await other.dispose();
+      await new Promise((resolve) => declared.close(resolve));
     }
   });
 });
