@@ -11,10 +11,11 @@
  * - a promise that settles once the body has gone (Deno's ServeHandlerInfo.completed): the
  *   record is written then, with the declared length as bytes_out (null if it broke off);
  * - "unobserved": the runtime streams the body after the handler has returned and tells no one
- *   when it is done (Workers: the isolate is let go while workerd pumps a fetched body itself).
- *   Watching its end would take a JavaScript pipe that holds the isolate in every response
- *   (a FixedLengthStream and pipeTo measured ~120 µs of CPU a request on workerd, more than
- *   the rest of the record's cost), so the record is written when the response is handed over:
+ *   when it is done (Workers: the isolate is let go while workerd pumps a fetched body itself;
+ *   Bun: its native body pipe, with no per-request hook). Watching the end would take a
+ *   JavaScript stream or pipe in every response (workerd: a FixedLengthStream and pipeTo, ~120
+ *   µs of CPU a request in the bench, more than the rest of the record's cost; Bun: the counting
+ *   stream, ~80 µs), so the record is written when the response is handed over:
  *   `"logged_at": "headers"`, bytes_out the declared length, total_ms the time to that point,
  *   and a client breaking the body off is not seen.
  * A body of unknown length (chunked, re-encoded) is always counted through a stream.
