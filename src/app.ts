@@ -9,7 +9,7 @@ import { SessionAffinity } from "./proxy/affinity/session-affinity.ts";
 import type { ClientGoneWatch } from "./proxy/forward.ts";
 import { handleProxy } from "./proxy/handle-proxy.ts";
 import { ALLOWED_METHODS, checkTarget } from "./proxy/request-target.ts";
-import { type BodyPipe, RequestTrace } from "./proxy/request-trace.ts";
+import { type BodySent, RequestTrace } from "./proxy/request-trace.ts";
 import { isWebSocketUpgrade, type WebSocketConnector } from "./proxy/websocket-connector.ts";
 import { WebSocketSessions } from "./proxy/websocket-sessions.ts";
 import { locationFromHeaders } from "./routing/geo.ts";
@@ -55,17 +55,14 @@ export interface BalancerOptions {
    */
   readonly webSockets?: (c: Context) => WebSocketConnector | undefined;
   /**
-   * Where the server can tell: settles once this request's response has been sent whole
-   * (rejects when the client broke it off). The JSON access log then need not route a body
-   * with a declared length through a counting stream, which costs the runtime its native body
-   * pipe (Deno: ServeHandlerInfo.completed; Node: the ServerResponse's finish or close).
+   * What the server can tell of this request's response body (request-trace.ts): a promise that
+   * settles once it has been sent whole (rejects when the client broke it off; Deno:
+   * ServeHandlerInfo.completed), or "unobserved" where the runtime streams it on its own after
+   * the handler returns (Workers). Either way the JSON access log leaves a body of declared
+   * length to the runtime rather than count it through a stream, which costs the runtime its
+   * native body pipe.
    */
-  readonly responseSent?: (c: Context) => Promise<void> | undefined;
-  /**
-   * Where the server has no such signal but a native pipe: passes a body of `length` bytes
-   * through it and settles when the last byte has been taken (Workers: a FixedLengthStream).
-   */
-  readonly pipeBody?: BodyPipe;
+  readonly responseSent?: (c: Context) => BodySent | undefined;
 }
 
 export interface Balancer {
@@ -191,7 +188,7 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
     // The record is written once the body has been passed on (a WebSocket's when it closes).
     if (!trace) return answer;
     const sent = options.responseSent?.(c);
-    return answer.then((response) => trace.finish(response, request.signal, sent, options.pipeBody));
+    return answer.then((response) => trace.finish(response, request.signal, sent));
   };
 
   app.all("*", (c): Response | Promise<Response> => {

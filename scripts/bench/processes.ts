@@ -78,6 +78,9 @@ export interface StartOptions {
   readonly cwd?: string;
 }
 
+/** How much of a process's output is kept for error messages. */
+const TAIL_BYTES = 8_000;
+
 /** Spawns `command args` in a new process group, tracked for cleanup. */
 export function startProcess(name: string, command: string, args: readonly string[], options: StartOptions = {}): Proc {
   const child = spawn(command, [...args], {
@@ -86,9 +89,15 @@ export function startProcess(name: string, command: string, args: readonly strin
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
-  let tail = "";
+  // The last chunks as they came, decoded only when asked for: a row that logs every request
+  // (the -json rows; workerd writes each console.log on its own) would otherwise have this
+  // process, on the same cores, decode and copy 8 KB of text for every line it reads.
+  const chunks: Buffer[] = [];
+  let held = 0;
   const collect = (chunk: Buffer) => {
-    tail = (tail + chunk.toString("utf8")).slice(-8_000);
+    chunks.push(chunk);
+    held += chunk.length;
+    while (held - chunks[0]!.length >= TAIL_BYTES) held -= chunks.shift()!.length;
   };
   child.stdout!.on("data", collect);
   child.stderr!.on("data", collect);
@@ -110,7 +119,7 @@ export function startProcess(name: string, command: string, args: readonly strin
     name,
     child,
     pid,
-    output: () => tail,
+    output: () => Buffer.concat(chunks).subarray(-TAIL_BYTES).toString("utf8"),
     exited,
     get running() {
       return child.exitCode === null && child.signalCode === null && !spawnError;

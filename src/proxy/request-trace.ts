@@ -4,6 +4,21 @@
  * counted as the body passes). Made only when LOG_FORMAT=json with request logging on; the
  * text format has no record. One object per request, and nothing else per request: the body
  * watcher and the client-abort listener are this same object (no closures).
+ *
+ * A JavaScript stream in a body's way costs Workers, Bun and Deno their native body pipe, so a
+ * body of declared length that is passed on as it came is left to the runtime, which says how
+ * it went in one of two ways (BalancerOptions.responseSent):
+ * - a promise that settles once the body has gone (Deno's ServeHandlerInfo.completed): the
+ *   record is written then, with the declared length as bytes_out (null if it broke off);
+ * - "unobserved": the runtime streams the body after the handler has returned and tells no one
+ *   when it is done (Workers: the isolate is let go while workerd pumps a fetched body itself;
+ *   Bun: its native body pipe, with no per-request hook). Watching the end would take a
+ *   JavaScript stream or pipe in every response (workerd: a FixedLengthStream and pipeTo, ~120
+ *   µs of CPU a request in the bench, more than the rest of the record's cost; Bun: the counting
+ *   stream, ~80 µs), so the record is written when the response is handed over:
+ *   `"logged_at": "headers"`, bytes_out the declared length, total_ms the time to that point,
+ *   and a client breaking the body off is not seen.
+ * A body of unknown length (chunked, re-encoded) is always counted through a stream.
  */
 
 /** One line of the access log (README, Operating it). */
@@ -28,15 +43,20 @@ export interface AccessRecord {
   readonly affinity?: string;
   /** The client went away before the body was passed on whole. */
   readonly aborted?: true;
+  /**
+   * Written when the response was handed to the runtime, not after its body had gone (a body of
+   * declared length on Workers: see above): bytes_out is the declared length.
+   */
+  readonly logged_at?: "headers";
 }
 
 export type AccessSink = (record: AccessRecord) => void;
 
-/** A runtime's native pass-through for a body of known length, and when it has all gone through. */
-export type BodyPipe = (
-  body: ReadableStream<Uint8Array>,
-  length: number,
-) => { readonly body: ReadableStream<Uint8Array>; readonly done: Promise<void> };
+/**
+ * How the server reports that a response body has gone: a promise settling when it has been sent
+ * whole (rejecting when it broke off), or "unobserved" where the runtime cannot say (Workers).
+ */
+export type BodySent = Promise<void> | "unobserved";
 
 export class RequestTrace implements UnderlyingDefaultSource<Uint8Array> {
   readonly #startedAt = performance.now();
@@ -56,6 +76,8 @@ export class RequestTrace implements UnderlyingDefaultSource<Uint8Array> {
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   /** A body left to the server: how many of its bytes went out is not known until it was sent. */
   #uncounted = false;
+  /** Written when the response was handed over, its body not watched (file header). */
+  #atHeaders = false;
   #signal: AbortSignal | undefined;
 
   constructor(
@@ -71,31 +93,26 @@ export class RequestTrace implements UnderlyingDefaultSource<Uint8Array> {
   /**
    * The response as it goes to the client: its body passes through here to be counted, and the
    * record is written when it ends. A response without a body is written now; a 101's when its
-   * WebSocket closes (handle-upgrade.ts calls end()). A JavaScript stream in the body's way
-   * costs Workers, Bun and Deno their native body pipe (the bench's least-connections rows pay
-   * it too), so a body of declared length (not re-encoded) is left to the runtime where it can
-   * say when it has gone: the server's own signal (`sent`), or a native pipe of that length
-   * (`pipe`); the record then counts the declared bytes (none known if the client broke off).
+   * WebSocket closes (handle-upgrade.ts calls end()). A body of declared length (not
+   * re-encoded) is left to the runtime where it reports on it (`sent`; file header).
    */
-  finish(response: Response, client: AbortSignal, sent?: Promise<void>, pipe?: BodyPipe): Response {
+  finish(response: Response, client: AbortSignal, sent?: BodySent): Response {
     this.#status = response.status;
     if (!response.body || response.status === 101) {
       if (response.status !== 101) this.end(false);
       return response;
     }
-    const declared = sent || pipe ? declaredLength(response.headers) : undefined;
+    const declared = sent ? declaredLength(response.headers) : undefined;
     if (declared !== undefined) {
-      let done = sent;
-      if (!done) {
-        const piped = pipe!(response.body, declared);
-        done = piped.done;
-        response = new Response(piped.body, response);
-        this.#watch(client);
+      this.#bytesOut = declared;
+      if (sent === "unobserved") {
+        this.#atHeaders = true;
+        this.end(false);
+        return response;
       }
       this.#uncounted = true;
-      done.then(
+      sent!.then(
         () => {
-          this.#bytesOut = declared;
           this.#uncounted = false;
           this.end(false);
         },
@@ -153,8 +170,10 @@ export class RequestTrace implements UnderlyingDefaultSource<Uint8Array> {
 
   #record(status: number, aborted: boolean): AccessRecord {
     const query = this.target.indexOf("?");
-    return {
-      time: new Date(this.#time).toISOString(),
+    // Optional fields are added in place (no spread objects per request); the key order is the
+    // interface's, so every line reads alike.
+    const record: { -readonly [K in keyof AccessRecord]: AccessRecord[K] } = {
+      time: isoTime(this.#time),
       request_id: this.requestId,
       method: this.method,
       host: this.host,
@@ -168,10 +187,12 @@ export class RequestTrace implements UnderlyingDefaultSource<Uint8Array> {
       bytes_in: this.bytesIn,
       bytes_out: this.#uncounted ? null : this.#bytesOut,
       client_ip: this.clientIp ?? null,
-      ...(this.route === undefined ? {} : { route: this.route }),
-      ...(this.affinity === undefined ? {} : { affinity: this.affinity }),
-      ...(aborted ? { aborted: true as const } : {}),
     };
+    if (this.route !== undefined) record.route = this.route;
+    if (this.affinity !== undefined) record.affinity = this.affinity;
+    if (aborted) record.aborted = true;
+    if (this.#atHeaders) record.logged_at = "headers";
+    return record;
   }
 }
 
@@ -185,3 +206,20 @@ function declaredLength(headers: Headers): number | undefined {
 
 /** Hundredths of a millisecond are plenty for a log. */
 const round = (ms: number) => Math.round(ms * 100) / 100;
+
+/**
+ * Date.prototype.toISOString for a millisecond time, its date and time of day reused within the
+ * same second (a busy balancer writes thousands of records a second; only the milliseconds
+ * change).
+ */
+let secondStart = Number.NaN;
+let secondPrefix = "";
+export function isoTime(ms: number): string {
+  const second = ms - (((ms % 1000) + 1000) % 1000);
+  if (second !== secondStart) {
+    secondStart = second;
+    secondPrefix = new Date(second).toISOString().slice(0, -4);
+  }
+  const millis = ms - second;
+  return `${secondPrefix}${millis < 10 ? "00" : millis < 100 ? "0" : ""}${millis}Z`;
+}

@@ -9,6 +9,7 @@ import type { Context } from "hono";
 import { type Balancer, createBalancer } from "../app.ts";
 import { type Config, ConfigError, loadConfig, PORTABLE_STATE_KINDS } from "../config/load-config.ts";
 import type { ClientGoneWatch } from "../proxy/forward.ts";
+import type { BodySent } from "../proxy/request-trace.ts";
 import type { WebSocketConnector } from "../proxy/websocket-connector.ts";
 import type { Defer } from "../shared/defer.ts";
 import { type Cidr, parseCidr } from "../shared/ip-networks.ts";
@@ -91,8 +92,8 @@ export interface ServerOptions {
   readonly watchClientGone?: (c: Context) => ClientGoneWatch | undefined;
   /** How this runtime carries a WebSocket upgrade (BalancerOptions.webSockets). */
   readonly webSockets?: (c: Context) => WebSocketConnector | undefined;
-  /** When this response has been sent whole, where the server can tell (BalancerOptions.responseSent). */
-  readonly responseSent?: (c: Context) => Promise<void> | undefined;
+  /** What the server can tell of a response body's end (BalancerOptions.responseSent). */
+  readonly responseSent?: (c: Context) => BodySent | undefined;
   /** Stores only this runtime can open (Deno: deno-kv), beside the portable ones. */
   readonly stores?: StoreOpeners;
 }

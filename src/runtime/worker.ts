@@ -69,11 +69,10 @@ async function build(env: WorkerEnv): Promise<Built> {
       },
       waitUntil: true,
       webSockets: () => webSockets,
-      // The JSON access log learns when a body has gone without a JavaScript stream in its way.
-      pipeBody: (body, length) => {
-        const { readable, writable } = new FixedLengthStream(length);
-        return { body: readable, done: body.pipeTo(writable) };
-      },
+      // workerd streams a passed-on body itself once the handler has returned and says nothing
+      // of its end; the JSON access log records such a response when it is handed over
+      // (request-trace.ts) rather than hold the isolate in a pipe for every response.
+      responseSent: () => "unobserved",
     });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;

@@ -3,6 +3,8 @@
 // state changes come as objects, and the metrics text parses with a Prometheus text-format
 // parser, its latency histogram counting exactly the requests sent. Node carries the big run;
 // Bun and Deno show their writers produce the same lines.
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { getMetricsFromIterator, type PromHistogramData, type PromMetrics } from "prom2javascript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Upstream } from "../../scripts/upstream.ts";
@@ -41,6 +43,19 @@ function parseLines(lines: readonly string[]): LogObject[] {
 }
 
 const requestRecords = (objects: readonly LogObject[]) => objects.filter((o) => "request_id" in o && "status" in o);
+
+/** An upstream that declares its body's length (the recording upstreams answer chunked). */
+async function startDeclaredUpstream(): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { "content-type": "text/plain", "content-length": "9" });
+    res.end("declared\n");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
 
 const fetcher = (lb: RunningServer) => ({
   fetch: (path: string, init?: RequestInit) => fetch(`${lb.url}${path}`, init),
@@ -196,6 +211,28 @@ describe.each(["bun", "deno"] as ServerRuntime[])("LOG_FORMAT=json on %s", (runt
     for (const record of records) {
       for (const field of FIELDS) expect(record, field).toHaveProperty(field);
       expect(record).toMatchObject({ status: 200, bytes_out: 13, attempts: 1 });
+      expect(record).not.toHaveProperty("logged_at");
+    }
+  });
+
+  // Deno says when a body has gone (completed); Bun streams it natively and does not, so its
+  // record is written at hand-over (request-trace.ts).
+  it("writes a declared-length body's record with its declared bytes", async () => {
+    const declared = await startDeclaredUpstream();
+    const other = await startServer(runtime, [`--backends=${declared.url}`], { LOG_FORMAT: "json" });
+    try {
+      const response = await fetch(`${other.url}/d`, { headers: { "x-request-id": `${runtime}-declared` } });
+      expect(await response.text()).toBe("declared\n");
+      const recordOf = () =>
+        requestRecords(parseLines(other.stdout)).find((o) => o["request_id"] === `${runtime}-declared`);
+      await until(() => recordOf() !== undefined, 10_000, "the record");
+      expect(recordOf()).toMatchObject({ status: 200, bytes_out: 9 });
+      if (runtime === "bun") expect(recordOf()).toMatchObject({ logged_at: "headers" });
+      else expect(recordOf()).not.toHaveProperty("logged_at");
+      expect(recordOf()).not.toHaveProperty("aborted");
+    } finally {
+      await other.stop();
+      await declared.close();
     }
   });
 });
@@ -229,7 +266,30 @@ describe("LOG_FORMAT=json on workerd", () => {
       expect(line).toMatch(/status: 200,/);
       expect(line).toMatch(/bytes_out: 13,/);
       expect(line).toMatch(/attempts: 1,/);
+      // The test upstream answers chunked: the body was counted as it passed, the record written after.
+      expect(line).not.toContain("logged_at");
       expect(line).not.toContain("q=1");
+    }
+  });
+
+  it("writes a body of declared length's record when the response is handed to workerd", async () => {
+    const declared = await startDeclaredUpstream();
+    const other = await startWorker({
+      BACKENDS: declared.url,
+      LOG_FORMAT: "json",
+      LOG_REQUESTS: "true",
+    });
+    try {
+      const response = await other.fetch("/d", { headers: { "x-request-id": "workerd-declared" } });
+      expect(await response.text()).toBe("declared\n");
+      const recordOf = () => /\{[^{}]*request_id: 'workerd-declared'[^{}]*\}/.exec(other.logs.join("\n"))?.[0];
+      await until(() => recordOf() !== undefined, 10_000, "the record");
+      expect(recordOf()).toMatch(/bytes_out: 9,/);
+      expect(recordOf()).toContain("logged_at: 'headers'");
+      expect(recordOf()).not.toContain("aborted");
+    } finally {
+      await other.dispose();
+      await declared.close();
     }
   });
 });

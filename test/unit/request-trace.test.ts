@@ -1,8 +1,8 @@
 // The request id's rule, the JSON access record's life (counted body, one record when it ends,
-// the server's own "sent" where it has one) and what LOG_FORMAT makes of lines and events.
+// the server's own "sent" where it has one, at hand-over where the runtime cannot say) and what LOG_FORMAT makes of lines and events.
 import { describe, expect, it } from "vitest";
 import { loggingOf } from "../../src/app/logging.ts";
-import { type AccessRecord, RequestTrace } from "../../src/proxy/request-trace.ts";
+import { type AccessRecord, isoTime, RequestTrace } from "../../src/proxy/request-trace.ts";
 import { isSaneId, requestIdOf } from "../../src/shared/request-id.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -95,6 +95,28 @@ describe("RequestTrace", () => {
     );
     await new Promise((resolve) => setTimeout(resolve, 0));
     expect(broken.records[0]).toMatchObject({ aborted: true, bytes_out: null });
+  });
+
+  it("writes a declared body's record when it is handed to a runtime that cannot watch it", async () => {
+    const { trace, records } = traced();
+    const body = new Response("twelve bytes", { headers: { "content-length": "12" } });
+    expect(trace.finish(body, new AbortController().signal, "unobserved")).toBe(body);
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ bytes_out: 12, logged_at: "headers" });
+    expect(records[0]).not.toHaveProperty("aborted");
+    // A body of unknown length is still counted through a stream, and written when it ends.
+    const chunked = traced();
+    const counted = chunked.trace.finish(new Response("eleven byte"), new AbortController().signal, "unobserved");
+    expect(chunked.records).toHaveLength(0);
+    expect(await counted.text()).toBe("eleven byte");
+    expect(chunked.records[0]).toMatchObject({ bytes_out: 11 });
+    expect(chunked.records[0]).not.toHaveProperty("logged_at");
+  });
+
+  it("writes time as toISOString does, the second's prefix reused", () => {
+    for (const ms of [0, 7, 99, 100, 999, 1_000, 1_764_686_289_120, 1_764_686_289_005, 1_764_686_290_000, -1, -1_001]) {
+      expect(isoTime(ms)).toBe(new Date(ms).toISOString());
+    }
   });
 
   it("writes a bodiless answer at once; route and affinity only when they apply", () => {
