@@ -161,6 +161,8 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
     const { pool } = routed;
     const affinity = affinities.get(pool);
     if (trace) trace.pool = pool.spec.name;
+    // Asked for only where someone waits on it: the access record, or a load-aware pool's count.
+    const sent = trace || pool.rotation.algorithm.needs === "load" ? options.responseSent?.(c) : undefined;
     const context = {
       client: { ip: clientIp, proto: clientProto(c), trustedPeer: trustsPeer(c), watchGone: watchClientGone?.(c) },
       target: routed.target,
@@ -171,6 +173,7 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
       requestId,
       ...(affinity ? { affinity } : {}),
       ...(trace ? { trace } : {}),
+      ...(sent instanceof Promise ? { sent } : {}),
     };
     const connector = isWebSocketUpgrade(request) ? options.webSockets?.(c) : undefined;
     // The upgrade path is imported by the first upgrade, not at start (a Worker's entry module
@@ -187,7 +190,6 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
       : handleProxy(request, pool, context);
     // The record is written once the body has been passed on (a WebSocket's when it closes).
     if (!trace) return answer;
-    const sent = options.responseSent?.(c);
     return answer.then((response) => trace.finish(response, request.signal, sent));
   };
 

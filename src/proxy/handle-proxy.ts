@@ -37,16 +37,24 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
   let failure: Failure | undefined;
   const trace = ctx.trace;
   while (backend) {
-    const result = await attempt(backend, request, body.replayable ?? body.stream, body.progress, pool, ctx);
+    const { result, release } = await attempt(
+      backend,
+      request,
+      body.replayable ?? body.stream,
+      body.progress,
+      pool,
+      ctx,
+    );
     if (trace) traceAttempt(trace, body, result);
     if (result.kind === "response" && !isRetryableStatus(result.response.status)) {
-      const status = result.response.status;
+      const response = release ? countUntilSent(result.response, request.signal, ctx.sent, release) : result.response;
+      const status = response.status;
       pool.passive.record(backend, pool.passive.failsOn(status) ? `status ${status}` : undefined, ctx.defer);
       if (status < 500) pool.budget.earn();
       pool.metrics.response(backend.name, status, result.latencyMs, status >= 500);
       const cookie = await choice.settle(backend);
       if (trace) trace.affinity = choice.sessionOutcome;
-      return withCookie(result.response, cookie);
+      return withCookie(response, cookie);
     }
     failure =
       result.kind === "response"
@@ -57,6 +65,8 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
             latencyMs: result.latencyMs,
           }
         : result;
+    // A response passed over for a retry is cancelled, never sent: its backend is done with it.
+    release?.();
     const clientFault = result.kind !== "response" && clientBroke(request, body.progress, ctx);
     if (clientFault) return clientFault;
     recordFailure(pool, backend, failure, "attempt", ctx);
@@ -105,7 +115,7 @@ async function attempt(
   progress: BodyProgress | undefined,
   pool: PoolRuntime,
   ctx: RequestContext,
-): Promise<ForwardResult> {
+): Promise<Attempted> {
   pool.logRequest?.(`Forwarding request to: ${backend.url}`);
   pool.metrics.attempt(backend.name);
   if (ctx.trace) {
@@ -131,26 +141,51 @@ async function attempt(
   } catch (error) {
     end({});
     if (error instanceof BadConnectionHeader) {
-      return {
-        kind: "response",
-        response: errorResponse(400, "bad_request", error.message, ctx.requestId),
-        latencyMs: 0,
-      };
+      const response = errorResponse(400, "bad_request", error.message, ctx.requestId);
+      return { result: { kind: "response", response, latencyMs: 0 } };
     }
     throw error;
   }
   if (result.kind !== "response") {
     end({});
-    return result;
+    return { result };
   }
   if (pool.rotation.algorithm.needs !== "load" || !result.response.body) {
     end({ latencyMs: result.latencyMs });
-    return result;
+    return { result };
   }
-  return {
-    ...result,
-    response: releaseWhenStreamed(result.response, request.signal, () => end({ latencyMs: result.latencyMs })),
+  let released = false;
+  const latencyMs = result.latencyMs;
+  const release = () => {
+    if (released) return;
+    released = true;
+    end({ latencyMs });
   };
+  return { result, release };
+}
+
+/**
+ * An attempt's outcome; `release`: a load-aware pool still counts the request in flight, until
+ * the response it answered with has been passed on (or passed over for a retry).
+ */
+interface Attempted {
+  readonly result: ForwardResult;
+  readonly release?: () => void;
+}
+
+/**
+ * Counts the request until its response has gone: on the server's word where it gives one (no
+ * stream in the body's way, so the runtime keeps its native body pipe), else through the stream.
+ */
+function countUntilSent(
+  response: Response,
+  client: AbortSignal,
+  sent: Promise<void> | undefined,
+  release: () => void,
+): Response {
+  if (!sent) return releaseWhenStreamed(response, client, release);
+  sent.then(release, release);
+  return response;
 }
 
 /**

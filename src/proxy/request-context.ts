@@ -22,4 +22,10 @@ export interface RequestContext {
   readonly requestId: RequestId;
   /** The JSON access log's record of this request; undefined when that log is off. */
   readonly trace?: RequestTrace;
+  /**
+   * Settles once the response has gone to the client whole (rejects: the client broke it off),
+   * where the server can tell (Deno, Node): load-aware pools then count the request until then
+   * without a stream in the body's way.
+   */
+  readonly sent?: Promise<void>;
 }

@@ -24,6 +24,16 @@ async function main(): Promise<void> {
         ? undefined
         : nodeUpstream({ connections: config.upstream_connections > 0 ? config.upstream_connections : undefined }),
     webSockets: nodeWebSocketsOf,
+    // 'close' follows 'finish' once the response has gone whole; alone, the client broke it off.
+    responseSent: (c) => {
+      const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+      if (!outgoing) return undefined;
+      const sent = new Promise<void>((resolve, reject) => {
+        outgoing.once("close", () => (outgoing.writableFinished ? resolve() : reject(new Error("client went away"))));
+      });
+      sent.catch(() => undefined);
+      return sent;
+    },
     watchClientGone: (c) => {
       const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
       if (!outgoing) return undefined;
