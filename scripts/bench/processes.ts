@@ -217,15 +217,18 @@ function vmHwmKiB(pid: number): number {
   }
 }
 
-/** Clock ticks (utime + stime) used so far by `pid` and its live descendants. */
-export function cpuTicks(pid: number): number {
+/**
+ * Clock ticks used so far by `pid` and its live descendants: utime + stime, or with `userOnly`
+ * utime alone (the process's own code, without the kernel's share of its sockets).
+ */
+export function cpuTicks(pid: number, userOnly = false): number {
   let total = 0;
   for (const p of [pid, ...descendants(pid)]) {
     try {
       const stat = readFileSync(`/proc/${p}/stat`, "utf8");
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       // Fields 14 and 15 of /proc/PID/stat (utime, stime), counted from field 3 (state) here.
-      total += Number(fields[11]) + Number(fields[12]);
+      total += Number(fields[11]) + (userOnly ? 0 : Number(fields[12]));
     } catch {
       // exited
     }

@@ -1,7 +1,8 @@
 // What ten routes and three pools add per request, measured side by side: the one-pool server and
-// the routed one run at once and take the load in turns (A B B A A B), so both see the same
+// the routed one run at once and take the load in turns (A B B A A B B A), so both see the same
 // machine, the same warm caches and the same neighbours. Separate rows, minutes apart, differ by
-// more than routing costs on a shared 2-core machine (±25 µs between quick runs); turns do not.
+// more than routing costs on a shared 2-core machine (±25 µs between quick runs). Run with the
+// same server twice (A/A), eight turns of 2.5 s differed by up to 7 µs (user time: 6 µs).
 import type { LoadGenerator, LoadSpec } from "./load.ts";
 import { cpuTicks, TICKS_PER_SECOND } from "./processes.ts";
 import type { TargetCheck } from "./report.ts";
@@ -12,11 +13,14 @@ export interface RoutingPair {
   /** CPU µs per request of the one-pool row's server and of the routed row's, over all turns. */
   readonly onePoolUs: number;
   readonly routedUs: number;
+  /** The same, user time only: the process's own code, without the kernel's share of its sockets. */
+  readonly onePoolUserUs?: number;
+  readonly routedUserUs?: number;
   readonly requests: { readonly onePool: number; readonly routed: number };
   readonly turns: number;
 }
 
-const ORDER = [0, 1, 1, 0, 0, 1] as const;
+const ORDER = [0, 1, 1, 0, 0, 1, 1, 0] as const;
 
 export async function measureRoutingPair(
   onePool: RowSpec,
@@ -29,19 +33,25 @@ export async function measureRoutingPair(
     for (const row of [onePool, routed]) servers.push(await startRow(row, env));
     for (const server of servers) await load.warmer.run(server.url, load.warmup);
     const ticks = [0, 0];
+    const userTicks = [0, 0];
     const requests = [0, 0];
     for (const which of ORDER) {
       const server = servers[which]!;
       const before = cpuTicks(server.proc!.pid);
+      const userBefore = cpuTicks(server.proc!.pid, true);
       const result = await load.generator.run(server.url, { connections: load.connections, durationS: load.turnS });
       ticks[which]! += cpuTicks(server.proc!.pid) - before;
+      userTicks[which]! += cpuTicks(server.proc!.pid, true) - userBefore;
       requests[which]! += result.requests;
     }
-    const perRequest = (which: 0 | 1) => (ticks[which]! / TICKS_PER_SECOND / Math.max(1, requests[which]!)) * 1e6;
+    const perRequest = (which: 0 | 1, counted = ticks) =>
+      (counted[which]! / TICKS_PER_SECOND / Math.max(1, requests[which]!)) * 1e6;
     return {
       runtime: onePool.runtime,
       onePoolUs: perRequest(0),
       routedUs: perRequest(1),
+      onePoolUserUs: perRequest(0, userTicks),
+      routedUserUs: perRequest(1, userTicks),
       requests: { onePool: requests[0]!, routed: requests[1]! },
       turns: ORDER.length,
     };
@@ -61,6 +71,8 @@ export function routingPairTargets(pairs: readonly RoutingPair[]): TargetCheck[]
   });
 }
 
+const signed = (us: number) => `${us >= 0 ? "+" : ""}${us.toFixed(1)}`;
+
 export function routingPairMarkdown(pairs: readonly RoutingPair[]): string[] {
   if (pairs.length === 0) return [];
   return [
@@ -68,11 +80,11 @@ export function routingPairMarkdown(pairs: readonly RoutingPair[]): string[] {
     "",
     `Each runtime's \`-rr-memory\` and \`-rr-memory-routes\` servers run at once and take the load in turns (${ORDER.map((i) => "AB"[i]).join(" ")}), so the CPU µs/req of the two is measured under the same conditions; the rows above ran minutes apart.`,
     "",
-    "| runtime | one pool CPU µs/req | 10 routes, 3 pools CPU µs/req | added µs/req |",
-    "| --- | ---: | ---: | ---: |",
+    "| runtime | one pool CPU µs/req | 10 routes, 3 pools CPU µs/req | added µs/req | added, user time only |",
+    "| --- | ---: | ---: | ---: | ---: |",
     ...pairs.map(
       (p) =>
-        `| ${p.runtime} | ${p.onePoolUs.toFixed(1)} | ${p.routedUs.toFixed(1)} | ${p.routedUs - p.onePoolUs >= 0 ? "+" : ""}${(p.routedUs - p.onePoolUs).toFixed(1)} |`,
+        `| ${p.runtime} | ${p.onePoolUs.toFixed(1)} | ${p.routedUs.toFixed(1)} | ${signed(p.routedUs - p.onePoolUs)} | ${p.routedUserUs === undefined ? "—" : signed(p.routedUserUs - p.onePoolUserUs!)} |`,
     ),
     "",
   ];
