@@ -16,7 +16,14 @@ import { growthOf, PICK_SIZES } from "./picks.ts";
 import { profileMarkdown, type RuntimeProfile } from "./profile.ts";
 import type { RoutingCost } from "./routing-cost.ts";
 import { type RoutingPair, routingPairMarkdown } from "./routing-pairs.ts";
-import { GLOBAL_FETCH_SUFFIX, isGlobalFetchRow, isJsonLogRow, JSON_LOG_SUFFIX } from "./targets.ts";
+import {
+  GLOBAL_FETCH_SUFFIX,
+  isGlobalFetchRow,
+  isJsonLogRow,
+  isTextLogRow,
+  JSON_LOG_SUFFIX,
+  TEXT_LOG_SUFFIX,
+} from "./targets.ts";
 import { type WebSocketLoad, type WebSocketRowResult, webSocketMarkdown } from "./websocket-report.ts";
 
 export { fmt, parseCell, parseTable } from "./cells.ts";
@@ -311,6 +318,16 @@ export function checkTargets(
       target: "routing with 10 routes and 3 pools adds ≤ 5 µs CPU per request (micro-benchmark, bundled)",
       value: `+${added.toFixed(2)} µs (${routing.onePoolUs.toFixed(3)} → ${routing.tenRoutesUs.toFixed(3)} µs per route-and-steer)`,
       met: added <= 5,
+    });
+  }
+  for (const logged of ok.filter(isTextLogRow)) {
+    const quiet = ok.find((r) => `${r.id}${TEXT_LOG_SUFFIX}` === logged.id);
+    if (!quiet) continue;
+    const ratio = logged.rps / quiet.rps;
+    checks.push({
+      target: `${logged.runtime}: the request log line ("Forwarding request to: ...") costs ≤ 10% of req/s`,
+      value: `${fmt.ratio(ratio)} × ${quiet.id} (${fmt.int(logged.rps)} against ${fmt.int(quiet.rps)} req/s)`,
+      met: ratio >= 0.9,
     });
   }
   for (const logged of ok.filter(isJsonLogRow)) {

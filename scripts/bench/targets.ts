@@ -42,6 +42,8 @@ export interface RowSpec {
   readonly routes?: boolean;
   /** LOG_FORMAT=json with a record per request; every other balancer row logs nothing per request. */
   readonly jsonLog?: boolean;
+  /** The seed's "Forwarding request to: ..." line per request (LOG_REQUESTS=true, the default). */
+  readonly textLog?: boolean;
   /** Node only: upstream calls through Node's global fetch (EDGE_LB_GLOBAL_FETCH=1), for comparison. */
   readonly globalFetch?: boolean;
 }
@@ -49,6 +51,9 @@ export interface RowSpec {
 /** The JSON access-log rows: round robin on memory, with a record per request written to stdout. */
 export const JSON_LOG_SUFFIX = "-json";
 export const isJsonLogRow = (row: { readonly id: string }) => row.id.endsWith(JSON_LOG_SUFFIX);
+/** The text request-log rows: round robin on memory with the seed's line per request (the default). */
+export const TEXT_LOG_SUFFIX = "-log";
+export const isTextLogRow = (row: { readonly id: string }) => row.id.endsWith(TEXT_LOG_SUFFIX);
 
 /**
  * Node's round robin on memory with upstream calls through the global fetch (its global
@@ -119,6 +124,14 @@ export function runtimeRows(runtime: Runtime, options: { upstash: boolean; brief
   }
   const plain = balancerRow(runtime, "round-robin", "memory");
   rows.push({ ...plain, id: `${plain.id}${JSON_LOG_SUFFIX}`, what: `${plain.what}, JSON access log`, jsonLog: true });
+  if (!options.brief) {
+    rows.push({
+      ...plain,
+      id: `${plain.id}${TEXT_LOG_SUFFIX}`,
+      what: `${plain.what}, request log line`,
+      textLog: true,
+    });
+  }
   if (options.upstash) rows.push(balancerRow(runtime, "round-robin", "upstash"));
   if (runtime === "workerd") rows.push(balancerRow(runtime, "round-robin", "durable-object"));
   return rows;
@@ -272,7 +285,7 @@ function balancerSettings(row: RowSpec, env: BenchEnv): Record<string, string> {
     ALGORITHM: row.algorithm!,
     STATE: row.store!,
     STATE_PREFIX: `bench-${row.id}-${Date.now()}`,
-    LOG_REQUESTS: row.jsonLog ? "true" : "false",
+    LOG_REQUESTS: row.jsonLog || row.textLog ? "true" : "false",
     LOG_FORMAT: row.jsonLog ? "json" : "text",
     ADMIN_TOKEN: env.adminToken,
   };
