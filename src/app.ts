@@ -156,7 +156,7 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
         "no route matches this request's host, path, method and headers",
         requestId,
       );
-      return trace ? trace.finish(missed, request.signal) : missed;
+      return trace ? trace.finish(missed, request) : missed;
     }
     const { pool } = routed;
     const affinity = affinities.get(pool);
@@ -190,7 +190,7 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
       : handleProxy(request, pool, context);
     // The record is written once the body has been passed on (a WebSocket's when it closes).
     if (!trace) return answer;
-    return answer.then((response) => trace.finish(response, request.signal, sent));
+    return answer.then((response) => trace.finish(response, request, sent));
   };
 
   app.all("*", (c): Response | Promise<Response> => {
@@ -211,7 +211,7 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
     if (!checked.ok) {
       const refused = errorResponse(checked.status, checked.error, checked.reason, requestId);
       if (checked.status === 405) refused.headers.set("allow", ALLOWED_METHODS);
-      return trace ? trace.finish(refused, request.signal) : refused;
+      return trace ? trace.finish(refused, request) : refused;
     }
     const defer = deferOf(c);
     const routed = routing.resolve({

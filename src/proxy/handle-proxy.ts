@@ -47,7 +47,7 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
     );
     if (trace) traceAttempt(trace, body, result);
     if (result.kind === "response" && !isRetryableStatus(result.response.status)) {
-      const response = release ? countUntilSent(result.response, request.signal, ctx.sent, release) : result.response;
+      const response = release ? countUntilSent(result.response, request, ctx.sent, release) : result.response;
       const status = response.status;
       pool.passive.record(backend, pool.passive.failsOn(status) ? `status ${status}` : undefined, ctx.defer);
       if (status < 500) pool.budget.earn();
@@ -179,11 +179,12 @@ interface Attempted {
  */
 function countUntilSent(
   response: Response,
-  client: AbortSignal,
+  request: Request,
   sent: Promise<void> | undefined,
   release: () => void,
 ): Response {
-  if (!sent) return releaseWhenStreamed(response, client, release);
+  // request.signal is read only here: on Node it is an AbortController made on first reading.
+  if (!sent) return releaseWhenStreamed(response, request.signal, release);
   sent.then(release, release);
   return response;
 }

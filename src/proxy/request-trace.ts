@@ -58,6 +58,9 @@ export type AccessSink = (record: AccessRecord) => void;
  */
 export type BodySent = Promise<void> | "unobserved";
 
+/** What the record needs of the client's request: its signal, read only when a body is streamed. */
+export type ClientRequest = Pick<Request, "signal">;
+
 export class RequestTrace implements UnderlyingDefaultSource<Uint8Array> {
   readonly #startedAt = performance.now();
   readonly #time = Date.now();
@@ -96,10 +99,14 @@ export class RequestTrace implements UnderlyingDefaultSource<Uint8Array> {
    * WebSocket closes (handle-upgrade.ts calls end()). A body of declared length (not
    * re-encoded) is left to the runtime where it reports on it (`sent`; file header).
    */
-  finish(response: Response, client: AbortSignal, sent?: BodySent): Response {
-    this.#status = response.status;
-    if (!response.body || response.status === 101) {
-      if (response.status !== 101) this.end(false);
+  finish(response: Response, request: ClientRequest, sent?: BodySent): Response {
+    const status = response.status;
+    this.#status = status;
+    if (status === 101) return response;
+    // Neither response.body nor request.signal is read on the way to a body left to the server:
+    // on Node each is an object made on first reading (the signal an AbortController per request).
+    if (this.method === "HEAD" || status === 204 || status === 205 || status === 304) {
+      this.end(false);
       return response;
     }
     const declared = sent ? declaredLength(response.headers) : undefined;
@@ -120,8 +127,12 @@ export class RequestTrace implements UnderlyingDefaultSource<Uint8Array> {
       );
       return response;
     }
+    if (!response.body) {
+      this.end(false);
+      return response;
+    }
     this.#reader = response.body.getReader();
-    this.#watch(client);
+    this.#watch(request.signal);
     return new Response(new ReadableStream(this), response);
   }
 

@@ -78,14 +78,26 @@ export function setLineFormat(next: "text" | "json"): void {
   format = next;
 }
 
+/** The local time of day in Go's log format, made once a second (a busy balancer logs thousands of lines a second). */
+let stampSecond = Number.NaN;
+let stampText = "";
+function goStamp(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== stampSecond) {
+    stampSecond = second;
+    const d = new Date(second * 1000);
+    const pad = (n: number) => String(n).padStart(2, "0");
+    stampText = `${d.getFullYear()}/${pad(d.getMonth() + 1)}/${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  }
+  return stampText;
+}
+
 /** Go's log.Printf prefix, as the Go balancer this project grew from printed it (README, Running it): 2024/05/21 18:04:55 */
 export function goLog(line: string): void {
   if (format === "json") {
     writeRecord({ time: new Date().toISOString(), msg: line });
     return;
   }
-  const d = new Date();
-  const pad = (n: number) => String(n).padStart(2, "0");
-  const stamp = `${d.getFullYear()}/${pad(d.getMonth() + 1)}/${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  const stamp = goStamp(Date.now());
   writeLine(`${stamp} ${line}`);
 }

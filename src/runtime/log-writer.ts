@@ -7,6 +7,7 @@
 // shutdown and exit flush what is left.
 import { writeSync } from "node:fs";
 import process from "node:process";
+import { setImmediate } from "node:timers";
 
 export interface LineWriter {
   /** Queues `text` (a whole line, newline included); never blocks. */
@@ -58,8 +59,9 @@ export class BatchedWriter implements LineWriter {
   }
 
   async #drain(): Promise<void> {
-    // Lines logged in the same turn join this batch.
-    await Promise.resolve();
+    // Lines logged in the same event-loop turn join this batch (a microtask would end it at the
+    // first request's: one write per request under load).
+    await new Promise<void>((resolve) => setImmediate(resolve));
     for (let batch = this.#take(); batch; batch = this.#take()) {
       try {
         await this.sink(batch);

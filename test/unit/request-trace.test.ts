@@ -21,9 +21,16 @@ describe("request ids", () => {
 });
 
 describe("RequestTrace", () => {
-  const traced = (target = "/p/a?token=secret") => {
+  const traced = (method = "POST") => {
     const records: AccessRecord[] = [];
-    const trace = new RequestTrace((r) => records.push(r), "id-1", "POST", "lb.test", target, "203.0.113.9");
+    const trace = new RequestTrace(
+      (r) => records.push(r),
+      "id-1",
+      method,
+      "lb.test",
+      "/p/a?token=secret",
+      "203.0.113.9",
+    );
     trace.pool = "default";
     trace.attempts = 1;
     trace.backend = "a:80";
@@ -41,10 +48,9 @@ describe("RequestTrace", () => {
 
   it("writes one record after the body has passed, its bytes counted and the query cut", async () => {
     const { trace, records } = traced();
-    const response = trace.finish(
-      new Response(chunked("hello", " ", "world"), { status: 201 }),
-      new AbortController().signal,
-    );
+    const response = trace.finish(new Response(chunked("hello", " ", "world"), { status: 201 }), {
+      signal: new AbortController().signal,
+    });
     expect(records).toEqual([]);
     expect(await response.text()).toBe("hello world");
     expect(records).toHaveLength(1);
@@ -71,7 +77,7 @@ describe("RequestTrace", () => {
   it("marks a body the client broke off, with the bytes that had passed", async () => {
     const { trace, records } = traced();
     const client = new AbortController();
-    const response = trace.finish(new Response(chunked("abc", "def")), client.signal);
+    const response = trace.finish(new Response(chunked("abc", "def")), { signal: client.signal });
     const reader = response.body!.getReader();
     await reader.read();
     client.abort();
@@ -82,7 +88,7 @@ describe("RequestTrace", () => {
   it("leaves a declared body to a server that says when it was sent", async () => {
     const ok = traced();
     const body = new Response("twelve bytes", { headers: { "content-length": "12" } });
-    const response = ok.trace.finish(body, new AbortController().signal, Promise.resolve());
+    const response = ok.trace.finish(body, { signal: new AbortController().signal }, Promise.resolve());
     expect(response).toBe(body);
     await Promise.resolve();
     await Promise.resolve();
@@ -90,23 +96,64 @@ describe("RequestTrace", () => {
     const broken = traced();
     broken.trace.finish(
       new Response("twelve bytes", { headers: { "content-length": "12" } }),
-      new AbortController().signal,
+      { signal: new AbortController().signal },
       Promise.reject(new Error("client went away")),
     );
     await new Promise((resolve) => setTimeout(resolve, 0));
     expect(broken.records[0]).toMatchObject({ aborted: true, bytes_out: null });
   });
 
+  it("reads neither the body nor the client's signal of a declared body left to the server", async () => {
+    const { trace, records } = traced();
+    const body = new Response("twelve bytes", { headers: { "content-length": "12" } });
+    Object.defineProperty(body, "body", {
+      get: () => {
+        throw new Error("body read");
+      },
+    });
+    const request = {
+      get signal(): AbortSignal {
+        throw new Error("signal read");
+      },
+    };
+    expect(trace.finish(body, request, Promise.resolve())).toBe(body);
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(records[0]).toMatchObject({ bytes_out: 12 });
+  });
+
+  it("counts no body bytes for HEAD and for 204/304, whatever their Content-Length says", () => {
+    const head = traced("HEAD");
+    head.trace.finish(
+      new Response(null, { headers: { "content-length": "12" } }),
+      { signal: new AbortController().signal },
+      Promise.resolve(),
+    );
+    expect(head.records[0]).toMatchObject({ status: 200, bytes_out: 0 });
+    const notModified = traced();
+    notModified.trace.finish(
+      new Response(null, { status: 304, headers: { "content-length": "12" } }),
+      { signal: new AbortController().signal },
+      "unobserved",
+    );
+    expect(notModified.records[0]).toMatchObject({ status: 304, bytes_out: 0 });
+    expect(notModified.records[0]).not.toHaveProperty("logged_at");
+  });
+
   it("writes a declared body's record when it is handed to a runtime that cannot watch it", async () => {
     const { trace, records } = traced();
     const body = new Response("twelve bytes", { headers: { "content-length": "12" } });
-    expect(trace.finish(body, new AbortController().signal, "unobserved")).toBe(body);
+    expect(trace.finish(body, { signal: new AbortController().signal }, "unobserved")).toBe(body);
     expect(records).toHaveLength(1);
     expect(records[0]).toMatchObject({ bytes_out: 12, logged_at: "headers" });
     expect(records[0]).not.toHaveProperty("aborted");
     // A body of unknown length is still counted through a stream, and written when it ends.
     const chunked = traced();
-    const counted = chunked.trace.finish(new Response("eleven byte"), new AbortController().signal, "unobserved");
+    const counted = chunked.trace.finish(
+      new Response("eleven byte"),
+      { signal: new AbortController().signal },
+      "unobserved",
+    );
     expect(chunked.records).toHaveLength(0);
     expect(await counted.text()).toBe("eleven byte");
     expect(chunked.records[0]).toMatchObject({ bytes_out: 11 });
@@ -121,14 +168,14 @@ describe("RequestTrace", () => {
 
   it("writes a bodiless answer at once; route and affinity only when they apply", () => {
     const { trace, records } = traced();
-    trace.finish(new Response(null, { status: 204 }), new AbortController().signal);
+    trace.finish(new Response(null, { status: 204 }), { signal: new AbortController().signal });
     expect(records[0]).toMatchObject({ status: 204, bytes_out: 0 });
     expect(records[0]).not.toHaveProperty("route");
     expect(records[0]).not.toHaveProperty("affinity");
     const routed = traced();
     routed.trace.route = "api";
     routed.trace.affinity = "kept";
-    routed.trace.finish(new Response(null, { status: 204 }), new AbortController().signal);
+    routed.trace.finish(new Response(null, { status: 204 }), { signal: new AbortController().signal });
     expect(routed.records[0]).toMatchObject({ route: "api", affinity: "kept" });
   });
 });
