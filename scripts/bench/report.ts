@@ -15,6 +15,7 @@ import type { PickResult } from "./picks.ts";
 import { growthOf, PICK_SIZES } from "./picks.ts";
 import { profileMarkdown, type RuntimeProfile } from "./profile.ts";
 import type { RoutingCost } from "./routing-cost.ts";
+import { type RoutingInstructions, routingInstructionMarkdown } from "./routing-instructions.ts";
 import { type RoutingPair, routingPairMarkdown } from "./routing-pairs.ts";
 import {
   GLOBAL_FETCH_SUFFIX,
@@ -102,6 +103,8 @@ export interface BenchResults {
   readonly routing?: RoutingCost;
   /** Routing's cost per runtime with the one-pool and routed servers in turns (routing-pairs.ts). */
   readonly routingPairs?: readonly RoutingPair[];
+  /** Node's routing cost in instructions under callgrind, with the one-pool µs/req that prices it. */
+  readonly routingInstructions?: RoutingInstructions & { readonly onePoolUs: number | null };
   /** Start to first response, bare proxy and balancer per runtime (absent with --rows). */
   readonly coldStarts?: readonly ColdStart[];
   /** The minified Worker bundle (absent if it could not be built). */
@@ -254,6 +257,7 @@ export function toMarkdown(results: BenchResults): string {
     table(PICK_COLUMNS, pickRows(results.picks), 1, PICK_COLUMNS.length - 1),
     "",
     ...routingPairMarkdown(results.routingPairs ?? []),
+    ...routingInstructionMarkdown(results.routingInstructions, results.routingInstructions?.onePoolUs ?? undefined),
     ...coldStartMarkdown(results.coldStarts ?? []),
     ...bundleMarkdown(results.bundle),
     ...profileMarkdown(results.profiles ?? []),

@@ -61,6 +61,12 @@ import {
 import { isProfiledRow, profileAfterRow, type RuntimeProfile } from "./profile.ts";
 import { type BenchResults, checkTargets, machineInfo, toMarkdown } from "./report.ts";
 import type { RoutingCost } from "./routing-cost.ts";
+import {
+  hasCallgrind,
+  measureRoutingInstructions,
+  type RoutingInstructions,
+  routingInstructionTargets,
+} from "./routing-instructions.ts";
 import { measureRoutingPair, type RoutingPair, routingPairTargets } from "./routing-pairs.ts";
 import { type MeasuredRow, rowResults } from "./row-results.ts";
 import {
@@ -417,6 +423,23 @@ export async function runBench(
         notes.push(`${routed.runtime} routing pair failed: ${(error as Error).message.split("\n")[0]}`);
       }
     }
+    // The same for Node in instructions, which the machine's load does not move (routing-instructions.ts).
+    let routingInstructions: RoutingInstructions | undefined;
+    const nodeRouted = plan.find((row) => row.routes && row.runtime === "node");
+    const nodeOnePool = plan.find((row) => `${row.id}-routes` === nodeRouted?.id);
+    if (nodeRouted && nodeOnePool && options.mode !== "tiny" && hasCallgrind()) {
+      const counts = options.mode === "full" ? { warmup: 3_000, requests: 2_000 } : { warmup: 5_000, requests: 1_000 };
+      log(`  node: routing cost in instructions under callgrind (${counts.requests} requests a turn)...`);
+      try {
+        routingInstructions = await measureRoutingInstructions(nodeOnePool, nodeRouted, env, counts);
+        log(
+          `    ${routingInstructions.onePool.map(Math.round).join(", ")} → ${routingInstructions.routed.map(Math.round).join(", ")} instructions/req`,
+        );
+      } catch (error) {
+        notes.push(`node routing instructions failed: ${(error as Error).message.split("\n")[0]}`);
+      }
+    }
+    const onePoolUs = routingPairs.find((pair) => pair.runtime === "node")?.onePoolUs;
     const coldStarts = options.rows ? [] : await runColdStarts(runtimes, env, coldStartRuns(options.mode), log, notes);
     const webSockets = options.rows
       ? { rows: [], load: undefined }
@@ -469,12 +492,14 @@ export async function runBench(
       picks,
       ...(routing ? { routing } : {}),
       ...(routingPairs.length ? { routingPairs } : {}),
+      ...(routingInstructions ? { routingInstructions: { ...routingInstructions, onePoolUs: onePoolUs ?? null } } : {}),
       ...(coldStarts.length ? { coldStarts } : {}),
       ...(bundle ? { bundle } : {}),
       ...(profiles.length ? { profiles } : {}),
       targets: [
         ...checkTargets(rows, picks, routing),
         ...routingPairTargets(routingPairs),
+        ...routingInstructionTargets(routingInstructions, onePoolUs),
         ...coldStartTargets(coldStarts),
         ...bundleTargets(bundle),
       ],

@@ -205,6 +205,8 @@ export async function startRow(row: RowSpec, env: BenchEnv, options: SpawnOption
 export interface SpawnOptions {
   /** Flags for the runtime itself (before the script; after `workerd serve CONFIG`), e.g. --cpu-prof. */
   readonly runtimeFlags?: readonly string[];
+  /** Node balancer only: a command the runtime runs under (valgrind and its flags: routing-instructions.ts). */
+  readonly wrapper?: readonly string[];
 }
 
 /** A bare proxy's or the balancer's process, just started: not yet answering. */
@@ -220,7 +222,7 @@ export interface Spawned {
 /** Starts a bare proxy or the balancer for `row` without waiting for it (cold-start.ts times that). */
 export async function spawnRow(row: RowSpec, env: BenchEnv, options: SpawnOptions = {}): Promise<Spawned> {
   if (row.kind === "bare") return spawnBare(row, env, options.runtimeFlags ?? []);
-  if (row.kind === "balancer") return spawnBalancer(row, env, options.runtimeFlags ?? []);
+  if (row.kind === "balancer") return spawnBalancer(row, env, options.runtimeFlags ?? [], options.wrapper);
   throw new Error(`${row.id}: only bare and balancer rows are spawned`);
 }
 
@@ -307,7 +309,12 @@ function balancerSettings(row: RowSpec, env: BenchEnv): Record<string, string> {
   return settings;
 }
 
-async function spawnBalancer(row: RowSpec, env: BenchEnv, flags: readonly string[]): Promise<Spawned> {
+async function spawnBalancer(
+  row: RowSpec,
+  env: BenchEnv,
+  flags: readonly string[],
+  wrapper: readonly string[] = [],
+): Promise<Spawned> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const settings = balancerSettings(row, env);
@@ -331,8 +338,10 @@ async function spawnBalancer(row: RowSpec, env: BenchEnv, flags: readonly string
   let command: string;
   let args: string[];
   if (row.runtime === "node") {
-    command = process.execPath;
-    args = [...flags, env.nodeBundle, ...serverFlags];
+    [command, ...args] = [...wrapper, process.execPath, ...flags, env.nodeBundle, ...serverFlags] as [
+      string,
+      ...string[],
+    ];
   } else {
     const prefix = env.balancerCommand[row.runtime as "bun" | "deno"];
     if (!prefix) throw new Error(`no command for the ${row.runtime} entry point`);

@@ -1,0 +1,221 @@
+// What ten routes and three pools add per request, counted in instructions rather than timed.
+// CPU time per request moves by tens of µs between turns on a shared VM (neighbours, hypervisor
+// steal; routing-pairs.ts's A/A runs), more than the 5 µs asked of routing. valgrind's callgrind
+// counts instructions, which neither changes. Both Node servers run under it at once with V8's
+// --predictable (compilation and GC on the main thread, so the main thread's count is all of
+// the process's work), instrumentation switched on after a warm-up; each turn (A B B A A B B A)
+// counts exactly `requests` requests between a zero and a dump of the counters, less the timers'
+// instructions (measured idle) for the turn's length. The added instructions are turned into µs
+// at the one-pool server's own rate (its CPU µs per request from the paired timing, over its
+// instructions per request). Node only: the routing code is the same module on every runtime,
+// and the other runtimes have not been tried under valgrind.
+import { spawn, spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { TargetCheck } from "./report.ts";
+import { type BenchEnv, type RowSpec, type Spawned, spawnRow } from "./targets.ts";
+
+export interface RoutingInstructions {
+  readonly runtime: "node";
+  /** Requests per turn; every turn counts exactly these. */
+  readonly requests: number;
+  /** Instructions per request in each of the one-pool server's turns, and the routed one's. */
+  readonly onePool: readonly number[];
+  readonly routed: readonly number[];
+  /** Instructions per second with no requests (timers), taken out of the turns above. */
+  readonly idlePerSecond: { readonly onePool: number; readonly routed: number };
+}
+
+const ORDER = [0, 1, 1, 0, 0, 1, 1, 0] as const;
+const IDLE_MS = 5_000;
+
+/** Whether valgrind (with callgrind_control) is on this machine. */
+export function hasCallgrind(): boolean {
+  return (
+    spawnSync("valgrind", ["--version"]).status === 0 && spawnSync("callgrind_control", ["--version"]).status === 0
+  );
+}
+
+export async function measureRoutingInstructions(
+  onePool: RowSpec,
+  routed: RowSpec,
+  env: BenchEnv,
+  counts: { readonly warmup: number; readonly requests: number },
+): Promise<RoutingInstructions> {
+  const servers: Spawned[] = [];
+  try {
+    for (const row of [onePool, routed]) {
+      const dir = join(env.workDir, `${row.id}-callgrind`);
+      const wrapper = [
+        "valgrind",
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        "--smc-check=all-non-file",
+        "--dump-line=no",
+        "--separate-threads=yes",
+        `--callgrind-out-file=${join(dir, "callgrind.out")}`,
+      ];
+      spawnSync("mkdir", ["-p", dir]);
+      const server = await spawnRow(row, env, { wrapper, runtimeFlags: ["--predictable"] });
+      servers.push(server);
+      await untilAnswering(server);
+    }
+    for (const server of servers) {
+      await sendRequests(server.url, counts.warmup);
+      await control(server, ["--instr=on"]);
+    }
+    const dirs = [onePool, routed].map((row) => join(env.workDir, `${row.id}-callgrind`));
+    // Timers (health checks, syncs) run by the clock, and under valgrind a turn lasts some fifty
+    // times longer than it would: their instructions per second, measured idle, are taken out of
+    // each turn by its length, so that three pools' timers do not pass for routing.
+    const idlePerSecond: number[] = [];
+    for (const [which, server] of servers.entries()) {
+      await control(server, ["--zero"]);
+      const started = performance.now();
+      await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
+      const instructions = await dumpedInstructions(server, dirs[which]!);
+      idlePerSecond.push(instructions / ((performance.now() - started) / 1000));
+    }
+    const perRequest: [number[], number[]] = [[], []];
+    for (const which of ORDER) {
+      const server = servers[which]!;
+      await control(server, ["--zero"]);
+      const started = performance.now();
+      await sendRequests(server.url, counts.requests);
+      const instructions = await dumpedInstructions(server, dirs[which]!);
+      const background = idlePerSecond[which]! * ((performance.now() - started) / 1000);
+      perRequest[which].push((instructions - background) / counts.requests);
+    }
+    return {
+      runtime: "node",
+      requests: counts.requests,
+      onePool: perRequest[0],
+      routed: perRequest[1],
+      idlePerSecond: { onePool: idlePerSecond[0]!, routed: idlePerSecond[1]! },
+    };
+  } finally {
+    await Promise.all(servers.map((server) => server.proc.stop()));
+  }
+}
+
+/** Under valgrind Node starts in tens of seconds, not one. */
+async function untilAnswering(server: Spawned): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (!server.proc.running) throw new Error(`${server.proc.name} exited under valgrind:\n${server.proc.output()}`);
+    try {
+      const response = await fetch(server.readyUrl, { signal: AbortSignal.timeout(5_000) });
+      await response.arrayBuffer();
+      if (response.status === 200) return;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) throw new Error(`${server.proc.name} did not answer under valgrind within 120 s`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/** `count` GETs, four at a time over keep-alive, every answer read whole; fails on a non-200. */
+async function sendRequests(url: string, count: number): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      next++;
+      const response = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+      await response.arrayBuffer();
+      if (response.status !== 200) throw new Error(`${url} answered ${response.status} under valgrind`);
+    }
+  };
+  await Promise.all(Array.from({ length: 4 }, worker));
+}
+
+/**
+ * callgrind_control acts when the program next runs, and an idle Node sits in epoll_wait: the
+ * command is started, the server is woken with a request of our own (the same one in both
+ * servers, so it counts alike), and the command awaited.
+ */
+async function control(server: Spawned, args: readonly string[]): Promise<void> {
+  const child = spawn("callgrind_control", [...args, String(server.proc.pid)], { stdio: "ignore" });
+  const done = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  const deadline = Date.now() + 60_000;
+  let exited = false;
+  void done.then(() => (exited = true));
+  while (!exited) {
+    if (Date.now() > deadline) {
+      child.kill();
+      throw new Error(`callgrind_control ${args.join(" ")} did not return within 60 s`);
+    }
+    const response = await fetch(server.readyUrl, { signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
+    await response?.arrayBuffer();
+    await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 200))]);
+  }
+  if ((await done) !== 0) throw new Error(`callgrind_control ${args.join(" ")} failed`);
+}
+
+/** Dumps the counters since the last zero and reads the dump's total instruction count. */
+async function dumpedInstructions(server: Spawned, dir: string): Promise<number> {
+  const before = new Set(readdirSync(dir));
+  await control(server, ["--dump"]);
+  // One file per thread: the main thread's is the one numbered 01. V8's compiler and GC helper
+  // threads are left out: when they run depends on timing, which is what this avoids.
+  const dumps = readdirSync(dir).filter((name) => !before.has(name) && name.endsWith("-01"));
+  let total = 0;
+  for (const name of dumps) {
+    const totals = /^(?:totals|summary): (\d+)/m.exec(readFileSync(join(dir, name), "utf8"));
+    if (!totals) throw new Error(`${name}: no totals line in the callgrind dump`);
+    total += Number(totals[1]);
+  }
+  if (dumps.length === 0)
+    throw new Error(`callgrind wrote no main-thread dump in ${dir}: ${readdirSync(dir).join(", ")}`);
+  return total;
+}
+
+const mean = (values: readonly number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
+
+/** Added µs per request: the added instructions at the one-pool server's µs per instruction. */
+export function addedMicroseconds(counted: RoutingInstructions, onePoolUs: number): number {
+  const base = mean(counted.onePool);
+  return ((mean(counted.routed) - base) / base) * onePoolUs;
+}
+
+export function routingInstructionTargets(
+  counted: RoutingInstructions | undefined,
+  onePoolUs: number | undefined,
+): TargetCheck[] {
+  if (!counted || onePoolUs === undefined) return [];
+  const base = mean(counted.onePool);
+  const added = mean(counted.routed) - base;
+  const us = addedMicroseconds(counted, onePoolUs);
+  return [
+    {
+      target: `${counted.runtime}: 10 routes and 3 pools add ≤ 5 µs CPU per request (instructions counted by callgrind, at the one-pool server's µs per instruction)`,
+      value: `${us >= 0 ? "+" : ""}${us.toFixed(2)} µs (${added >= 0 ? "+" : ""}${Math.round(added)} of ${Math.round(base)} instructions per request, ${((added / base) * 100).toFixed(2)}%, at ${onePoolUs.toFixed(1)} µs/req)`,
+      met: us <= 5,
+    },
+  ];
+}
+
+export function routingInstructionMarkdown(
+  counted: RoutingInstructions | undefined,
+  onePoolUs: number | undefined,
+): string[] {
+  if (!counted) return [];
+  const turns = (values: readonly number[]) => values.map((value) => Math.round(value)).join(", ");
+  return [
+    "## Routing cost in instructions (Node, callgrind)",
+    "",
+    `Both Node servers under valgrind's callgrind, each turn (${ORDER.map((i) => "AB"[i]).join(" ")}) counting exactly ${counted.requests} requests after a warm-up; instructions do not move with the machine's load as CPU time does.`,
+    "",
+    "| server | instructions per request, each turn | mean |",
+    "| --- | --- | ---: |",
+    `| one pool | ${turns(counted.onePool)} | ${Math.round(mean(counted.onePool))} |`,
+    `| 10 routes, 3 pools | ${turns(counted.routed)} | ${Math.round(mean(counted.routed))} |`,
+    "",
+    `Timers with no requests (taken out of each turn by its length): ${Math.round(counted.idlePerSecond.onePool)} instructions/s one pool, ${Math.round(counted.idlePerSecond.routed)} with three.`,
+    "",
+    onePoolUs === undefined
+      ? "No paired CPU timing in this run to turn instructions into µs."
+      : `Added: ${Math.round(mean(counted.routed) - mean(counted.onePool))} instructions per request, ${addedMicroseconds(counted, onePoolUs).toFixed(2)} µs at the one-pool server's ${onePoolUs.toFixed(1)} µs/req.`,
+    "",
+  ];
+}
