@@ -428,7 +428,7 @@ export async function runBench(
     const nodeRouted = plan.find((row) => row.routes && row.runtime === "node");
     const nodeOnePool = plan.find((row) => `${row.id}-routes` === nodeRouted?.id);
     if (nodeRouted && nodeOnePool && options.mode !== "tiny" && hasCallgrind()) {
-      const counts = options.mode === "full" ? { warmup: 3_000, requests: 2_000 } : { warmup: 5_000, requests: 1_000 };
+      const counts = options.mode === "full" ? { warmup: 8_000, requests: 2_000 } : { warmup: 5_000, requests: 1_000 };
       log(`  node: routing cost in instructions under callgrind (${counts.requests} requests a turn)...`);
       try {
         routingInstructions = await measureRoutingInstructions(nodeOnePool, nodeRouted, env, counts);
