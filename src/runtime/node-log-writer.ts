@@ -1,14 +1,10 @@
 // Node's log writer: sonic-boom (pino's destination), asynchronous fs.write on stdout with
 // batching while a write is under way, EAGAIN on a non-blocking pipe retried, and a synchronous
 // flush for exit. Only the Node entry imports it (Bun and Deno: log-writer.ts's BatchedWriter).
-// The lines of one event-loop turn reach sonic-boom as one string: its write() per line costs a
-// few µs each (bookkeeping, length checks) that one concatenation here does not (npm run bench,
-// node-rr-memory-json).
+// Lines reach sonic-boom as one string per HAND_OVER_MS (log-writer.ts): its write() per line
+// costs a few µs each (bookkeeping, length checks) that one concatenation here does not.
 import SonicBoom from "sonic-boom";
-import { type LineWriter, MAX_PENDING } from "./log-writer.ts";
-
-const HAND_OVER_MS = 20;
-const HAND_OVER_CHARS = 64 * 1024;
+import { HAND_OVER_CHARS, HAND_OVER_MS, type LineWriter, MAX_PENDING } from "./log-writer.ts";
 
 export function nodeLineWriter(): LineWriter {
   // maxLength: past it sonic-boom drops lines instead of holding them (stdout not keeping up).
