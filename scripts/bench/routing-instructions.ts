@@ -1,14 +1,18 @@
 // What ten routes and three pools add per request, counted in instructions rather than timed.
 // CPU time per request moves by tens of µs between turns on a shared VM (neighbours, hypervisor
 // steal; routing-pairs.ts's A/A runs), more than the 5 µs asked of routing. valgrind's callgrind
-// counts instructions, which neither changes. Both Node servers run under it at once with V8's
-// --predictable (compilation and GC on the main thread, so the main thread's count is all of
-// the process's work), instrumentation switched on after a warm-up; each turn (A B B A A B B A)
-// counts exactly `requests` requests between a zero and a dump of the counters, less the timers'
-// instructions (measured idle) for the turn's length. The added instructions are turned into µs
-// at the one-pool server's own rate (its CPU µs per request from the paired timing, over its
-// instructions per request). Node only: the routing code is the same module on every runtime,
-// and the other runtimes have not been tried under valgrind.
+// counts instructions, which neither changes. Both Node servers run under it at once, with V8's
+// --predictable (compilation and GC on the main thread, so the main thread's count is all of the
+// process's work) and --no-opt: with the optimising tiers on, TurboFan kept recompiling under
+// valgrind (18-44% of a turn's instructions) and turns of one server differed by up to 40%; on
+// the baseline tiers a server's turns agree within 0.1%. Instrumentation is switched on after a
+// warm-up; each turn (A B B A A B B A) counts exactly `requests` requests between a zero and a
+// dump of the counters, less the timers' instructions (measured idle) for the turn's length.
+// The added share of instructions is priced at the one-pool server's own CPU µs per request
+// (from the paired timing). That is an estimate from above: optimised code shrinks routing's
+// JavaScript more than the runtime's native work (syscalls, the HTTP parser), which the share
+// also counts. Node only: the routing code is the same module on every runtime, and the other
+// runtimes have not been tried under valgrind.
 import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -56,7 +60,7 @@ export async function measureRoutingInstructions(
         `--callgrind-out-file=${join(dir, "callgrind.out")}`,
       ];
       spawnSync("mkdir", ["-p", dir]);
-      const server = await spawnRow(row, env, { wrapper, runtimeFlags: ["--predictable"] });
+      const server = await spawnRow(row, env, { wrapper, runtimeFlags: ["--predictable", "--no-opt"] });
       servers.push(server);
       await untilAnswering(server);
     }
@@ -188,7 +192,7 @@ export function routingInstructionTargets(
   const us = addedMicroseconds(counted, onePoolUs);
   return [
     {
-      target: `${counted.runtime}: 10 routes and 3 pools add ≤ 5 µs CPU per request (instructions counted by callgrind, at the one-pool server's µs per instruction)`,
+      target: `${counted.runtime}: 10 routes and 3 pools add ≤ 5 µs CPU per request (instructions counted by callgrind on V8's baseline tiers, their share priced at the one-pool server's µs/req)`,
       value: `${us >= 0 ? "+" : ""}${us.toFixed(2)} µs (${added >= 0 ? "+" : ""}${Math.round(added)} of ${Math.round(base)} instructions per request, ${((added / base) * 100).toFixed(2)}%, at ${onePoolUs.toFixed(1)} µs/req)`,
       met: us <= 5,
     },
@@ -204,7 +208,7 @@ export function routingInstructionMarkdown(
   return [
     "## Routing cost in instructions (Node, callgrind)",
     "",
-    `Both Node servers under valgrind's callgrind, each turn (${ORDER.map((i) => "AB"[i]).join(" ")}) counting exactly ${counted.requests} requests after a warm-up; instructions do not move with the machine's load as CPU time does.`,
+    `Both Node servers under valgrind's callgrind (V8 \`--predictable --no-opt\`), each turn (${ORDER.map((i) => "AB"[i]).join(" ")}) counting exactly ${counted.requests} requests after a warm-up; instructions do not move with the machine's load as CPU time does.`,
     "",
     "| server | instructions per request, each turn | mean |",
     "| --- | --- | ---: |",
