@@ -13,6 +13,7 @@ import { type BodySent, RequestTrace } from "./proxy/request-trace.ts";
 import { isWebSocketUpgrade, type WebSocketConnector } from "./proxy/websocket-connector.ts";
 import { WebSocketSessions } from "./proxy/websocket-sessions.ts";
 import { locationFromHeaders } from "./routing/geo.ts";
+import type { HeaderReader } from "./routing/route-match.ts";
 import type { ClientLocation } from "./routing/steering.ts";
 import { base64url } from "./shared/base64url.ts";
 import type { Defer } from "./shared/defer.ts";
@@ -63,6 +64,12 @@ export interface BalancerOptions {
    * native body pipe.
    */
   readonly responseSent?: (c: Context) => BodySent | undefined;
+  /**
+   * Where header routes read request headers when the runtime has something cheaper than
+   * request.headers.get, which in undici validates the name character by character and converts
+   * it through WebIDL on every call (npm run bench, routing's cost in instructions).
+   */
+  readonly routingHeaders?: (c: Context) => HeaderReader | undefined;
 }
 
 export interface Balancer {
@@ -218,7 +225,7 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
       method: request.method,
       host: checked.host,
       target: checked.target,
-      headers: request.headers,
+      headers: options.routingHeaders?.(c) ?? request.headers,
       client: c,
       locate: clientLocation,
       defer,

@@ -1,6 +1,6 @@
 import type { Config } from "../config/load-config.ts";
 import type { PoolRuntime } from "../pool/pool-runtime.ts";
-import { compileMatch } from "../routing/route-match.ts";
+import { compileMatch, type HeaderReader } from "../routing/route-match.ts";
 import { type Route, Router } from "../routing/router.ts";
 import { type ClientLocation, type PoolStanding, type SteeringDecision, steer } from "../routing/steering.ts";
 import { SteeringLog } from "../routing/steering-log.ts";
@@ -18,7 +18,7 @@ export interface RoutingInput<Client = unknown> {
   readonly method: string;
   readonly host: string;
   readonly target: string;
-  readonly headers: Headers;
+  readonly headers: HeaderReader;
   /** What `locate` reads the client's location from (the Hono context); no closure per request. */
   readonly client: Client;
   readonly locate: (client: Client) => ClientLocation;

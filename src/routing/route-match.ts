@@ -17,6 +17,15 @@ export interface RouteMatch {
   readonly headers?: readonly (readonly [string, string | true])[];
 }
 
+/**
+ * Where header routes read a request header: Headers, or a runtime's cheaper view of the same
+ * (Node: the IncomingMessage's own header lists; BalancerOptions.routingHeaders).
+ */
+export interface HeaderReader {
+  /** The header's values joined with ", ", as Headers.get gives them; null when absent. */
+  get(name: string): string | null;
+}
+
 /** What a route is matched against: computed once per request. */
 export interface RequestFacts {
   /** Lower case, without port or trailing dot. */
@@ -24,7 +33,7 @@ export interface RequestFacts {
   /** Path without query, unreserved percent-escapes decoded (see routingPath). */
   readonly path: string;
   readonly method: string;
-  readonly headers: Headers;
+  readonly headers: HeaderReader;
 }
 
 export function matches(match: RouteMatch, facts: RequestFacts): boolean {

@@ -1,4 +1,5 @@
 import {
+  type HeaderReader,
   matches,
   pathOf,
   type RequestFacts,
@@ -33,7 +34,7 @@ export interface RouteHit {
 export class Router {
   constructor(readonly routes: readonly Route[]) {}
 
-  route(method: string, host: string, target: string, headers: Headers): RouteHit | undefined {
+  route(method: string, host: string, target: string, headers: HeaderReader): RouteHit | undefined {
     const normalized = routingTarget(target);
     const facts: RequestFacts = { host: routingHost(host), path: pathOf(normalized), method, headers };
     for (const route of this.routes) {

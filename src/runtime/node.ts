@@ -6,6 +6,7 @@ import { serve } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { goLog } from "./cli.ts";
 import { flushThen, useLineWriter } from "./log-writer.ts";
+import { IncomingHeaders } from "./node-headers.ts";
 import { nodeLineWriter } from "./node-log-writer.ts";
 import { nodeWebSocketsOf, serveUpgrades } from "./node-upgrade.ts";
 import { nodeUpstream } from "./node-upstream.ts";
@@ -33,6 +34,10 @@ async function main(): Promise<void> {
       });
       sent.catch(() => undefined);
       return sent;
+    },
+    routingHeaders: (c) => {
+      const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+      return incoming ? new IncomingHeaders(incoming) : undefined;
     },
     watchClientGone: (c) => {
       const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;

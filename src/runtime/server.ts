@@ -11,6 +11,7 @@ import { type Config, ConfigError, loadConfig, PORTABLE_STATE_KINDS } from "../c
 import type { ClientGoneWatch } from "../proxy/forward.ts";
 import type { BodySent } from "../proxy/request-trace.ts";
 import type { WebSocketConnector } from "../proxy/websocket-connector.ts";
+import type { HeaderReader } from "../routing/route-match.ts";
 import type { Defer } from "../shared/defer.ts";
 import { type Cidr, parseCidr } from "../shared/ip-networks.ts";
 import type { UpstreamFetch } from "../shared/upstream-fetch.ts";
@@ -94,6 +95,8 @@ export interface ServerOptions {
   readonly webSockets?: (c: Context) => WebSocketConnector | undefined;
   /** What the server can tell of a response body's end (BalancerOptions.responseSent). */
   readonly responseSent?: (c: Context) => BodySent | undefined;
+  /** BalancerOptions.routingHeaders. */
+  readonly routingHeaders?: (c: Context) => HeaderReader | undefined;
   /** Stores only this runtime can open (Deno: deno-kv), beside the portable ones. */
   readonly stores?: StoreOpeners;
 }
@@ -131,6 +134,7 @@ export async function prepareServer(argv: readonly string[], options: ServerOpti
       ...(options.webSockets ? { webSockets: options.webSockets } : {}),
       ...(options.watchClientGone ? { watchClientGone: options.watchClientGone } : {}),
       ...(options.responseSent ? { responseSent: options.responseSent } : {}),
+      ...(options.routingHeaders ? { routingHeaders: options.routingHeaders } : {}),
     });
   } catch (error) {
     if (error instanceof ConfigError || error instanceof CliError) fail(error.message);
