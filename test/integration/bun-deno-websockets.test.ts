@@ -41,6 +41,7 @@ describe.each(["bun", "deno"] as const)("WebSockets through the %s balancer", (r
     const client = await connect(lb.url, "/ws");
     client.ws.close();
     await client.closed;
-    expect(lb.stdout.some((line) => line.endsWith(`Forwarding request to: ${live.url}`))).toBe(true);
+    // Log lines reach stdout within 20 ms of being logged (the batched writer): polled, not read once.
+    await expect.poll(() => lb.stdout.some((line) => line.endsWith(`Forwarding request to: ${live.url}`))).toBe(true);
   });
 });

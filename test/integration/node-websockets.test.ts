@@ -98,7 +98,10 @@ describe("Node: WebSockets through the balancer", () => {
     expect((await client.next()).data.equals(large)).toBe(true);
     client.ws.close(1000);
     await client.closed;
-    expect(lb.stdout.some((line) => line.endsWith(`Forwarding request to: ${upstream.url}`))).toBe(true);
+    // Log lines reach stdout within 20 ms of being logged (the batched writer): polled, not read once.
+    await expect
+      .poll(() => lb.stdout.some((line) => line.endsWith(`Forwarding request to: ${upstream.url}`)))
+      .toBe(true);
   });
 
   it("passes the subprotocol the upstream picked and the client's address", async () => {
@@ -224,7 +227,7 @@ describe("Node: WebSocket backends and lifetimes", () => {
         client.ws.close();
         await client.closed;
       }
-      expect(lb.stdout.some((line) => line.includes(`${mute}: upgrade failed (timeout)`))).toBe(true);
+      await expect.poll(() => lb.stdout.some((line) => line.includes(`${mute}: upgrade failed (timeout)`))).toBe(true);
       // The balancer hung up on the silent backend when it gave up on it.
       await expect.poll(() => held.size).toBe(0);
     } finally {

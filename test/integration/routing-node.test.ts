@@ -182,6 +182,8 @@ describe("routing on the Node CLI", () => {
     await Promise.all(all.map((u) => u.reopen()));
     await until(async () => poolOf((await failover()).upstream) === "eu");
 
+    // Log lines reach stdout within 20 ms of being logged (the batched writer): polled.
+    await expect.poll(() => lb.stdout.join("\n")).toMatch(/pool eu \[up\] \([23] of 3 healthy/);
     const lines = lb.stdout.join("\n");
     expect(lines).toMatch(/pool eu \[down\] \(1 of 3 healthy, minimum 2\) -> failover to us \(route failover\)/);
     expect(lines).toMatch(
