@@ -34,6 +34,7 @@ function describeWithChromium(name: string, fn: () => void): void {
     return;
   }
   console.warn(`[skipped] ${HINT}`);
+  // Skipped only without Chromium and outside CI (under CI=true the suite fails instead, above).
   describe.skip(`${name} (skipped: ${HINT})`, fn);
 }
 
