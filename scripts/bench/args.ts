@@ -7,7 +7,7 @@ import type { BenchOptions } from "./run.ts";
 import type { Runtime } from "./targets.ts";
 
 export const USAGE =
-  "usage: npm run bench [-- --quick | --tiny] [--out=DIR] [--load=wrk|node] [--connections=N] [--runtimes=workerd,node,bun,deno] [--no-proxies] [--no-picks] [--rows=ID,ID] [--compare=FILE] [--profile | --no-profile]";
+  "usage: npm run bench [-- --quick | --tiny] [--out=DIR] [--load=wrk|node] [--connections=N] [--runtimes=workerd,node,bun,deno] [--no-proxies] [--no-picks] [--no-callgrind] [--rows=ID,ID] [--compare=FILE] [--profile | --no-profile]";
 const RUNTIMES: readonly Runtime[] = ["workerd", "node", "bun", "deno"];
 
 function benchFlags(argv: readonly string[]) {
@@ -19,6 +19,7 @@ function benchFlags(argv: readonly string[]) {
         tiny: { type: "boolean" },
         "no-proxies": { type: "boolean" },
         "no-picks": { type: "boolean" },
+        "no-callgrind": { type: "boolean" },
         profile: { type: "boolean" },
         "no-profile": { type: "boolean" },
         out: { type: "string" },
@@ -66,6 +67,7 @@ export function parseBenchArgs(argv: readonly string[], root: string): BenchOpti
     ...(compare ? { compare: resolve(compare) } : {}),
     proxies: !values["no-proxies"],
     picks: !values["no-picks"],
+    callgrind: !values["no-callgrind"],
     // Profiling restarts a server per runtime for a load of its own: on unless tiny or declined.
     profile: values.profile === true || (mode !== "tiny" && !values["no-profile"]),
   };

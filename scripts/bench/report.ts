@@ -11,12 +11,12 @@ import { type ColdStart, coldStartMarkdown } from "./cold-start.ts";
 import { CLAIMS_NOTE, headerAffinityTargets, isHeaderAffinity } from "./header-affinity.ts";
 import { hotPathTargets } from "./hot-path-targets.ts";
 import type { LoadResult } from "./load.ts";
+import { pairMarkdown, type RowPair } from "./paired-rows.ts";
 import type { PickResult } from "./picks.ts";
 import { growthOf, PICK_SIZES } from "./picks.ts";
 import { profileMarkdown, type RuntimeProfile } from "./profile.ts";
 import type { RoutingCost } from "./routing-cost.ts";
 import { type RoutingInstructions, routingInstructionMarkdown } from "./routing-instructions.ts";
-import { type RoutingPair, routingPairMarkdown } from "./routing-pairs.ts";
 import {
   GLOBAL_FETCH_SUFFIX,
   isGlobalFetchRow,
@@ -101,8 +101,8 @@ export interface BenchResults {
   readonly picks: readonly PickResult[];
   /** CPU µs per request of routing alone (scripts/bench/routing-cost.ts); absent with --no-picks. */
   readonly routing?: RoutingCost;
-  /** Routing's cost per runtime with the one-pool and routed servers in turns (routing-pairs.ts). */
-  readonly routingPairs?: readonly RoutingPair[];
+  /** Routing's and request logging's cost per runtime, the two servers in turns (paired-rows.ts). */
+  readonly pairs?: readonly RowPair[];
   /** Node's routing cost in instructions under callgrind, with the one-pool µs/req that prices it. */
   readonly routingInstructions?: RoutingInstructions & { readonly onePoolUs: number | null };
   /** Start to first response, bare proxy and balancer per runtime (absent with --rows). */
@@ -256,7 +256,7 @@ export function toMarkdown(results: BenchResults): string {
     "",
     table(PICK_COLUMNS, pickRows(results.picks), 1, PICK_COLUMNS.length - 1),
     "",
-    ...routingPairMarkdown(results.routingPairs ?? []),
+    ...pairMarkdown(results.pairs ?? []),
     ...routingInstructionMarkdown(results.routingInstructions, results.routingInstructions?.onePoolUs ?? undefined),
     ...coldStartMarkdown(results.coldStarts ?? []),
     ...bundleMarkdown(results.bundle),
@@ -295,8 +295,12 @@ export function checkTargets(
   rows: readonly RowResult[],
   picks: readonly PickResult[],
   routing?: RoutingCost,
+  pairs: readonly RowPair[] = [],
 ): TargetCheck[] {
   const ok = rows.filter((r) => !r.failed);
+  // A feature measured side by side (paired-rows.ts) is judged there, not by rows minutes apart.
+  const paired = new Set(pairs.map((pair) => pair.variant.id));
+  const unpaired = ok.filter((r) => !paired.has(r.id));
   const checks: TargetCheck[] = [];
   checks.push(...hotPathTargets(ok, picks));
   const sequenced = ok.filter(
@@ -315,7 +319,7 @@ export function checkTargets(
       met: worst.storeRoundTripsPerRequest! <= 0.02,
     });
   }
-  checks.push(...headerAffinityTargets(ok), ...routingTargets(ok));
+  checks.push(...headerAffinityTargets(ok), ...routingTargets(unpaired));
   if (routing) {
     const added = routing.tenRoutesUs - routing.onePoolUs;
     checks.push({
@@ -324,7 +328,7 @@ export function checkTargets(
       met: added <= 5,
     });
   }
-  for (const logged of ok.filter(isTextLogRow)) {
+  for (const logged of unpaired.filter(isTextLogRow)) {
     const quiet = ok.find((r) => `${r.id}${TEXT_LOG_SUFFIX}` === logged.id);
     if (!quiet) continue;
     const ratio = logged.rps / quiet.rps;
@@ -334,7 +338,7 @@ export function checkTargets(
       met: ratio >= 0.9,
     });
   }
-  for (const logged of ok.filter(isJsonLogRow)) {
+  for (const logged of unpaired.filter(isJsonLogRow)) {
     const quiet = ok.find((r) => `${r.id}${JSON_LOG_SUFFIX}` === logged.id);
     if (!quiet) continue;
     const ratio = logged.rps / quiet.rps;

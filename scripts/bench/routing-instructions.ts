@@ -1,6 +1,6 @@
 // What ten routes and three pools add per request, counted in instructions rather than timed.
 // CPU time per request moves by tens of µs between turns on a shared VM (neighbours, hypervisor
-// steal; routing-pairs.ts's A/A runs), more than the 5 µs asked of routing. valgrind's callgrind
+// steal; paired-rows.ts), more than the 5 µs asked of routing. valgrind's callgrind
 // counts instructions, which neither changes. Both Node servers run under it at once, with V8's
 // --predictable (compilation and GC on the main thread, so the main thread's count is all of the
 // process's work) and --no-opt: with the optimising tiers on, TurboFan kept recompiling under

@@ -9,7 +9,8 @@
 //
 // Options: --out=DIR (default bench/results), --load=wrk|node (default: wrk when installed),
 // --connections=N (default 32), --runtimes=workerd,node,bun,deno (default: all available),
-// --no-proxies (skip nginx and HAProxy), --no-picks, --rows=ID,ID (only those rows, e.g.
+// --no-proxies (skip nginx and HAProxy), --no-picks, --no-callgrind (no instruction count of
+// routing on Node, routing-instructions.ts), --rows=ID,ID (only those rows, e.g.
 // --rows=node-rr-memory,node-rr-memory-json for the JSON access log's cost; no WebSocket rows
 // and no cold starts), --compare=FILE (each row's change against an earlier results JSON,
 // compare.ts), --no-profile (no CPU profile of each runtime's rr-memory row, profile.ts; tiny
@@ -45,6 +46,7 @@ import {
   storeCounts,
 } from "./header-affinity.ts";
 import { type LoadGenerator, type LoadSpec, nodeGenerator, wrkGenerator, wrkVersion } from "./load.ts";
+import { measurePair, pairsOf, pairTargets, type RowPair } from "./paired-rows.ts";
 import { type PickResult, runPicks } from "./picks.ts";
 import {
   cpuSnapshot,
@@ -67,7 +69,6 @@ import {
   type RoutingInstructions,
   routingInstructionTargets,
 } from "./routing-instructions.ts";
-import { measureRoutingPair, type RoutingPair, routingPairTargets } from "./routing-pairs.ts";
 import { type MeasuredRow, rowResults } from "./row-results.ts";
 import {
   type BenchEnv,
@@ -97,6 +98,8 @@ export interface BenchOptions {
   readonly runtimes?: readonly Runtime[];
   readonly proxies?: boolean;
   readonly picks?: boolean;
+  /** Count routing's instructions under callgrind when valgrind is installed (default: yes). */
+  readonly callgrind?: boolean;
   /** Only the rows with these ids (and no WebSocket rows or cold starts); default: every row. */
   readonly rows?: readonly string[];
   /** An earlier results JSON: each row's change against it goes into the Markdown. */
@@ -401,33 +404,41 @@ export async function runBench(
         );
       }
     }
-    // Routing's cost per runtime, with both servers taking the load in turns (routing-pairs.ts).
-    const routingPairs: RoutingPair[] = [];
+    // What routing and request logging add, with both servers taking the load in turns (paired-rows.ts).
+    const pairs: RowPair[] = [];
     // Not in tiny runs (the bench's own test): a few hundred requests cannot show microseconds.
-    for (const routed of plan.filter((row) => row.routes && options.mode !== "tiny")) {
-      const onePool = plan.find((row) => `${row.id}-routes` === routed.id);
-      if (!onePool) continue;
-      const turnS = options.mode === "full" ? 10 / 3 : 0.5;
-      log(`  ${routed.runtime}: routing cost, one pool and 10 routes in turns (${turnS.toFixed(1)} s each)...`);
+    for (const { kind, base, variant } of options.mode === "tiny" ? [] : pairsOf(plan)) {
+      // Full: 40 one-second turns a pair (wrk counts whole seconds), two processes a side.
+      const turnS = 1;
+      const instances = options.mode === "full" ? 2 : 1;
+      const blocks = options.mode === "full" ? 10 : 3;
+      log(
+        `  ${variant.id}: beside ${base.id} in turns (${instances} processes a side, ${blocks * 4} turns of ${turnS} s)...`,
+      );
       try {
-        const pair = await measureRoutingPair(onePool, routed, env, {
+        const pair = await measurePair(kind, base, variant, env, {
           generator,
           warmer,
           warmup: settings.warmup,
-          turnS,
           connections,
+          turnS,
+          instances,
+          blocks,
+          ...(upstreamsProc.pid ? { upstreamPid: upstreamsProc.pid } : {}),
         });
-        routingPairs.push(pair);
-        log(`    ${pair.onePoolUs.toFixed(1)} → ${pair.routedUs.toFixed(1)} CPU µs/req`);
+        pairs.push(pair);
+        log(
+          `    ${pair.rpsRatio.toFixed(2)} × req/s, ${pair.addedUs >= 0 ? "+" : ""}${pair.addedUs.toFixed(1)} CPU µs/req over ${pair.base.cpuUs.toFixed(1)} (medians of ${pair.blocks.length} blocks)${pair.pinned ? "" : ", unpinned"}`,
+        );
       } catch (error) {
-        notes.push(`${routed.runtime} routing pair failed: ${(error as Error).message.split("\n")[0]}`);
+        notes.push(`${variant.id} beside ${base.id} failed: ${(error as Error).message.split("\n")[0]}`);
       }
     }
     // The same for Node in instructions, which the machine's load does not move (routing-instructions.ts).
     let routingInstructions: RoutingInstructions | undefined;
     const nodeRouted = plan.find((row) => row.routes && row.runtime === "node");
     const nodeOnePool = plan.find((row) => `${row.id}-routes` === nodeRouted?.id);
-    if (nodeRouted && nodeOnePool && options.mode !== "tiny" && hasCallgrind()) {
+    if (nodeRouted && nodeOnePool && options.mode !== "tiny" && options.callgrind !== false && hasCallgrind()) {
       const counts = options.mode === "full" ? { warmup: 8_000, requests: 2_000 } : { warmup: 5_000, requests: 1_000 };
       log(`  node: routing cost in instructions under callgrind (${counts.requests} requests a turn)...`);
       try {
@@ -439,7 +450,7 @@ export async function runBench(
         notes.push(`node routing instructions failed: ${(error as Error).message.split("\n")[0]}`);
       }
     }
-    const onePoolUs = routingPairs.find((pair) => pair.runtime === "node")?.onePoolUs;
+    const onePoolUs = pairs.find((pair) => pair.runtime === "node" && pair.kind === "routes")?.base.cpuUs;
     const coldStarts = options.rows ? [] : await runColdStarts(runtimes, env, coldStartRuns(options.mode), log, notes);
     const webSockets = options.rows
       ? { rows: [], load: undefined }
@@ -491,14 +502,14 @@ export async function runBench(
       webSockets: webSockets.rows,
       picks,
       ...(routing ? { routing } : {}),
-      ...(routingPairs.length ? { routingPairs } : {}),
+      ...(pairs.length ? { pairs } : {}),
       ...(routingInstructions ? { routingInstructions: { ...routingInstructions, onePoolUs: onePoolUs ?? null } } : {}),
       ...(coldStarts.length ? { coldStarts } : {}),
       ...(bundle ? { bundle } : {}),
       ...(profiles.length ? { profiles } : {}),
       targets: [
-        ...checkTargets(rows, picks, routing),
-        ...routingPairTargets(routingPairs),
+        ...checkTargets(rows, picks, routing, pairs),
+        ...pairTargets(pairs),
         ...routingInstructionTargets(routingInstructions, onePoolUs),
         ...coldStartTargets(coldStarts),
         ...bundleTargets(bundle),
