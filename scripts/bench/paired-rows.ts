@@ -99,10 +99,6 @@ export function pairsOf(plan: readonly RowSpec[]): { kind: PairKind; base: RowSp
 // ---------------------------------------------------------------------------------------------
 // CPU pinning (Linux taskset; without it, or on one CPU, the pairs run unpinned and say so)
 
-function cpuCount(): number {
-  return availableParallelism();
-}
-
 function pin(pids: readonly number[], cpus: string): boolean {
   try {
     for (const pid of pids) execFileSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" });
@@ -124,7 +120,7 @@ export async function measurePair(
   env: BenchEnv,
   load: PairLoad,
 ): Promise<RowPair> {
-  const cpus = cpuCount();
+  const cpus = availableParallelism();
   const serverCpu = String(cpus - 1);
   const otherCpus = cpus > 2 ? `0-${cpus - 2}` : "0";
   const allCpus = `0-${cpus - 1}`;
