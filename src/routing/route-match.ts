@@ -147,11 +147,13 @@ export function compileMatch(config: MatchConfig | undefined): RouteMatch | unde
       ? undefined
       : new Set((typeof config.method === "string" ? [config.method] : config.method).map((m) => m.toUpperCase()));
   const headers = Object.entries(config.headers ?? {}).map(([name, want]) => [name.toLowerCase(), want] as const);
+  // Every key present, unset ones undefined: matches() then reads one object shape for all routes
+  // (with a shape per combination of conditions, its property loads went megamorphic).
   const match: RouteMatch = {
-    ...(typeof host === "object" ? { host } : {}),
-    ...(pathPrefix === undefined ? {} : { pathPrefix }),
-    ...(methods ? { methods } : {}),
-    ...(headers.length > 0 ? { headers } : {}),
+    host: typeof host === "object" ? host : undefined,
+    pathPrefix,
+    methods,
+    headers: headers.length > 0 ? headers : undefined,
   };
-  return Object.keys(match).length === 0 ? undefined : match;
+  return match.host || pathPrefix !== undefined || methods || match.headers ? match : undefined;
 }
