@@ -99,13 +99,17 @@ export function pairsOf(plan: readonly RowSpec[]): { kind: PairKind; base: RowSp
 // ---------------------------------------------------------------------------------------------
 // CPU pinning (Linux taskset; without it, or on one CPU, the pairs run unpinned and say so)
 
+/** Every pid it can (one may have exited); true when all of them took it. */
 function pin(pids: readonly number[], cpus: string): boolean {
-  try {
-    for (const pid of pids) execFileSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
+  let all = true;
+  for (const pid of pids) {
+    try {
+      execFileSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" });
+    } catch {
+      all = false;
+    }
   }
+  return all;
 }
 
 const treeOf = (pid: number) => [pid, ...descendants(pid)];
@@ -127,11 +131,13 @@ export async function measurePair(
   const others = [process.pid, ...(load.upstreamPid ? treeOf(load.upstreamPid) : [])];
   const servers: Running[][] = [[], []];
   let pinned = false;
+  // Set before the first pin: one that fails halfway must still be undone for the rows after.
+  const tried = cpus >= 2;
   try {
     for (let i = 0; i < load.instances; i++) {
       for (const [side, row] of [base, variant].entries()) servers[side]!.push(await startRow(row, env));
     }
-    pinned = cpus >= 2 && pin(others, otherCpus);
+    pinned = tried && pin(others, otherCpus);
     for (const server of servers.flat()) {
       if (pinned) pin(treeOf(server.proc!.pid), serverCpu);
       await load.warmer.run(server.url, load.warmup);
@@ -189,7 +195,7 @@ export async function measurePair(
       pinned,
     };
   } finally {
-    if (pinned) pin(others, allCpus);
+    if (tried) pin(others, allCpus);
     await Promise.all(servers.flat().map((server) => server.stop()));
   }
 }
