@@ -58,6 +58,31 @@ export function poolsWeighedByLoad(routes: readonly Route[]): Set<string> {
   return names;
 }
 
+/** How many requests one route steered to one pool one way (a metrics counter). */
+interface SteeredCount {
+  n: number;
+}
+
+/**
+ * A failover-order route's last decision, reused while every pool it read stands as it did:
+ * failover looks only at the usable backends of the pools it reads, so the same counts give the
+ * same pool and the same (empty) transition log. No standing, decision or log entry is built then.
+ */
+interface RememberedDecision {
+  /** Usable backends of the route's first `usable.length` pools, as read for the decision. */
+  readonly usable: readonly number[];
+  readonly pool: PoolRuntime;
+  readonly count: SteeredCount;
+}
+
+interface RouteSteering {
+  /** The route's pools in its order. */
+  readonly pools: readonly PoolRuntime[];
+  /** Failover only: the others draw, locate or weigh load per request. */
+  readonly remembers: boolean;
+  last: RememberedDecision | undefined;
+}
+
 /**
  * Routing once per request, before selection: the router finds the route, steering the pool
  * (from each pool's shared view, kept fresh by asking for it), and the log notes a pool crossing
@@ -69,8 +94,9 @@ export class RequestRouting {
   readonly #log: SteeringLog;
   readonly #random: () => number;
   readonly #only: PoolRuntime | undefined;
+  readonly #steering: ReadonlyMap<Route, RouteSteering>;
   /** route -> how -> pool -> requests steered so; `steered` flattens it for metrics. */
-  readonly #steered = new Map<string, Map<string, Map<string, number>>>();
+  readonly #steered = new Map<string, Map<string, Map<string, SteeredCount>>>();
 
   constructor(
     readonly routes: readonly Route[],
@@ -82,6 +108,16 @@ export class RequestRouting {
     this.#pools = new Map(pools.map((p) => [p.spec.name, p]));
     this.#log = new SteeringLog(log, routes.length > 1);
     this.#random = random;
+    this.#steering = new Map(
+      routes.map((route) => [
+        route,
+        {
+          pools: route.steering.pools.map((name) => this.#pools.get(name)!),
+          remembers: route.steering.policy === "failover",
+          last: undefined,
+        },
+      ]),
+    );
     const [first] = routes;
     const direct = routes.length === 1 && !first!.match && first!.steering;
     if (direct && direct.pools.length === 1 && direct.fallback === undefined && direct.policy !== "geo") {
@@ -100,14 +136,38 @@ export class RequestRouting {
     if (plan.pools.length === 1 && plan.fallback === undefined && plan.policy !== "geo") {
       return { pool: this.#pools.get(plan.pools[0]!)!, target, route: route.name };
     }
+    const steering = this.#steering.get(route)!;
+    const same = steering.last && this.#standsAsBefore(steering.last, steering.pools, input.defer);
+    if (same === true) {
+      steering.last!.count.n++;
+      return { pool: steering.last!.pool, target, route: route.name };
+    }
     // Every pool steering may read must have a view; asking for it also keeps it fresh.
-    const cold: Promise<unknown>[] = [];
-    for (const name of plan.pools) {
-      const ready = this.#pools.get(name)!.state.ready(input.defer);
+    const cold: Promise<unknown>[] = same instanceof Promise ? [same] : [];
+    for (const pool of steering.pools) {
+      const ready = pool.state.ready(input.defer);
       if (ready instanceof Promise) cold.push(ready);
     }
-    if (cold.length === 0) return this.#decide(route, target, input);
-    return Promise.all(cold).then(() => this.#decide(route, target, input));
+    if (cold.length === 0) return this.#decide(route, steering, target, input);
+    return Promise.all(cold).then(() => this.#decide(route, steering, target, input));
+  }
+
+  /**
+   * Whether the pools the last decision read still have the usable counts it saw. Each is asked
+   * for its view, which keeps it fresh, except the chosen one, which the proxy asks next anyway.
+   * Pools after the chosen one are not read, so not kept fresh here: the first request that
+   * needs one asks for its view, and a stale one starts a sync (PoolState.ready).
+   */
+  #standsAsBefore(last: RememberedDecision, pools: readonly PoolRuntime[], defer: Defer): boolean | Promise<unknown> {
+    const now = Date.now();
+    const { usable } = last;
+    for (let i = 0; i < usable.length; i++) {
+      const pool = pools[i]!;
+      const view = pool === last.pool ? pool.state.snapshot : pool.state.ready(defer);
+      if (view instanceof Promise) return view;
+      if (pool.rotation.current(view, now).healthy !== usable[i]) return false;
+    }
+    return true;
   }
 
   /** What steer() reads a pool's standing with: made once, reading the decision's time and policy. */
@@ -115,19 +175,22 @@ export class RequestRouting {
   #now = 0;
   #weighsLoad = false;
 
-  #decide<Client>(route: Route, target: string, input: RoutingInput<Client>): Routed {
+  #decide<Client>(route: Route, steering: RouteSteering, target: string, input: RoutingInput<Client>): Routed {
     const plan = route.steering;
     this.#now = Date.now();
     this.#weighsLoad = plan.policy === "least-outstanding";
     const located = plan.policy === "geo" || plan.policy === "proximity";
     const decision = steer(plan, this.#standing, located ? input.locate(input.client) : NOWHERE, this.#random);
     this.#log.observe(route.name, decision);
-    this.#count(route.name, decision);
-    return { pool: this.#pools.get(decision.pool)!, target, route: route.name };
+    const count = this.#countOf(route.name, decision);
+    count.n++;
+    const pool = this.#pools.get(decision.pool)!;
+    if (steering.remembers) steering.last = { usable: decision.seen.map((s) => s.usable), pool, count };
+    return { pool, target, route: route.name };
   }
 
   // Nested by route, keyed by pool and how: no string is built per request.
-  #count(route: string, decision: SteeringDecision): void {
+  #countOf(route: string, decision: SteeringDecision): SteeredCount {
     let counts = this.#steered.get(route);
     if (!counts) {
       counts = new Map();
@@ -138,7 +201,12 @@ export class RequestRouting {
       byPool = new Map();
       counts.set(decision.by, byPool);
     }
-    byPool.set(decision.pool, (byPool.get(decision.pool) ?? 0) + 1);
+    let count = byPool.get(decision.pool);
+    if (!count) {
+      count = { n: 0 };
+      byPool.set(decision.pool, count);
+    }
+    return count;
   }
 
   /** route \u0000 pool \u0000 how -> requests steered so (metrics). */
@@ -146,7 +214,7 @@ export class RequestRouting {
     const flat = new Map<string, number>();
     for (const [route, counts] of this.#steered) {
       for (const [by, byPool] of counts) {
-        for (const [pool, n] of byPool) flat.set(`${route}\u0000${pool}\u0000${by}`, n);
+        for (const [pool, count] of byPool) flat.set(`${route}\u0000${pool}\u0000${by}`, count.n);
       }
     }
     return flat;
