@@ -65,7 +65,7 @@ function routeOf({ name, match, stripPrefix, steering }: Route) {
     name,
     match: match
       ? {
-          host: match.host ? ("exact" in match.host ? match.host.exact : `*${match.host.suffix}`) : null,
+          host: match.host ? (match.host.exact ?? `*${match.host.suffix}`) : null,
           path_prefix: match.pathPrefix ?? null,
           methods: match.methods ? [...match.methods] : null,
           headers: match.headers ? Object.fromEntries(match.headers) : null,

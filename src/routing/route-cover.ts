@@ -12,9 +12,9 @@ export function covers(earlier: RouteMatch | undefined, later: RouteMatch | unde
     const wide = earlier.host;
     const narrow = later.host;
     if (!narrow) return false;
-    if ("exact" in wide) {
-      if (!("exact" in narrow) || narrow.exact !== wide.exact) return false;
-    } else if ("exact" in narrow ? !hostMatches(wide, narrow.exact) : !narrow.suffix.endsWith(wide.suffix)) {
+    if (wide.exact !== undefined) {
+      if (narrow.exact !== wide.exact) return false;
+    } else if (narrow.exact !== undefined ? !hostMatches(wide, narrow.exact) : !narrow.suffix.endsWith(wide.suffix)) {
       return false;
     }
   }

@@ -4,8 +4,13 @@
  * request is lowered and normalised once before the routes are tried.
  */
 
-/** Exact host, or every subdomain of a suffix (`*.example.com`: `a.example.com`, `a.b.example.com`). */
-export type HostPattern = { readonly exact: string } | { readonly suffix: string };
+/**
+ * Exact host, or every subdomain of a suffix (`*.example.com`: `a.example.com`, `a.b.example.com`).
+ * Both keys always present (one undefined): one object shape, read without an `in` test.
+ */
+export type HostPattern =
+  | { readonly exact: string; readonly suffix: undefined }
+  | { readonly exact: undefined; readonly suffix: string };
 
 export interface RouteMatch {
   readonly host?: HostPattern;
@@ -26,32 +31,31 @@ export interface HeaderReader {
   get(name: string): string | null;
 }
 
-/** What a route is matched against: computed once per request. */
-export interface RequestFacts {
-  /** Lower case, without port or trailing dot. */
-  readonly host: string;
-  /** Path without query, unreserved percent-escapes decoded (see routingPath). */
-  readonly path: string;
-  readonly method: string;
-  readonly headers: HeaderReader;
-}
-
-export function matches(match: RouteMatch, facts: RequestFacts): boolean {
-  const { host, pathPrefix, methods, headers } = match;
-  if (host && !hostMatches(host, facts.host)) return false;
-  if (pathPrefix !== undefined && !underPrefix(facts.path, pathPrefix)) return false;
-  if (methods && !methods.has(facts.method)) return false;
-  if (headers) {
-    for (const [name, want] of headers) {
-      const value = facts.headers.get(name);
-      if (value === null || (want !== true && value !== want)) return false;
+/**
+ * Whether a request matches: host lower case without port or trailing dot, path without query
+ * (see routingTarget), method upper case. Runs for every route before the one that matches, so
+ * it reads each condition once and walks header conditions by index (no iterator objects).
+ */
+export function matches(match: RouteMatch, host: string, path: string, method: string, headers: HeaderReader): boolean {
+  const pattern = match.host;
+  if (pattern !== undefined && !hostMatches(pattern, host)) return false;
+  const prefix = match.pathPrefix;
+  if (prefix !== undefined && !underPrefix(path, prefix)) return false;
+  const methods = match.methods;
+  if (methods !== undefined && !methods.has(method)) return false;
+  const wanted = match.headers;
+  if (wanted !== undefined) {
+    for (let i = 0; i < wanted.length; i++) {
+      const condition = wanted[i]!;
+      const value = headers.get(condition[0]);
+      if (value === null || (condition[1] !== true && value !== condition[1])) return false;
     }
   }
   return true;
 }
 
 export function hostMatches(pattern: HostPattern, host: string): boolean {
-  return "exact" in pattern
+  return pattern.exact !== undefined
     ? host === pattern.exact
     : host.length > pattern.suffix.length && host.endsWith(pattern.suffix);
 }
@@ -73,7 +77,7 @@ export function parseHostPattern(text: string): HostPattern | string {
   if (!/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/.test(name) || name.split(".").some((label) => label.length > 63)) {
     return 'expected a host name like "api.example.com" or "*.example.com" (no port, no scheme)';
   }
-  return wildcard ? { suffix: `.${name}` } : { exact: name };
+  return wildcard ? { exact: undefined, suffix: `.${name}` } : { exact: name, suffix: undefined };
 }
 
 /** The prefix as routes compare it: leading slash, no trailing slash; "/" means no condition. */

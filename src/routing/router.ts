@@ -2,7 +2,6 @@ import {
   type HeaderReader,
   matches,
   pathOf,
-  type RequestFacts,
   type RouteMatch,
   routingHost,
   routingTarget,
@@ -36,14 +35,16 @@ export class Router {
 
   route(method: string, host: string, target: string, headers: HeaderReader): RouteHit | undefined {
     const normalized = routingTarget(target);
-    const facts: RequestFacts = { host: routingHost(host), path: pathOf(normalized), method, headers };
-    for (const route of this.routes) {
-      if (route.match && !matches(route.match, facts)) continue;
-      const prefix = route.match?.pathPrefix;
-      return {
-        route,
-        target: route.stripPrefix && prefix !== undefined ? stripPrefix(normalized, prefix) : target,
-      };
+    const bareHost = routingHost(host);
+    const path = pathOf(normalized);
+    const routes = this.routes;
+    for (let i = 0; i < routes.length; i++) {
+      const route = routes[i]!;
+      const match = route.match;
+      if (match === undefined) return { route, target };
+      if (!matches(match, bareHost, path, method, headers)) continue;
+      const prefix = match.pathPrefix;
+      return { route, target: route.stripPrefix && prefix !== undefined ? stripPrefix(normalized, prefix) : target };
     }
     return undefined;
   }
