@@ -103,8 +103,8 @@ export interface BenchResults {
   readonly routing?: RoutingCost;
   /** Routing's and request logging's cost per runtime, the two servers in turns (paired-rows.ts). */
   readonly pairs?: readonly RowPair[];
-  /** Node's routing cost in instructions under callgrind, with the one-pool µs/req that prices it. */
-  readonly routingInstructions?: RoutingInstructions & { readonly onePoolUs: number | null };
+  /** Routing's cost in instructions under callgrind (Node, workerd), with the one-pool µs/req that prices it. */
+  readonly routingInstructions?: readonly (RoutingInstructions & { readonly onePoolUs: number | null })[];
   /** Start to first response, bare proxy and balancer per runtime (absent with --rows). */
   readonly coldStarts?: readonly ColdStart[];
   /** The minified Worker bundle (absent if it could not be built). */
@@ -257,7 +257,9 @@ export function toMarkdown(results: BenchResults): string {
     table(PICK_COLUMNS, pickRows(results.picks), 1, PICK_COLUMNS.length - 1),
     "",
     ...pairMarkdown(results.pairs ?? []),
-    ...routingInstructionMarkdown(results.routingInstructions, results.routingInstructions?.onePoolUs ?? undefined),
+    ...(results.routingInstructions ?? []).flatMap((counted) =>
+      routingInstructionMarkdown(counted, counted.onePoolUs ?? undefined),
+    ),
     ...coldStartMarkdown(results.coldStarts ?? []),
     ...bundleMarkdown(results.bundle),
     ...profileMarkdown(results.profiles ?? []),

@@ -1,26 +1,37 @@
 // What ten routes and three pools add per request, counted in instructions rather than timed.
 // CPU time per request moves by tens of µs between turns on a shared VM (neighbours, hypervisor
 // steal; paired-rows.ts), more than the 5 µs asked of routing. valgrind's callgrind
-// counts instructions, which neither changes. Both Node servers run under it at once, with V8's
-// --predictable (compilation and GC on the main thread, so the main thread's count is all of the
-// process's work) and --no-opt: with the optimising tiers on, TurboFan kept recompiling under
-// valgrind (18-44% of a turn's instructions) and turns of one server differed by up to 40%; on
-// the baseline tiers a server's turns agree within 0.1%. Instrumentation is switched on after a
-// warm-up; each turn (A B B A A B B A) counts exactly `requests` requests between a zero and a
-// dump of the counters, less the timers' instructions (measured idle) for the turn's length.
-// The added share of instructions is priced at the one-pool server's own CPU µs per request
-// (from the paired timing). That is an estimate from above: optimised code shrinks routing's
-// JavaScript more than the runtime's native work (syscalls, the HTTP parser), which the share
-// also counts. Node only: the routing code is the same module on every runtime, and the other
-// runtimes have not been tried under valgrind.
+// counts instructions, which neither changes. Both servers of a runtime (Node, workerd) run under
+// it at once, with V8's --predictable (compilation and GC on the main thread, so the main
+// thread's count is all of the process's work) and the optimising tiers off (--no-opt; workerd's
+// V8 also --no-maglev): with them on, TurboFan kept recompiling under valgrind (18-44% of a
+// turn's instructions) and turns of one server differed by up to 40%; on the baseline tiers a
+// Node server's turns agree within 0.1%, a workerd server's within about 2% (its timers and
+// syncs run by the clock, which a turn of several seconds under valgrind does not hold still).
+// Instrumentation is switched on after a warm-up; each turn (A B B A A B B A) counts exactly
+// `requests` requests between a zero and a dump of the counters, less the timers' instructions
+// (measured idle) for the turn's length. The added share of instructions is priced at the
+// one-pool server's own CPU µs per request (from the paired timing). That is an estimate from
+// above: optimised code shrinks routing's JavaScript (property loads, iterators and calls that
+// the baseline tiers make through stubs) more than the runtime's native work (syscalls, the HTTP
+// parser), which the share also counts. Bun (JavaScriptCore) and Deno have not been tried under
+// valgrind.
 import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TargetCheck } from "./report.ts";
 import { type BenchEnv, type RowSpec, type Spawned, spawnRow } from "./targets.ts";
 
+export type CountedRuntime = "node" | "workerd";
+
+/** How each runtime's V8 is held to its baseline tiers under valgrind (see the file header). */
+const V8_FLAGS: Record<CountedRuntime, readonly string[]> = {
+  node: ["--predictable", "--no-opt"],
+  workerd: ["--predictable", "--no-opt", "--no-maglev"],
+};
+
 export interface RoutingInstructions {
-  readonly runtime: "node";
+  readonly runtime: CountedRuntime;
   /** Requests per turn; every turn counts exactly these. */
   readonly requests: number;
   /** Instructions per request in each of the one-pool server's turns, and the routed one's. */
@@ -60,7 +71,12 @@ export async function measureRoutingInstructions(
         `--callgrind-out-file=${join(dir, "callgrind.out")}`,
       ];
       spawnSync("mkdir", ["-p", dir]);
-      const server = await spawnRow(row, env, { wrapper, runtimeFlags: ["--predictable", "--no-opt"] });
+      const runtime = countedRuntime(row);
+      const server = await spawnRow(
+        row,
+        env,
+        runtime === "workerd" ? { wrapper, v8Flags: V8_FLAGS.workerd } : { wrapper, runtimeFlags: V8_FLAGS.node },
+      );
       servers.push(server);
       await untilAnswering(server);
     }
@@ -91,7 +107,7 @@ export async function measureRoutingInstructions(
       perRequest[which].push((instructions - background) / counts.requests);
     }
     return {
-      runtime: "node",
+      runtime: countedRuntime(onePool),
       requests: counts.requests,
       onePool: perRequest[0],
       routed: perRequest[1],
@@ -100,6 +116,11 @@ export async function measureRoutingInstructions(
   } finally {
     await Promise.all(servers.map((server) => server.proc.stop()));
   }
+}
+
+function countedRuntime(row: RowSpec): CountedRuntime {
+  if (row.runtime === "node" || row.runtime === "workerd") return row.runtime;
+  throw new Error(`${row.id}: routing instructions are counted on Node and workerd only`);
 }
 
 /** Under valgrind Node starts in tens of seconds, not one. */
@@ -134,7 +155,7 @@ async function sendRequests(url: string, count: number): Promise<void> {
 }
 
 /**
- * callgrind_control acts when the program next runs, and an idle Node sits in epoll_wait: the
+ * callgrind_control acts when the program next runs, and an idle server sits in epoll_wait: the
  * command is started, the server is woken with a request of our own (the same one in both
  * servers, so it counts alike), and the command awaited.
  */
@@ -160,8 +181,9 @@ async function control(server: Spawned, args: readonly string[]): Promise<void> 
 async function dumpedInstructions(server: Spawned, dir: string): Promise<number> {
   const before = new Set(readdirSync(dir));
   await control(server, ["--dump"]);
-  // One file per thread: the main thread's is the one numbered 01. V8's compiler and GC helper
-  // threads are left out: when they run depends on timing, which is what this avoids.
+  // One file per thread: the main thread's is the one numbered 01 (Node's and workerd's event
+  // loop, where the isolate runs). V8's compiler and GC helper threads are left out: when they
+  // run depends on timing, which is what this avoids.
   const dumps = readdirSync(dir).filter((name) => !before.has(name) && name.endsWith("-01"));
   let total = 0;
   for (const name of dumps) {
@@ -206,9 +228,9 @@ export function routingInstructionMarkdown(
   if (!counted) return [];
   const turns = (values: readonly number[]) => values.map((value) => Math.round(value)).join(", ");
   return [
-    "## Routing cost in instructions (Node, callgrind)",
+    `## Routing cost in instructions (${counted.runtime}, callgrind)`,
     "",
-    `Both Node servers under valgrind's callgrind (V8 \`--predictable --no-opt\`), each turn (${ORDER.map((i) => "AB"[i]).join(" ")}) counting exactly ${counted.requests} requests after a warm-up; instructions do not move with the machine's load as CPU time does.`,
+    `Both ${counted.runtime} servers under valgrind's callgrind (V8 \`${V8_FLAGS[counted.runtime].join(" ")}\`), each turn (${ORDER.map((i) => "AB"[i]).join(" ")}) counting exactly ${counted.requests} requests after a warm-up; instructions do not move with the machine's load as CPU time does.`,
     "",
     "| server | instructions per request, each turn | mean |",
     "| --- | --- | ---: |",

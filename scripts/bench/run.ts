@@ -434,23 +434,25 @@ export async function runBench(
         notes.push(`${variant.id} beside ${base.id} failed: ${(error as Error).message.split("\n")[0]}`);
       }
     }
-    // The same for Node in instructions, which the machine's load does not move (routing-instructions.ts).
-    let routingInstructions: RoutingInstructions | undefined;
-    const nodeRouted = plan.find((row) => row.routes && row.runtime === "node");
-    const nodeOnePool = plan.find((row) => `${row.id}-routes` === nodeRouted?.id);
-    if (nodeRouted && nodeOnePool && options.mode !== "tiny" && options.callgrind !== false && hasCallgrind()) {
+    // The same in instructions, which the machine's load does not move (routing-instructions.ts).
+    const routingInstructions: (RoutingInstructions & { readonly onePoolUs: number | null })[] = [];
+    for (const runtime of ["node", "workerd"] as const) {
+      const routed = plan.find((row) => row.routes && row.runtime === runtime);
+      const onePool = plan.find((row) => `${row.id}-routes` === routed?.id);
+      if (!routed || !onePool || options.mode === "tiny" || options.callgrind === false || !hasCallgrind()) continue;
       const counts = options.mode === "full" ? { warmup: 8_000, requests: 2_000 } : { warmup: 5_000, requests: 1_000 };
-      log(`  node: routing cost in instructions under callgrind (${counts.requests} requests a turn)...`);
+      log(`  ${runtime}: routing cost in instructions under callgrind (${counts.requests} requests a turn)...`);
       try {
-        routingInstructions = await measureRoutingInstructions(nodeOnePool, nodeRouted, env, counts);
+        const counted = await measureRoutingInstructions(onePool, routed, env, counts);
+        const onePoolUs = pairs.find((pair) => pair.runtime === runtime && pair.kind === "routes")?.base.cpuUs;
+        routingInstructions.push({ ...counted, onePoolUs: onePoolUs ?? null });
         log(
-          `    ${routingInstructions.onePool.map(Math.round).join(", ")} → ${routingInstructions.routed.map(Math.round).join(", ")} instructions/req`,
+          `    ${counted.onePool.map(Math.round).join(", ")} → ${counted.routed.map(Math.round).join(", ")} instructions/req`,
         );
       } catch (error) {
-        notes.push(`node routing instructions failed: ${(error as Error).message.split("\n")[0]}`);
+        notes.push(`${runtime} routing instructions failed: ${(error as Error).message.split("\n")[0]}`);
       }
     }
-    const onePoolUs = pairs.find((pair) => pair.runtime === "node" && pair.kind === "routes")?.base.cpuUs;
     const coldStarts = options.rows ? [] : await runColdStarts(runtimes, env, coldStartRuns(options.mode), log, notes);
     const webSockets = options.rows
       ? { rows: [], load: undefined }
@@ -503,14 +505,14 @@ export async function runBench(
       picks,
       ...(routing ? { routing } : {}),
       ...(pairs.length ? { pairs } : {}),
-      ...(routingInstructions ? { routingInstructions: { ...routingInstructions, onePoolUs: onePoolUs ?? null } } : {}),
+      ...(routingInstructions.length ? { routingInstructions } : {}),
       ...(coldStarts.length ? { coldStarts } : {}),
       ...(bundle ? { bundle } : {}),
       ...(profiles.length ? { profiles } : {}),
       targets: [
         ...checkTargets(rows, picks, routing, pairs),
         ...pairTargets(pairs),
-        ...routingInstructionTargets(routingInstructions, onePoolUs),
+        ...routingInstructions.flatMap((counted) => routingInstructionTargets(counted, counted.onePoolUs ?? undefined)),
         ...coldStartTargets(coldStarts),
         ...bundleTargets(bundle),
       ],

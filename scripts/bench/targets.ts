@@ -205,8 +205,10 @@ export async function startRow(row: RowSpec, env: BenchEnv, options: SpawnOption
 export interface SpawnOptions {
   /** Flags for the runtime itself (before the script; after `workerd serve CONFIG`), e.g. --cpu-prof. */
   readonly runtimeFlags?: readonly string[];
-  /** Node balancer only: a command the runtime runs under (valgrind and its flags: routing-instructions.ts). */
+  /** Node and workerd balancers: a command the runtime runs under (valgrind and its flags: routing-instructions.ts). */
   readonly wrapper?: readonly string[];
+  /** workerd only: V8 flags, which it takes from its config (Config.v8Flags), not its command line. */
+  readonly v8Flags?: readonly string[];
 }
 
 /** A bare proxy's or the balancer's process, just started: not yet answering. */
@@ -222,7 +224,7 @@ export interface Spawned {
 /** Starts a bare proxy or the balancer for `row` without waiting for it (cold-start.ts times that). */
 export async function spawnRow(row: RowSpec, env: BenchEnv, options: SpawnOptions = {}): Promise<Spawned> {
   if (row.kind === "bare") return spawnBare(row, env, options.runtimeFlags ?? []);
-  if (row.kind === "balancer") return spawnBalancer(row, env, options.runtimeFlags ?? [], options.wrapper);
+  if (row.kind === "balancer") return spawnBalancer(row, env, options.runtimeFlags ?? [], options);
   throw new Error(`${row.id}: only bare and balancer rows are spawned`);
 }
 
@@ -313,7 +315,7 @@ async function spawnBalancer(
   row: RowSpec,
   env: BenchEnv,
   flags: readonly string[],
-  wrapper: readonly string[] = [],
+  { wrapper = [], v8Flags }: Pick<SpawnOptions, "wrapper" | "v8Flags"> = {},
 ): Promise<Spawned> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -329,8 +331,9 @@ async function spawnBalancer(
       modules: env.worker.modules,
       bindings: settings,
       durableObjectsDir: durableObjects ? join(dir, "do") : undefined,
+      v8Flags,
     });
-    return { proc: startWorkerd(row.id, dir, config, env, flags), ...urls };
+    return { proc: startWorkerd(row.id, dir, config, env, flags, wrapper), ...urls };
   }
   // The settings go as environment variables, as `npm run lb` reads them; nothing inherited.
   const childEnv: NodeJS.ProcessEnv = { ...process.env, LB_CONFIG: "", ...settings };
@@ -379,6 +382,7 @@ export function workerdConfig(options: {
   modules: readonly Pick<WorkerModule, "name" | "type">[];
   bindings: Record<string, string>;
   durableObjectsDir?: string | undefined;
+  v8Flags?: readonly string[] | undefined;
 }): string {
   const bindings = Object.entries(options.bindings).map(
     ([name, value]) => `    (name = ${capnpText(name)}, text = ${capnpText(value)}),`,
@@ -402,7 +406,7 @@ export function workerdConfig(options: {
 using Workerd = import "/workerd/workerd.capnp";
 
 const config :Workerd.Config = (
-  services = [
+${options.v8Flags?.length ? `  v8Flags = [${options.v8Flags.map(capnpText).join(", ")}],\n` : ""}  services = [
 ${services.join("\n")}
   ],
   sockets = [
@@ -424,10 +428,18 @@ ${durable}
 `;
 }
 
-function startWorkerd(id: string, dir: string, config: string, env: BenchEnv, flags: readonly string[] = []): Proc {
+function startWorkerd(
+  id: string,
+  dir: string,
+  config: string,
+  env: BenchEnv,
+  flags: readonly string[] = [],
+  wrapper: readonly string[] = [],
+): Proc {
   const file = join(dir, "config.capnp");
   writeFileSync(file, config);
-  return startProcess(id, env.bins.workerd, ["serve", file, ...flags], { cwd: dir });
+  const [command, ...args] = [...wrapper, env.bins.workerd, "serve", file, ...flags] as [string, ...string[]];
+  return startProcess(id, command, args, { cwd: dir });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,8 +8,12 @@ import {
   routingInstructionTargets,
 } from "../../scripts/bench/routing-instructions.ts";
 
-const counted = (onePool: number[], routed: number[]): RoutingInstructions => ({
-  runtime: "node",
+const counted = (
+  onePool: number[],
+  routed: number[],
+  runtime: RoutingInstructions["runtime"] = "node",
+): RoutingInstructions => ({
+  runtime,
   requests: 1_000,
   onePool,
   routed,
@@ -38,5 +42,14 @@ describe("routing cost in instructions", () => {
     const markdown = routingInstructionMarkdown(counted([400_000], [420_000]), undefined).join("\n");
     expect(markdown).toContain("| one pool | 400000 | 400000 |");
     expect(markdown).toContain("No paired CPU timing");
+  });
+
+  it("names the runtime and the V8 flags that hold it to the baseline tiers", () => {
+    const workerd = routingInstructionMarkdown(counted([700_000], [716_000], "workerd"), 166).join("\n");
+    expect(workerd).toContain("## Routing cost in instructions (workerd, callgrind)");
+    expect(workerd).toContain("`--predictable --no-opt --no-maglev`");
+    const [target] = routingInstructionTargets(counted([700_000], [716_000], "workerd"), 166);
+    expect(target!.target).toMatch(/^workerd: /);
+    expect(target!.value).toContain("+3.79 µs");
   });
 });
