@@ -7,7 +7,7 @@ import type { BenchOptions } from "./run.ts";
 import type { Runtime } from "./targets.ts";
 
 export const USAGE =
-  "usage: npm run bench [-- --quick | --tiny] [--out=DIR] [--load=wrk|node] [--connections=N] [--runtimes=workerd,node,bun,deno] [--no-proxies] [--no-picks] [--no-callgrind] [--rows=ID,ID] [--compare=FILE] [--profile | --no-profile]";
+  "usage: npm run bench [-- --quick | --tiny] [--out=DIR] [--load=wrk|node] [--connections=N] [--runtimes=workerd,node,bun,deno] [--no-proxies] [--no-picks] [--no-callgrind] [--rows=ID,ID] [--blocks=N] [--compare=FILE] [--profile | --no-profile]";
 const RUNTIMES: readonly Runtime[] = ["workerd", "node", "bun", "deno"];
 
 function benchFlags(argv: readonly string[]) {
@@ -27,6 +27,7 @@ function benchFlags(argv: readonly string[]) {
         connections: { type: "string" },
         runtimes: { type: "string" },
         rows: { type: "string" },
+        blocks: { type: "string" },
         compare: { type: "string" },
       },
       strict: true,
@@ -39,13 +40,16 @@ function benchFlags(argv: readonly string[]) {
 
 export function parseBenchArgs(argv: readonly string[], root: string): BenchOptions {
   const values = benchFlags(argv);
-  const { out, load, connections, compare } = values;
+  const { out, load, connections, compare, blocks } = values;
   if (out === "") throw new Error(`--out: expected a directory\n${USAGE}`);
   if (load !== undefined && load !== "wrk" && load !== "node") {
     throw new Error(`--load: expected wrk or node (got "${load}")\n${USAGE}`);
   }
   if (connections !== undefined && !/^\d+$/.test(connections)) {
     throw new Error(`--connections: expected a whole number (got "${connections}")\n${USAGE}`);
+  }
+  if (blocks !== undefined && (!/^\d+$/.test(blocks) || Number(blocks) < 1)) {
+    throw new Error(`--blocks: expected a whole number of at least 1 (got "${blocks}")\n${USAGE}`);
   }
   if (compare !== undefined && !existsSync(compare)) {
     throw new Error(`--compare: no such file: ${compare} (an earlier bench/results/*.json)\n${USAGE}`);
@@ -62,6 +66,7 @@ export function parseBenchArgs(argv: readonly string[], root: string): BenchOpti
     outDir: resolve(out ?? join(root, "bench", "results")),
     ...(load ? { load } : {}),
     ...(connections ? { connections: Number(connections) } : {}),
+    ...(blocks ? { blocks: Number(blocks) } : {}),
     ...(runtimes ? { runtimes: runtimes as Runtime[] } : {}),
     ...(values.rows ? { rows: values.rows.split(",").filter(Boolean) } : {}),
     ...(compare ? { compare: resolve(compare) } : {}),
