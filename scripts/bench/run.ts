@@ -11,7 +11,7 @@
 // --connections=N (default 32), --runtimes=workerd,node,bun,deno (default: all available),
 // --no-proxies (skip nginx and HAProxy), --no-picks, --no-callgrind (no instruction count of
 // routing on Node and workerd, routing-instructions.ts), --blocks=N (A B B A blocks per side-by-side
-// pair, paired-rows.ts; default 10, --quick 3: more narrow a pair's median), --rows=ID,ID (only those rows, e.g.
+// pair, paired-rows.ts; default 20, --quick 3: more narrow a pair's median), --rows=ID,ID (only those rows, e.g.
 // --rows=node-rr-memory,node-rr-memory-json for the JSON access log's cost; no WebSocket rows
 // and no cold starts), --compare=FILE (each row's change against an earlier results JSON,
 // compare.ts), --no-profile (no CPU profile of each runtime's rr-memory row, profile.ts; tiny
@@ -96,7 +96,7 @@ export interface BenchOptions {
   readonly outDir: string;
   readonly load?: "wrk" | "node";
   readonly connections?: number;
-  /** A B B A blocks per side-by-side pair (default 10; --quick 3). */
+  /** A B B A blocks per side-by-side pair (default 20; --quick 3). */
   readonly blocks?: number;
   readonly runtimes?: readonly Runtime[];
   readonly proxies?: boolean;
@@ -414,7 +414,7 @@ export async function runBench(
       // Full: 40 one-second turns a pair (wrk counts whole seconds), two processes a side.
       const turnS = 1;
       const instances = options.mode === "full" ? 2 : 1;
-      const blocks = options.blocks ?? (options.mode === "full" ? 10 : 3);
+      const blocks = options.blocks ?? (options.mode === "full" ? 20 : 3);
       log(
         `  ${variant.id}: beside ${base.id} in turns (${instances} processes a side, ${blocks * 4} turns of ${turnS} s)...`,
       );
