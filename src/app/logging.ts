@@ -1,12 +1,13 @@
 import type { Config } from "../config/load-config.ts";
 import type { AccessSink } from "../proxy/request-trace.ts";
+import { consoleRecord } from "../shared/console-record.ts";
 import type { Log } from "../shared/log.ts";
 
 /** How the runtime writes: text lines, and the JSON format's objects. */
 export interface LogSinks {
   /** A text line (servers: the seed's timestamp prefix, written without blocking). */
   readonly line?: (line: string) => void;
-  /** One JSON log object (Workers: console.log(object), which Workers Logs indexes). */
+  /** One JSON log object (Workers: console.log(object), which Workers Logs indexes; console-record.ts). */
   readonly record?: (record: object) => void;
 }
 
@@ -27,7 +28,7 @@ export interface Logging {
 export function loggingOf(config: Pick<Config, "log_format" | "log_requests">, sinks: LogSinks): Logging {
   const line = sinks.line ?? ((text: string) => console.log(text));
   if (config.log_format === "text") return { log: line, forwarding: config.log_requests, access: undefined };
-  const record = sinks.record ?? ((value: object) => console.log(value));
+  const record = sinks.record ?? consoleRecord;
   const log: Log = (text, event) =>
     record(event ? { time: new Date().toISOString(), ...event } : { time: new Date().toISOString(), msg: text });
   return { log, forwarding: false, access: config.log_requests ? record : undefined };

@@ -72,7 +72,13 @@ export async function startWorker(
     cf: false,
     handleRuntimeStdio(stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) {
       for (const stream of [stdout, stderr]) {
-        stream.on("data", (chunk: Buffer) => logs.push(...chunk.toString().split("\n").filter(Boolean)));
+        // Whole lines only: a chunk may end mid-line (a JSON record split in two would not parse).
+        let partial = "";
+        stream.on("data", (chunk: Buffer) => {
+          const lines = (partial + chunk.toString()).split("\n");
+          partial = lines.pop()!;
+          logs.push(...lines.filter(Boolean));
+        });
       }
     },
   });

@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { judgeRound } from "../../health/judge-round.ts";
 import { probe } from "../../health/probe.ts";
 import type { LatencyEstimate } from "../../shared/backend.ts";
+import { consoleRecord } from "../../shared/console-record.ts";
 import type { ProbeSpec } from "../../shared/probe-spec.ts";
 import type { PoolObjectNamespace } from "../../state/durable-object-store.ts";
 import { checkCount, checkLock, checkSession, readPatch, sanitizePatch } from "../../state/patch.ts";
@@ -170,7 +171,7 @@ export class PoolStateObject extends DurableObject<unknown> {
         this.#patch(change.backend.name, change.patch);
         if (!change.line) continue;
         // The Worker's LOG_FORMAT reaches the object through the same vars.
-        if (this.#jsonLog) console.log({ time: new Date(now).toISOString(), ...change.event });
+        if (this.#jsonLog) consoleRecord({ time: new Date(now).toISOString(), ...change.event });
         else console.log(change.line);
       }
     }
