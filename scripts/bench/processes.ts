@@ -1,7 +1,7 @@
 // Child processes for the bench: every server is spawned in its own process group, tracked, and
 // killed (group and all) when the bench ends, fails or is interrupted. Nothing is left behind.
 import { type ChildProcess, spawn } from "node:child_process";
-import { appendFileSync, readdirSync, readFileSync } from "node:fs";
+import { appendFileSync, closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
 
 export interface Proc {
   readonly name: string;
@@ -76,19 +76,42 @@ export function installCleanupHooks(onSignal: () => Promise<void>): void {
 export interface StartOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly cwd?: string;
+  /**
+   * stdout and stderr go to this file instead of a pipe the bench reads. A pipe's reader is woken
+   * for every write, and on a VM each wake-up of another CPU costs the writer a hypervisor exit:
+   * workerd writes every console.log on its own, so a server logging each request would pay the
+   * bench's reading of its log, not its own logging (a log file, as nginx's access_log, has no reader).
+   */
+  readonly outputFile?: string;
 }
 
 /** How much of a process's output is kept for error messages. */
 const TAIL_BYTES = 8_000;
 
+/** The last TAIL_BYTES of a file, decoded. */
+function fileTail(path: string): string {
+  const fd = openSync(path, "r");
+  try {
+    const size = fstatSync(fd).size;
+    const length = Math.min(size, TAIL_BYTES);
+    const buffer = Buffer.alloc(length);
+    readSync(fd, buffer, 0, length, size - length);
+    return buffer.toString("utf8");
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Spawns `command args` in a new process group, tracked for cleanup. */
 export function startProcess(name: string, command: string, args: readonly string[], options: StartOptions = {}): Proc {
+  const outputFd = options.outputFile === undefined ? undefined : openSync(options.outputFile, "a");
   const child = spawn(command, [...args], {
     cwd: options.cwd,
     env: options.env ?? process.env,
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: outputFd === undefined ? ["ignore", "pipe", "pipe"] : ["ignore", outputFd, outputFd],
     detached: true,
   });
+  if (outputFd !== undefined) closeSync(outputFd);
   // The last chunks as they came, decoded only when asked for: a row that logs every request
   // (the -json rows; workerd writes each console.log on its own) would otherwise have this
   // process, on the same cores, decode and copy 8 KB of text for every line it reads.
@@ -99,8 +122,8 @@ export function startProcess(name: string, command: string, args: readonly strin
     held += chunk.length;
     while (held - chunks[0]!.length >= TAIL_BYTES) held -= chunks.shift()!.length;
   };
-  child.stdout!.on("data", collect);
-  child.stderr!.on("data", collect);
+  child.stdout?.on("data", collect);
+  child.stderr?.on("data", collect);
   let spawnError: Error | undefined;
   child.once("error", (error) => {
     spawnError = error;
@@ -119,7 +142,10 @@ export function startProcess(name: string, command: string, args: readonly strin
     name,
     child,
     pid,
-    output: () => Buffer.concat(chunks).subarray(-TAIL_BYTES).toString("utf8"),
+    output: () =>
+      options.outputFile === undefined
+        ? Buffer.concat(chunks).subarray(-TAIL_BYTES).toString("utf8")
+        : `${fileTail(options.outputFile)}${Buffer.concat(chunks).toString("utf8")}`,
     exited,
     get running() {
       return child.exitCode === null && child.signalCode === null && !spawnError;

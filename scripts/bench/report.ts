@@ -8,6 +8,7 @@ import { ALGORITHM_NAMES } from "../../src/balancer/registry.ts";
 import { type BundleSize, bundleMarkdown } from "./bundle-size.ts";
 import { DASH, fmt, table } from "./cells.ts";
 import { type ColdStart, coldStartMarkdown } from "./cold-start.ts";
+import { type FeatureInstructions, featureInstructionMarkdown } from "./feature-instructions.ts";
 import { CLAIMS_NOTE, headerAffinityTargets, isHeaderAffinity } from "./header-affinity.ts";
 import { hotPathTargets } from "./hot-path-targets.ts";
 import type { LoadResult } from "./load.ts";
@@ -16,7 +17,6 @@ import type { PickResult } from "./picks.ts";
 import { growthOf, PICK_SIZES } from "./picks.ts";
 import { profileMarkdown, type RuntimeProfile } from "./profile.ts";
 import type { RoutingCost } from "./routing-cost.ts";
-import { type RoutingInstructions, routingInstructionMarkdown } from "./routing-instructions.ts";
 import {
   GLOBAL_FETCH_SUFFIX,
   isGlobalFetchRow,
@@ -103,8 +103,8 @@ export interface BenchResults {
   readonly routing?: RoutingCost;
   /** Routing's and request logging's cost per runtime, the two servers in turns (paired-rows.ts). */
   readonly pairs?: readonly RowPair[];
-  /** Routing's cost in instructions under callgrind (Node, workerd), with the one-pool µs/req that prices it. */
-  readonly routingInstructions?: readonly (RoutingInstructions & { readonly onePoolUs: number | null })[];
+  /** Routing's and the JSON log's cost in instructions under callgrind (Node, workerd), with the base server's µs/req. */
+  readonly featureInstructions?: readonly (FeatureInstructions & { readonly baseUs: number | null })[];
   /** Start to first response, bare proxy and balancer per runtime (absent with --rows). */
   readonly coldStarts?: readonly ColdStart[];
   /** The minified Worker bundle (absent if it could not be built). */
@@ -257,8 +257,8 @@ export function toMarkdown(results: BenchResults): string {
     table(PICK_COLUMNS, pickRows(results.picks), 1, PICK_COLUMNS.length - 1),
     "",
     ...pairMarkdown(results.pairs ?? []),
-    ...(results.routingInstructions ?? []).flatMap((counted) =>
-      routingInstructionMarkdown(counted, counted.onePoolUs ?? undefined),
+    ...(results.featureInstructions ?? []).flatMap((counted) =>
+      featureInstructionMarkdown(counted, counted.baseUs ?? undefined),
     ),
     ...coldStartMarkdown(results.coldStarts ?? []),
     ...bundleMarkdown(results.bundle),

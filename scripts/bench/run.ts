@@ -10,7 +10,7 @@
 // Options: --out=DIR (default bench/results), --load=wrk|node (default: wrk when installed),
 // --connections=N (default 32), --runtimes=workerd,node,bun,deno (default: all available),
 // --no-proxies (skip nginx and HAProxy), --no-picks, --no-callgrind (no instruction count of
-// routing on Node and workerd, routing-instructions.ts), --blocks=N (A B B A blocks per side-by-side
+// routing and the JSON log on Node and workerd, feature-instructions.ts), --blocks=N (A B B A blocks per side-by-side
 // pair, paired-rows.ts; default 20, --quick 3: more narrow a pair's median), --rows=ID,ID (only those rows, e.g.
 // --rows=node-rr-memory,node-rr-memory-json for the JSON access log's cost; no WebSocket rows
 // and no cold starts), --compare=FILE (each row's change against an earlier results JSON,
@@ -38,6 +38,13 @@ import { bundleTargets, measureWorkerBundle } from "./bundle-size.ts";
 import { coldStartRuns, coldStartTargets, runColdStarts } from "./cold-start.ts";
 import { compareRuns, comparisonMarkdown, readRun } from "./compare.ts";
 import {
+  type CountedFeature,
+  type FeatureInstructions,
+  featureInstructionTargets,
+  hasCallgrind,
+  measureFeatureInstructions,
+} from "./feature-instructions.ts";
+import {
   type ClaimCounts,
   claimCounts,
   headerAffinityRow,
@@ -64,12 +71,6 @@ import {
 import { isProfiledRow, profileAfterRow, type RuntimeProfile } from "./profile.ts";
 import { type BenchResults, checkTargets, machineInfo, toMarkdown } from "./report.ts";
 import type { RoutingCost } from "./routing-cost.ts";
-import {
-  hasCallgrind,
-  measureRoutingInstructions,
-  type RoutingInstructions,
-  routingInstructionTargets,
-} from "./routing-instructions.ts";
 import { type MeasuredRow, rowResults } from "./row-results.ts";
 import {
   type BenchEnv,
@@ -437,23 +438,29 @@ export async function runBench(
         notes.push(`${variant.id} beside ${base.id} failed: ${(error as Error).message.split("\n")[0]}`);
       }
     }
-    // The same in instructions, which the machine's load does not move (routing-instructions.ts).
-    const routingInstructions: (RoutingInstructions & { readonly onePoolUs: number | null })[] = [];
-    for (const runtime of ["node", "workerd"] as const) {
-      const routed = plan.find((row) => row.routes && row.runtime === runtime);
-      const onePool = plan.find((row) => `${row.id}-routes` === routed?.id);
-      if (!routed || !onePool || options.mode === "tiny" || options.callgrind === false || !hasCallgrind()) continue;
-      const counts = options.mode === "full" ? { warmup: 8_000, requests: 2_000 } : { warmup: 5_000, requests: 1_000 };
-      log(`  ${runtime}: routing cost in instructions under callgrind (${counts.requests} requests a turn)...`);
-      try {
-        const counted = await measureRoutingInstructions(onePool, routed, env, counts);
-        const onePoolUs = pairs.find((pair) => pair.runtime === runtime && pair.kind === "routes")?.base.cpuUs;
-        routingInstructions.push({ ...counted, onePoolUs: onePoolUs ?? null });
-        log(
-          `    ${counted.onePool.map(Math.round).join(", ")} → ${counted.routed.map(Math.round).join(", ")} instructions/req`,
+    // Routing's and the JSON log's cost in instructions, which the machine's load does not move
+    // (feature-instructions.ts).
+    const featureInstructions: (FeatureInstructions & { readonly baseUs: number | null })[] = [];
+    const counted: readonly CountedFeature[] = ["routes", "json"];
+    for (const feature of counted) {
+      for (const runtime of ["node", "workerd"] as const) {
+        const pair = pairsOf(plan).find(
+          (candidate) => candidate.kind === feature && candidate.base.runtime === runtime,
         );
-      } catch (error) {
-        notes.push(`${runtime} routing instructions failed: ${(error as Error).message.split("\n")[0]}`);
+        if (!pair || options.mode === "tiny" || options.callgrind === false || !hasCallgrind()) continue;
+        const counts =
+          options.mode === "full" ? { warmup: 8_000, requests: 2_000 } : { warmup: 5_000, requests: 1_000 };
+        log(`  ${runtime}: ${feature} cost in instructions under callgrind (${counts.requests} requests a turn)...`);
+        try {
+          const result = await measureFeatureInstructions(feature, pair.base, pair.variant, env, counts);
+          const baseUs = pairs.find((timed) => timed.runtime === runtime && timed.kind === feature)?.base.cpuUs;
+          featureInstructions.push({ ...result, baseUs: baseUs ?? null });
+          log(
+            `    ${result.base.map(Math.round).join(", ")} → ${result.variant.map(Math.round).join(", ")} instructions/req`,
+          );
+        } catch (error) {
+          notes.push(`${runtime} ${feature} instructions failed: ${(error as Error).message.split("\n")[0]}`);
+        }
       }
     }
     const coldStarts = options.rows ? [] : await runColdStarts(runtimes, env, coldStartRuns(options.mode), log, notes);
@@ -508,14 +515,14 @@ export async function runBench(
       picks,
       ...(routing ? { routing } : {}),
       ...(pairs.length ? { pairs } : {}),
-      ...(routingInstructions.length ? { routingInstructions } : {}),
+      ...(featureInstructions.length ? { featureInstructions } : {}),
       ...(coldStarts.length ? { coldStarts } : {}),
       ...(bundle ? { bundle } : {}),
       ...(profiles.length ? { profiles } : {}),
       targets: [
         ...checkTargets(rows, picks, routing, pairs),
         ...pairTargets(pairs),
-        ...routingInstructions.flatMap((counted) => routingInstructionTargets(counted, counted.onePoolUs ?? undefined)),
+        ...featureInstructions.flatMap((result) => featureInstructionTargets(result, result.baseUs ?? undefined)),
         ...coldStartTargets(coldStarts),
         ...bundleTargets(bundle),
       ],

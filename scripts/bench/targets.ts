@@ -205,7 +205,7 @@ export async function startRow(row: RowSpec, env: BenchEnv, options: SpawnOption
 export interface SpawnOptions {
   /** Flags for the runtime itself (before the script; after `workerd serve CONFIG`), e.g. --cpu-prof. */
   readonly runtimeFlags?: readonly string[];
-  /** Node and workerd balancers: a command the runtime runs under (valgrind and its flags: routing-instructions.ts). */
+  /** Node and workerd balancers: a command the runtime runs under (valgrind and its flags: feature-instructions.ts). */
   readonly wrapper?: readonly string[];
   /** workerd only: V8 flags, which it takes from its config (Config.v8Flags), not its command line. */
   readonly v8Flags?: readonly string[];
@@ -333,7 +333,7 @@ async function spawnBalancer(
       durableObjectsDir: durableObjects ? join(dir, "do") : undefined,
       v8Flags,
     });
-    return { proc: startWorkerd(row.id, dir, config, env, flags, wrapper), ...urls };
+    return { proc: startWorkerd(row.id, dir, config, env, flags, wrapper, outputFileOf(env, row, port)), ...urls };
   }
   // The settings go as environment variables, as `npm run lb` reads them; nothing inherited.
   const childEnv: NodeJS.ProcessEnv = { ...process.env, LB_CONFIG: "", ...settings };
@@ -355,7 +355,14 @@ async function spawnBalancer(
       ...string[],
     ];
   }
-  return { proc: startProcess(row.id, command, args, { env: childEnv, cwd: env.root }), ...urls };
+  return {
+    proc: startProcess(row.id, command, args, {
+      env: childEnv,
+      cwd: env.root,
+      outputFile: outputFileOf(env, row, port),
+    }),
+    ...urls,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -435,11 +442,17 @@ function startWorkerd(
   env: BenchEnv,
   flags: readonly string[] = [],
   wrapper: readonly string[] = [],
+  outputFile?: string,
 ): Proc {
   const file = join(dir, "config.capnp");
   writeFileSync(file, config);
   const [command, ...args] = [...wrapper, env.bins.workerd, "serve", file, ...flags] as [string, ...string[]];
-  return startProcess(id, command, args, { cwd: dir });
+  return startProcess(id, command, args, { cwd: dir, ...(outputFile ? { outputFile } : {}) });
+}
+
+/** A balancer's stdout and stderr: a file per process in its row's directory (StartOptions.outputFile). */
+function outputFileOf(env: BenchEnv, row: RowSpec, port: number): string {
+  return join(rowDir(env, row.id), `output-${port}.log`);
 }
 
 // ---------------------------------------------------------------------------------------------
