@@ -42,7 +42,13 @@ export interface ClientConnection {
 export type ClientGoneWatch = (listener: () => void) => () => void;
 
 export type ForwardResult =
-  | { readonly kind: "response"; readonly response: Response; readonly latencyMs: number }
+  | {
+      readonly kind: "response";
+      readonly response: Response;
+      readonly latencyMs: number;
+      /** The body's declared length where the upstream client read it off the head (UpstreamCall). */
+      readonly declaredLength?: number | undefined;
+    }
   /** The backend could not be reached: nothing was sent, any request may go elsewhere. */
   | { readonly kind: "unreachable"; readonly reason: string }
   /** No response headers within the per-try timeout. */
@@ -146,7 +152,7 @@ async function forwardThrough(
   try {
     const response = await call.response;
     response.headers.set(options.requestId.header, options.requestId.value);
-    return { kind: "response", response, latencyMs: performance.now() - started };
+    return { kind: "response", response, latencyMs: performance.now() - started, declaredLength: call.declaredLength };
   } catch (error) {
     if (timedOut) return { kind: "timeout", reason: `no response within ${options.timeoutMs} ms` };
     return classifyFailure(error);

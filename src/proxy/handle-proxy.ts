@@ -80,7 +80,10 @@ export async function handleProxy(request: Request, pool: PoolRuntime, ctx: Requ
 
 /** The access log's view of the attempt just made (trace.backend is set as it starts). */
 function traceAttempt(trace: RequestTrace, body: PreparedBody, result: ForwardResult): void {
-  trace.upstreamMs = result.kind === "response" ? result.latencyMs : undefined;
+  if (result.kind === "response") {
+    trace.upstreamMs = result.latencyMs;
+    if (result.declaredLength !== undefined) trace.declared(result.response, result.declaredLength);
+  } else trace.upstreamMs = undefined;
   trace.bytesIn = body.replayable ? body.replayable.byteLength : (body.progress?.bytes ?? 0);
 }
 

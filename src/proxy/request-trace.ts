@@ -21,6 +21,8 @@
  * A body of unknown length (chunked, re-encoded) is always counted through a stream.
  */
 
+import { declaredLength } from "../shared/declared-length.ts";
+
 /** One line of the access log (README, Operating it). */
 export interface AccessRecord {
   readonly time: string;
@@ -82,6 +84,9 @@ export class RequestTrace implements UnderlyingDefaultSource<Uint8Array> {
   /** Written when the response was handed over, its body not watched (file header). */
   #atHeaders = false;
   #signal: AbortSignal | undefined;
+  /** An upstream response whose declared length the upstream client read off its head (declared()). */
+  #declaredFor: Response | undefined;
+  #declaredLength = 0;
 
   constructor(
     private readonly sink: AccessSink,
@@ -92,6 +97,12 @@ export class RequestTrace implements UnderlyingDefaultSource<Uint8Array> {
     private readonly target: string,
     private readonly clientIp: string | undefined,
   ) {}
+
+  /** `response`'s body is `length` bytes as it came (ForwardResult.declaredLength): finish() need not read its headers. */
+  declared(response: Response, length: number): void {
+    this.#declaredFor = response;
+    this.#declaredLength = length;
+  }
 
   /**
    * The response as it goes to the client: its body passes through here to be counted, and the
@@ -109,7 +120,11 @@ export class RequestTrace implements UnderlyingDefaultSource<Uint8Array> {
       this.end(false);
       return response;
     }
-    const declared = sent ? declaredLength(response.headers) : undefined;
+    const declared = !sent
+      ? undefined
+      : response === this.#declaredFor
+        ? this.#declaredLength
+        : declaredLengthOf(response.headers);
     if (declared !== undefined) {
       this.#bytesOut = declared;
       if (sent === "unobserved") {
@@ -208,11 +223,9 @@ export class RequestTrace implements UnderlyingDefaultSource<Uint8Array> {
 }
 
 /** Content-Length of a body passed on as it came (a re-encoded one's length is not its bytes'). */
-function declaredLength(headers: Headers): number | undefined {
+function declaredLengthOf(headers: Headers): number | undefined {
   const length = headers.get("content-length");
-  if (length === null || !/^\d{1,15}$/.test(length)) return undefined;
-  const encoding = headers.get("content-encoding");
-  return encoding === null || encoding === "identity" ? Number(length) : undefined;
+  return length === null ? undefined : declaredLength(length, headers.get("content-encoding"));
 }
 
 /** Hundredths of a millisecond are plenty for a log. */

@@ -6,6 +6,7 @@
 import type { Dispatcher } from "undici";
 import { Pool } from "undici";
 import { dropHopByHop, HOP_BY_HOP_NAMES } from "../proxy/hop-by-hop.ts";
+import { declaredLength } from "../shared/declared-length.ts";
 import type { UpstreamCall, UpstreamFetch, UpstreamRequest } from "../shared/upstream-fetch.ts";
 
 export interface NodeUpstreamOptions {
@@ -46,12 +47,9 @@ export function nodeUpstream(options: NodeUpstreamOptions): UpstreamFetch & Requ
   };
   // The proxy's way in: the header list as forward.ts built it, aborted through the call.
   const send = (url: string, request: UpstreamRequest): UpstreamCall => {
-    let exchange: Exchange | undefined;
-    const response = new Promise<Response>((resolve, reject) => {
-      exchange = new Exchange(resolve, reject, request.method === "HEAD");
-    });
-    dispatch(url, request.method, request.headers, requestBody(request.body), exchange!);
-    return { response, abort: (reason) => exchange!.abort(reason) };
+    const exchange = new Exchange(request.method === "HEAD");
+    dispatch(url, request.method, request.headers, requestBody(request.body), exchange);
+    return exchange;
   };
   // Everyone else's (health probes): fetch's signature and its signal.
   const fetchLike = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
@@ -59,11 +57,15 @@ export function nodeUpstream(options: NodeUpstreamOptions): UpstreamFetch & Requ
     const method = init?.method ?? "GET";
     const signal = init?.signal ?? undefined;
     if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise<Response>((resolve, reject) => {
-      const exchange = new Exchange(resolve, reject, method === "HEAD", signal);
+    const exchange = new Exchange(method === "HEAD", signal);
+    try {
       const body = requestBody(init?.body);
       dispatch(url, method, headerList(init?.headers, body), body, exchange);
-    });
+    } catch (error) {
+      // As fetch: a bad request rejects, it does not throw.
+      exchange.abort(error instanceof Error ? error : new Error(String(error)));
+    }
+    return exchange.response;
   };
   return Object.assign(fetchLike, { send });
 }
@@ -100,12 +102,17 @@ function headerList(headers: HeadersInit | undefined, body: Body): string[] {
 }
 
 /**
- * One exchange as a dispatch handler. The response is handed over a microtask after its head
- * arrives: a small body that came in the same read is then complete and goes as one buffer (one
- * write to the client, with its length); otherwise it streams, reading upstream only as fast as
- * the client takes it. Hop-by-hop response headers are dropped here.
+ * One exchange as a dispatch handler, and the proxy's call (one object a request). The response
+ * is handed over a microtask after its head arrives: a small body that came in the same read is
+ * then complete and goes as one buffer (one write to the client, with its length); otherwise it
+ * streams, reading upstream only as fast as the client takes it. Hop-by-hop response headers are
+ * dropped here.
  */
-class Exchange implements Dispatcher.DispatchHandler {
+class Exchange implements Dispatcher.DispatchHandler, UpstreamCall {
+  readonly response: Promise<Response>;
+  declaredLength: number | undefined;
+  private resolve!: (response: Response) => void;
+  private reject!: (error: unknown) => void;
   private controller: Dispatcher.DispatchController | undefined;
   private status = 0;
   private statusText = "";
@@ -118,15 +125,21 @@ class Exchange implements Dispatcher.DispatchHandler {
   private finished = false;
   /** Why this side ended the exchange (timeout, client gone): what a pending response rejects with. */
   private abortReason: unknown;
-  private readonly onAbort = () => this.abort(this.signal!.reason);
+  /** Made only for a call with a signal (health probes): the proxy's calls are aborted through abort(). */
+  private onAbort: (() => void) | undefined;
 
   constructor(
-    private readonly resolve: (response: Response) => void,
-    private readonly reject: (error: unknown) => void,
     private readonly head: boolean,
     private readonly signal?: AbortSignal,
   ) {
-    signal?.addEventListener("abort", this.onAbort, { once: true });
+    this.response = new Promise<Response>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    if (signal) {
+      this.onAbort = () => this.abort(signal.reason);
+      signal.addEventListener("abort", this.onAbort, { once: true });
+    }
   }
 
   /** Ends the exchange: at once if it is on a connection, else as soon as undici starts it. */
@@ -171,6 +184,14 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (hopByHop && typeof connection === "string") {
       list.set("connection", connection);
       dropHopByHop(list, false);
+      this.declaredLength = declaredLength(list.get("content-length"), list.get("content-encoding"));
+    } else {
+      const length = headers["content-length"];
+      const encoding = headers["content-encoding"];
+      this.declaredLength = declaredLength(
+        typeof length === "string" ? length : undefined,
+        typeof encoding === "string" ? encoding : encoding?.join(", "),
+      );
     }
     this.headers = list;
     queueMicrotask(() => this.settle());
@@ -243,7 +264,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   /** The exchange is over: the body stream takes no more, the signal is no longer watched. */
   private done(): void {
     this.finished = true;
-    this.signal?.removeEventListener("abort", this.onAbort);
+    if (this.onAbort) this.signal!.removeEventListener("abort", this.onAbort);
   }
 }
 

@@ -30,7 +30,8 @@ async function main(): Promise<void> {
       const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
       if (!outgoing) return undefined;
       const sent = new Promise<void>((resolve, reject) => {
-        outgoing.once("close", () => (outgoing.writableFinished ? resolve() : reject(new Error("client went away"))));
+        // on, not once: a response closes once, and once wraps every listener in a function of its own.
+        outgoing.on("close", () => (outgoing.writableFinished ? resolve() : reject(new Error("client went away"))));
       });
       sent.catch(() => undefined);
       return sent;

@@ -19,6 +19,12 @@ export interface UpstreamRequest {
 export interface UpstreamCall {
   /** Resolves with the response's head (its body streams); rejects like fetch. */
   readonly response: Promise<Response>;
+  /**
+   * Once `response` has resolved: its body's declared length (shared/declared-length.ts), read
+   * from the head as it came, which spares the access log two Headers.get (undici checks a name
+   * character by character on each).
+   */
+  readonly declaredLength: number | undefined;
   /** Ends the exchange, before or after the head: `response` rejects with `reason` if still pending. */
   abort(reason: Error): void;
 }

@@ -1,6 +1,6 @@
 // The request id's rule, the JSON access record's life (counted body, one record when it ends,
 // the server's own "sent" where it has one, at hand-over where the runtime cannot say) and what LOG_FORMAT makes of lines and events.
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { loggingOf } from "../../src/app/logging.ts";
 import { type AccessRecord, isoTime, RequestTrace } from "../../src/proxy/request-trace.ts";
 import { isSaneId, requestIdOf } from "../../src/shared/request-id.ts";
@@ -101,6 +101,25 @@ describe("RequestTrace", () => {
     );
     await new Promise((resolve) => setTimeout(resolve, 0));
     expect(broken.records[0]).toMatchObject({ aborted: true, bytes_out: null });
+  });
+
+  it("takes the length the upstream client read off the head for that response only, not its headers", async () => {
+    const read = traced();
+    const upstream = new Response("twelve bytes", { headers: { "content-length": "12" } });
+    // What node-upstream.ts read off the head, without a Headers.get: this response, and no other.
+    read.trace.declared(upstream, 12);
+    const get = vi.spyOn(upstream.headers, "get");
+    read.trace.finish(upstream, { signal: new AbortController().signal }, Promise.resolve());
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(get).not.toHaveBeenCalled();
+    expect(read.records[0]).toMatchObject({ bytes_out: 12 });
+    // A response made since (an error answer, a copy with a cookie) has its own headers read.
+    const replaced = traced();
+    replaced.trace.declared(upstream, 12);
+    const other = new Response("five!", { headers: { "content-length": "5" } });
+    replaced.trace.finish(other, { signal: new AbortController().signal }, Promise.resolve());
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(replaced.records[0]).toMatchObject({ bytes_out: 5 });
   });
 
   it("reads neither the body nor the client's signal of a declared body left to the server", async () => {
