@@ -87,7 +87,9 @@ export async function measureFeatureInstructions(
   const servers: Spawned[] = [];
   try {
     for (const row of [base, variant]) {
-      const dir = join(env.workDir, `${row.id}-callgrind`);
+      // A directory per feature: the base row is counted once per feature, and callgrind numbers
+      // each process's dumps from 1 again.
+      const dir = join(env.workDir, `${row.id}-${feature}-callgrind`);
       const wrapper = [
         "valgrind",
         "--tool=callgrind",
@@ -111,7 +113,7 @@ export async function measureFeatureInstructions(
       await sendRequests(server.url, counts.warmup);
       await control(server, ["--instr=on"]);
     }
-    const dirs = [base, variant].map((row) => join(env.workDir, `${row.id}-callgrind`));
+    const dirs = [base, variant].map((row) => join(env.workDir, `${row.id}-${feature}-callgrind`));
     // Timers (health checks, syncs) run by the clock, and under valgrind a turn lasts some fifty
     // times longer than it would: their instructions per second, measured idle, are taken out of
     // each turn by its length, so that three pools' timers do not pass for routing.
