@@ -181,18 +181,23 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamCall {
     }
     // The names a Connection header lists are hop-by-hop too.
     const connection = headers["connection"];
-    if (hopByHop && typeof connection === "string") {
+    const listed = hopByHop && typeof connection === "string";
+    if (listed) {
       list.set("connection", connection);
       dropHopByHop(list, false);
-      this.declaredLength = declaredLength(list.get("content-length"), list.get("content-encoding"));
-    } else {
-      const length = headers["content-length"];
-      const encoding = headers["content-encoding"];
-      this.declaredLength = declaredLength(
-        typeof length === "string" ? length : undefined,
-        typeof encoding === "string" ? encoding : encoding?.join(", "),
-      );
     }
+    // From the head as it came, not through Headers.get (a node:http upstream always sends
+    // Connection, so that path is the common one); unknown when Connection names either header,
+    // which was then dropped above, and the access log reads what is left.
+    const length = headers["content-length"];
+    const encoding = headers["content-encoding"];
+    this.declaredLength =
+      listed && CONTENT_FRAMING.test(connection)
+        ? undefined
+        : declaredLength(
+            typeof length === "string" ? length : undefined,
+            typeof encoding === "string" ? encoding : encoding?.join(", "),
+          );
     this.headers = list;
     queueMicrotask(() => this.settle());
   }
@@ -267,6 +272,9 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamCall {
     if (this.onAbort) this.signal!.removeEventListener("abort", this.onAbort);
   }
 }
+
+/** A Connection header naming Content-Length or Content-Encoding as hop-by-hop. */
+const CONTENT_FRAMING = /content-(?:length|encoding)/i;
 
 function asError(reason: unknown): Error {
   return reason instanceof Error ? reason : new Error(String(reason));

@@ -184,6 +184,32 @@ describe("nodeUpstream", () => {
     expect(held).toHaveLength(1);
   });
 
+  it("send: reports the declared length of a body as it came, and none when Connection names it or it is encoded", async () => {
+    const { url } = await upstream((req, res) => {
+      if (req.url === "/named") res.setHeader("connection", "keep-alive, content-length");
+      if (req.url === "/gz") res.setHeader("content-encoding", "gzip");
+      if (req.url === "/chunked") {
+        res.write("chunk");
+        res.end();
+        return;
+      }
+      res.setHeader("content-length", "9");
+      res.end("declared\n");
+    });
+    const { send } = nodeUpstream({ connections: undefined });
+    const lengthOf = async (path: string) => {
+      const call = send(`${url}${path}`, { method: "GET", headers: [], body: null });
+      const response = await call.response;
+      await response.arrayBuffer();
+      return { declared: call.declaredLength, header: response.headers.get("content-length") };
+    };
+    // node:http sends Connection: keep-alive itself, so the hop-by-hop path is the usual one.
+    expect(await lengthOf("/plain")).toEqual({ declared: 9, header: "9" });
+    expect(await lengthOf("/named")).toEqual({ declared: undefined, header: null });
+    expect((await lengthOf("/gz")).declared).toBeUndefined();
+    expect(await lengthOf("/chunked")).toEqual({ declared: undefined, header: null });
+  });
+
   it("rejects as fetch does when nothing listens (the proxy reads the cause's code)", async () => {
     const { url } = await upstream((_req, res) => res.end());
     const port = new URL(url).port;
