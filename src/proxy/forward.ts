@@ -2,8 +2,17 @@ import { type Backend, upstreamUrl } from "../shared/backend.ts";
 import type { RequestId } from "../shared/request-id.ts";
 import type { UpstreamFetch } from "../shared/upstream-fetch.ts";
 import type { BodyProgress } from "./body.ts";
-import { forwardingHeaderList, forwardingHeaders } from "./forwarding-headers.ts";
+import { forwardingHeaders } from "./forwarding-headers.ts";
 import { carriesHopByHop, dropHopByHop } from "./hop-by-hop.ts";
+
+/**
+ * An upstream client that may make the proxy's attempt itself: Node's node-upstream.ts carries
+ * the attempt over its `send` (forward-through.ts) as `forward`, so that the Worker, whose fetch
+ * has neither, does not load that path.
+ */
+export type ForwardingFetch = UpstreamFetch & {
+  readonly forward?: (options: ForwardOptions) => Promise<ForwardResult>;
+};
 
 export interface ForwardOptions {
   readonly backend: Backend;
@@ -22,7 +31,7 @@ export interface ForwardOptions {
   readonly preserveHost: boolean;
   /** Sent upstream and set on the response. */
   readonly requestId: RequestId;
-  readonly fetch?: UpstreamFetch;
+  readonly fetch?: ForwardingFetch;
 }
 
 /** What the runtime knows of the client's connection. */
@@ -68,11 +77,11 @@ export { forwardingHeaders } from "./forwarding-headers.ts";
  */
 export async function forward(options: ForwardOptions): Promise<ForwardResult> {
   const upstream = options.fetch;
-  return upstream?.send ? forwardThrough(upstream.send, options) : forwardWithFetch(upstream ?? fetch, options);
+  return upstream?.forward ? upstream.forward(options) : forwardWithFetch(upstream ?? fetch, options);
 }
 
 /** Per-try timeout: `expire` after timeoutMs, restarted by each chunk of a streamed upload. */
-function startTimer(options: ForwardOptions, expire: () => void): () => void {
+export function startTimer(options: ForwardOptions, expire: () => void): () => void {
   let timer = setTimeout(expire, options.timeoutMs);
   const progress = options.progress;
   if (progress) {
@@ -129,53 +138,6 @@ async function forwardWithFetch(upstreamFetch: typeof fetch, options: ForwardOpt
     // that goes away cancels the body stream, and that cancels the upstream body.
     request.signal.removeEventListener("abort", onClientAbort);
   }
-}
-
-/**
- * The same attempt through a runtime's own client (UpstreamFetch.send): the header list built in
- * one pass, no AbortController of our own, and the response passed on with only its id added.
- */
-async function forwardThrough(
-  send: NonNullable<UpstreamFetch["send"]>,
-  options: ForwardOptions,
-): Promise<ForwardResult> {
-  const { backend, request } = options;
-  const headers = forwardingHeaderList(request, options, options.body);
-  const call = send(upstreamUrl(backend, options.target), { method: request.method, headers, body: options.body });
-  let timedOut = false;
-  const stopTimer = startTimer(options, () => {
-    timedOut = true;
-    call.abort(new Error("upstream timeout"));
-  });
-  const unwatch = watchClient(request, options.client.watchGone, (reason) => call.abort(reason));
-  const started = performance.now();
-  try {
-    const response = await call.response;
-    response.headers.set(options.requestId.header, options.requestId.value);
-    return { kind: "response", response, latencyMs: performance.now() - started, declaredLength: call.declaredLength };
-  } catch (error) {
-    if (timedOut) return { kind: "timeout", reason: `no response within ${options.timeoutMs} ms` };
-    return classifyFailure(error);
-  } finally {
-    stopTimer();
-    unwatch();
-  }
-}
-
-/**
- * Calls `gone` once if the client goes away: through the runtime's watch where it has one (on
- * Node, reading request.signal costs an AbortController per request), else the request's signal.
- */
-function watchClient(request: Request, watch: ClientGoneWatch | undefined, gone: (reason: Error) => void): () => void {
-  if (watch) return watch(() => gone(new Error("the client went away")));
-  const signal = request.signal;
-  const onAbort = () => gone(signal.reason instanceof Error ? signal.reason : new Error("the client went away"));
-  if (signal.aborted) {
-    onAbort();
-    return () => undefined;
-  }
-  signal.addEventListener("abort", onAbort, { once: true });
-  return () => signal.removeEventListener("abort", onAbort);
 }
 
 /**

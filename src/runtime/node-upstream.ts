@@ -5,6 +5,8 @@
 // node-rr-memory-global-fetch).
 import type { Dispatcher } from "undici";
 import { Pool } from "undici";
+import type { ForwardingFetch, ForwardOptions } from "../proxy/forward.ts";
+import { forwardThrough } from "../proxy/forward-through.ts";
 import { dropHopByHop, HOP_BY_HOP_NAMES } from "../proxy/hop-by-hop.ts";
 import { declaredLength } from "../shared/declared-length.ts";
 import type { UpstreamCall, UpstreamFetch, UpstreamRequest } from "../shared/upstream-fetch.ts";
@@ -21,7 +23,9 @@ export interface NodeUpstreamOptions {
  * both ways and are never decoded (Content-Encoding passes through as the upstream sent it); the
  * signal aborts the exchange, before or after the headers.
  */
-export function nodeUpstream(options: NodeUpstreamOptions): UpstreamFetch & Required<Pick<UpstreamFetch, "send">> {
+export function nodeUpstream(
+  options: NodeUpstreamOptions,
+): Required<Pick<ForwardingFetch, "send" | "forward">> & UpstreamFetch {
   const pools = new Map<string, Pool>();
   const dispatch = (url: string, method: string, headers: string[], body: Body, exchange: Exchange): void => {
     // Backend URLs are absolute http(s) URLs without credentials (config), so the origin ends at
@@ -67,7 +71,7 @@ export function nodeUpstream(options: NodeUpstreamOptions): UpstreamFetch & Requ
     }
     return exchange.response;
   };
-  return Object.assign(fetchLike, { send });
+  return Object.assign(fetchLike, { send, forward: (options: ForwardOptions) => forwardThrough(send, options) });
 }
 
 type Body = string | Buffer | AsyncIterable<Uint8Array> | null;
