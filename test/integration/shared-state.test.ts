@@ -71,7 +71,16 @@ describeWithRedis("instances sharing one Redis through the Upstash REST protocol
     expect([...before, ...during].filter((r) => r.status !== 200)).toEqual([]);
     const degradedLines = () => workers.map((w) => w.logs.filter((l) => l.includes("unreachable")).length);
     // workerd's stdout reaches the test asynchronously: poll for the lines, then check "once".
-    await expect.poll(() => degradedLines().every((n) => n >= 1), { timeout: 5_000 }).toBe(true);
+    // (A failure shows what each instance did log and its store counters.)
+    await expect
+      .poll(() => degradedLines().every((n) => n >= 1), { timeout: 10_000 })
+      .toBe(true)
+      .catch(async (error: Error) => {
+        const seen = await Promise.all(
+          workers.map(async (w) => ({ store: (await status(w)).pools[0]!.store, logs: w.logs })),
+        );
+        throw new Error(`${error.message}\n${JSON.stringify(seen, null, 1)}`);
+      });
     expect(degradedLines()).toEqual([1, 1]);
     expect((await status(workers[0]!)).pools[0]!.store.degraded).toBe(true);
 

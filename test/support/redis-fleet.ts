@@ -1,7 +1,7 @@
 // Workers (miniflare) sharing one real redis-server through the Upstash REST server, for suites
 // that start several instances per test: call useRedisFleet() inside a describeWithRedis block;
 // it starts the stack and three upstreams before the tests and stops everything after them.
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, afterEach, beforeAll } from "vitest";
 import type { Upstream } from "../../scripts/upstream.ts";
 import { sendMany } from "./load.ts";
 import { startUpstashStack, type UpstashStack } from "./redis.ts";
@@ -27,6 +27,12 @@ export function useRedisFleet(): RedisFleet {
   beforeAll(async () => {
     stack = await startUpstashStack();
     upstreams = await startUpstreams(["a", "b", "c"]);
+  });
+  // A test that stops or pauses redis-server and fails before starting it again must not fail
+  // every later test of the file with it: each test starts on a running, answering server.
+  afterEach(async () => {
+    stack?.redis.resume();
+    if (stack && !stack.redis.running) await stack.redis.restart();
   });
   afterAll(async () => {
     await Promise.all(running.map((w) => w.dispose().catch(() => undefined)));
