@@ -56,10 +56,10 @@ export interface BalancerOptions {
    */
   readonly webSockets?: (c: Context) => WebSocketConnector | undefined;
   /**
-   * What the server can tell of this request's response body (request-trace.ts): a promise that
-   * settles once it has been sent whole (rejects when the client broke it off; Deno:
+   * What the server can tell of this request's response body (request-trace.ts): a watch told
+   * once it has gone, whole or broken off (Node: the response's 'close'; Deno:
    * ServeHandlerInfo.completed), or "unobserved" where the runtime streams it on its own after
-   * the handler returns (Workers). Either way the JSON access log leaves a body of declared
+   * the handler returns (Workers, Bun). Either way the JSON access log leaves a body of declared
    * length to the runtime rather than count it through a stream, which costs the runtime its
    * native body pipe.
    */
@@ -178,9 +178,10 @@ export function createBalancer(config: Config, options: BalancerOptions): Balanc
       defer,
       route: routed.route,
       requestId,
-      ...(affinity ? { affinity } : {}),
-      ...(trace ? { trace } : {}),
-      ...(sent instanceof Promise ? { sent } : {}),
+      // Present and undefined rather than spread in: one shape, and no object copied per request.
+      affinity,
+      trace,
+      sent: typeof sent === "function" ? sent : undefined,
     };
     const connector = isWebSocketUpgrade(request) ? options.webSockets?.(c) : undefined;
     // The upgrade path is imported by the first upgrade, not at start (a Worker's entry module

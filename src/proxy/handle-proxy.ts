@@ -7,7 +7,7 @@ import { choose } from "./choose.ts";
 import { type ForwardResult, forward } from "./forward.ts";
 import { BadConnectionHeader } from "./hop-by-hop.ts";
 import type { RequestContext } from "./request-context.ts";
-import type { RequestTrace } from "./request-trace.ts";
+import type { RequestTrace, SentWatch } from "./request-trace.ts";
 import { isRetryableStatus } from "./retry.ts";
 import { type Failure, lastAnswer, moveOn, recordFailure } from "./start-walk.ts";
 
@@ -183,12 +183,12 @@ interface Attempted {
 function countUntilSent(
   response: Response,
   request: Request,
-  sent: Promise<void> | undefined,
+  sent: SentWatch | undefined,
   release: () => void,
 ): Response {
   // request.signal is read only here: on Node it is an AbortController made on first reading.
   if (!sent) return releaseWhenStreamed(response, request.signal, release);
-  sent.then(release, release);
+  sent(release);
   return response;
 }
 

@@ -2,7 +2,7 @@ import type { Defer } from "../shared/defer.ts";
 import type { RequestId } from "../shared/request-id.ts";
 import type { SessionAffinity } from "./affinity/session-affinity.ts";
 import type { ClientConnection } from "./forward.ts";
-import type { RequestTrace } from "./request-trace.ts";
+import type { RequestTrace, SentWatch } from "./request-trace.ts";
 
 /** What the app knows of one request before the proxy takes it: who sent it, and where to. */
 export interface RequestContext {
@@ -23,9 +23,9 @@ export interface RequestContext {
   /** The JSON access log's record of this request; undefined when that log is off. */
   readonly trace?: RequestTrace;
   /**
-   * Settles once the response has gone to the client whole (rejects: the client broke it off),
-   * where the server can tell (Deno, Node): load-aware pools then count the request until then
-   * without a stream in the body's way.
+   * Tells once the response has gone to the client (whole or broken off), where the server can
+   * (Deno, Node): load-aware pools then count the request until then without a stream in the
+   * body's way.
    */
-  readonly sent?: Promise<void>;
+  readonly sent?: SentWatch;
 }

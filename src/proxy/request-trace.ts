@@ -8,8 +8,9 @@
  * A JavaScript stream in a body's way costs Workers, Bun and Deno their native body pipe, so a
  * body of declared length that is passed on as it came is left to the runtime, which says how
  * it went in one of two ways (BalancerOptions.responseSent):
- * - a promise that settles once the body has gone (Deno's ServeHandlerInfo.completed): the
- *   record is written then, with the declared length as bytes_out (null if it broke off);
+ * - a watch that is told once the body has gone, whole or not (Node's 'close' on the response,
+ *   Deno's ServeHandlerInfo.completed): the record is written then, with the declared length as
+ *   bytes_out (null if it broke off);
  * - "unobserved": the runtime streams the body after the handler has returned and tells no one
  *   when it is done (Workers: the isolate is let go while workerd pumps a fetched body itself;
  *   Bun: its native body pipe, with no per-request hook). Watching the end would take a
@@ -55,10 +56,18 @@ export interface AccessRecord {
 export type AccessSink = (record: AccessRecord) => void;
 
 /**
- * How the server reports that a response body has gone: a promise settling when it has been sent
- * whole (rejecting when it broke off), or "unobserved" where the runtime cannot say (Workers).
+ * Calls `settled` once the response body has gone: `whole` false when the client broke it off.
+ * A callback, not a promise: on Node a promise, its rejection handler and the reactions that
+ * wait on it were three more objects and two microtasks per request, for every logged request
+ * and every request of a load-aware pool.
  */
-export type BodySent = Promise<void> | "unobserved";
+export type SentWatch = (settled: (whole: boolean) => void) => void;
+
+/**
+ * How the server reports that a response body has gone: a watch (above), or "unobserved" where
+ * the runtime cannot say (Workers, Bun).
+ */
+export type BodySent = SentWatch | "unobserved";
 
 /** What the record needs of the client's request: its signal, read only when a body is streamed. */
 export type ClientRequest = Pick<Request, "signal">;
@@ -133,13 +142,10 @@ export class RequestTrace implements UnderlyingDefaultSource<Uint8Array> {
         return response;
       }
       this.#uncounted = true;
-      sent!.then(
-        () => {
-          this.#uncounted = false;
-          this.end(false);
-        },
-        () => this.end(true),
-      );
+      sent!((whole) => {
+        if (whole) this.#uncounted = false;
+        this.end(!whole);
+      });
       return response;
     }
     if (!response.body) {

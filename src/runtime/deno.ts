@@ -16,7 +16,7 @@ import { installShutdown } from "./shutdown.ts";
 /** The little of Deno's API used here (this project type-checks with tsc, not deno check). */
 interface DenoServeHandlerInfo {
   readonly remoteAddr: { readonly transport: string; readonly hostname: string; readonly port: number };
-  /** Settles once the response has been sent whole; rejects when it could not be. */
+  /** Settles once the response has gone (2.9.6: it resolves when the client broke it off too). */
   readonly completed?: Promise<void>;
 }
 interface DenoHttpServer {
@@ -63,7 +63,20 @@ async function main(): Promise<void> {
     // Hono hands the handler's second argument (Deno's ServeHandlerInfo) to handlers as c.env.
     peerAddress: (c) => getConnInfo(c).remote.address,
     webSockets: (c) => denoConnector(c.req.raw, (request) => Deno.upgradeWebSocket(request)),
-    responseSent: (c) => (c.env as DenoServeHandlerInfo | undefined)?.completed,
+    // ServeHandlerInfo.completed resolves once the response has gone, whole or broken off alike
+    // (measured on 2.9.6), and request.signal cannot tell the two apart in time: under the default
+    // "legacy abort" it aborts after every response, and with --unstable-no-legacy-abort it may
+    // abort after `completed` has resolved. So on Deno a break-off is not seen (README, Logs).
+    responseSent: (c) => {
+      const completed = (c.env as DenoServeHandlerInfo | undefined)?.completed;
+      if (!completed) return undefined;
+      return (settled) => {
+        completed.then(
+          () => settled(true),
+          () => settled(false),
+        );
+      };
+    },
     stores: {
       "deno-kv": (config) => {
         if (!Deno.openKv) fail("STATE=deno-kv: Deno.openKv is not available; run deno with --unstable-kv");

@@ -29,12 +29,8 @@ async function main(): Promise<void> {
     responseSent: (c) => {
       const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
       if (!outgoing) return undefined;
-      const sent = new Promise<void>((resolve, reject) => {
-        // on, not once: a response closes once, and once wraps every listener in a function of its own.
-        outgoing.on("close", () => (outgoing.writableFinished ? resolve() : reject(new Error("client went away"))));
-      });
-      sent.catch(() => undefined);
-      return sent;
+      // on, not once: a response closes once, and once wraps every listener in a function of its own.
+      return (settled) => outgoing.on("close", () => settled(outgoing.writableFinished));
     },
     routingHeaders: (c) => {
       const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;

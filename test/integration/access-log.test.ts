@@ -4,7 +4,7 @@
 // parser, its latency histogram counting exactly the requests sent. Node carries the big run;
 // Bun and Deno show their writers produce the same lines.
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, connect } from "node:net";
 import { getMetricsFromIterator, type PromHistogramData, type PromMetrics } from "prom2javascript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Upstream } from "../../scripts/upstream.ts";
@@ -59,6 +59,38 @@ async function startDeclaredUpstream(): Promise<{ url: string; close(): Promise<
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
+}
+
+/** An upstream that declares a 1 MB body, sends 64 KB of it and then waits for ever. */
+async function startStallingUpstream(): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(1 << 20) });
+    res.write(Buffer.alloc(64 * 1024, 120));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A client that reads the response head and some body, then drops its connection. */
+async function breakOffAfterSomeBody(url: string, path: string, requestId: string): Promise<void> {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  socket.write(`GET ${path} HTTP/1.1\r\nhost: ${hostname}\r\nx-request-id: ${requestId}\r\n\r\n`);
+  let received = 0;
+  await new Promise<void>((resolve, reject) => {
+    socket.on("error", reject);
+    socket.on("data", (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > 16 * 1024) resolve();
+    });
+  });
+  socket.destroy();
 }
 
 const fetcher = (lb: RunningServer) => ({
@@ -297,6 +329,26 @@ describe("LOG_FORMAT=json on workerd", () => {
     } finally {
       await other.dispose();
       await declared.close();
+    }
+  });
+});
+
+// Node only: Deno's `completed` resolves for a body broken off too, and Workers and Bun report no
+// end of a body of declared length (README, Logs).
+describe.each(["node"] as ServerRuntime[])("LOG_FORMAT=json on %s: a body the client breaks off", (runtime) => {
+  it("writes the record when the client goes, marked aborted, with no byte count it cannot know", async () => {
+    const stalling = await startStallingUpstream();
+    const lb = await startServer(runtime, [`--backends=${stalling.url}`], { LOG_FORMAT: "json" });
+    try {
+      const id = `${runtime}-broken-off`;
+      await breakOffAfterSomeBody(lb.url, "/big", id);
+      const recordOf = () => requestRecords(parseLines(lb.stdout)).find((o) => o["request_id"] === id);
+      await until(() => recordOf() !== undefined, 10_000, "the record");
+      expect(recordOf()).toMatchObject({ status: 200, aborted: true, bytes_out: null });
+      expect(recordOf()).not.toHaveProperty("logged_at");
+    } finally {
+      await lb.stop();
+      await stalling.close();
     }
   });
 });

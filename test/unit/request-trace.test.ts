@@ -2,8 +2,12 @@
 // the server's own "sent" where it has one, at hand-over where the runtime cannot say) and what LOG_FORMAT makes of lines and events.
 import { describe, expect, it, vi } from "vitest";
 import { loggingOf } from "../../src/app/logging.ts";
-import { type AccessRecord, isoTime, RequestTrace } from "../../src/proxy/request-trace.ts";
+import { type AccessRecord, isoTime, RequestTrace, type SentWatch } from "../../src/proxy/request-trace.ts";
 import { isSaneId, requestIdOf } from "../../src/shared/request-id.ts";
+
+/** A server's word on a body, given after the handler has returned (as Node's 'close' is). */
+const sentWhole: SentWatch = (settled) => queueMicrotask(() => settled(true));
+const brokenOff: SentWatch = (settled) => queueMicrotask(() => settled(false));
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -88,7 +92,7 @@ describe("RequestTrace", () => {
   it("leaves a declared body to a server that says when it was sent", async () => {
     const ok = traced();
     const body = new Response("twelve bytes", { headers: { "content-length": "12" } });
-    const response = ok.trace.finish(body, { signal: new AbortController().signal }, Promise.resolve());
+    const response = ok.trace.finish(body, { signal: new AbortController().signal }, sentWhole);
     expect(response).toBe(body);
     await Promise.resolve();
     await Promise.resolve();
@@ -97,7 +101,7 @@ describe("RequestTrace", () => {
     broken.trace.finish(
       new Response("twelve bytes", { headers: { "content-length": "12" } }),
       { signal: new AbortController().signal },
-      Promise.reject(new Error("client went away")),
+      brokenOff,
     );
     await new Promise((resolve) => setTimeout(resolve, 0));
     expect(broken.records[0]).toMatchObject({ aborted: true, bytes_out: null });
@@ -109,7 +113,7 @@ describe("RequestTrace", () => {
     // What node-upstream.ts read off the head, without a Headers.get: this response, and no other.
     read.trace.declared(upstream, 12);
     const get = vi.spyOn(upstream.headers, "get");
-    read.trace.finish(upstream, { signal: new AbortController().signal }, Promise.resolve());
+    read.trace.finish(upstream, { signal: new AbortController().signal }, sentWhole);
     await new Promise((resolve) => setTimeout(resolve, 0));
     expect(get).not.toHaveBeenCalled();
     expect(read.records[0]).toMatchObject({ bytes_out: 12 });
@@ -117,7 +121,7 @@ describe("RequestTrace", () => {
     const replaced = traced();
     replaced.trace.declared(upstream, 12);
     const other = new Response("five!", { headers: { "content-length": "5" } });
-    replaced.trace.finish(other, { signal: new AbortController().signal }, Promise.resolve());
+    replaced.trace.finish(other, { signal: new AbortController().signal }, sentWhole);
     await new Promise((resolve) => setTimeout(resolve, 0));
     expect(replaced.records[0]).toMatchObject({ bytes_out: 5 });
   });
@@ -135,7 +139,7 @@ describe("RequestTrace", () => {
         throw new Error("signal read");
       },
     };
-    expect(trace.finish(body, request, Promise.resolve())).toBe(body);
+    expect(trace.finish(body, request, sentWhole)).toBe(body);
     await Promise.resolve();
     await Promise.resolve();
     expect(records[0]).toMatchObject({ bytes_out: 12 });
@@ -146,7 +150,7 @@ describe("RequestTrace", () => {
     head.trace.finish(
       new Response(null, { headers: { "content-length": "12" } }),
       { signal: new AbortController().signal },
-      Promise.resolve(),
+      sentWhole,
     );
     expect(head.records[0]).toMatchObject({ status: 200, bytes_out: 0 });
     const notModified = traced();
