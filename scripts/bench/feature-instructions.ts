@@ -17,8 +17,13 @@
 // server's own CPU µs per request (from the paired timing). That is an estimate from above:
 // optimised code shrinks JavaScript (property loads, iterators, calls and the header-name checks
 // of undici's Headers, which the baseline tiers make through stubs) more than the runtime's native
-// work (syscalls, the HTTP parser), which the share also counts. Bun (JavaScriptCore) and Deno
-// have not been tried under valgrind.
+// work (syscalls, the HTTP parser), which the share also counts. For the JSON access log it is
+// the other way round, so that count is shown but judges nothing: the log's work is mostly the
+// runtime's native code (JSON.stringify, string building, number formatting), which runs as fast
+// on the baseline tiers as optimised, while the base's JavaScript runs several times slower, so
+// the log's share comes out too small. Measured by hand on Node (2026-12-06, servers pinned, A B B
+// A turns): with --no-opt the base took 548 µs/req and the log added 29 µs (×1.07); optimised,
+// 90 µs/req and 11 µs (×1.12). Bun (JavaScriptCore) and Deno have not been tried under valgrind.
 import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -252,16 +257,8 @@ export function featureInstructionTargets(
   const share = `${added >= 0 ? "+" : ""}${Math.round(added)} of ${Math.round(base)} instructions per request, ${((added / base) * 100).toFixed(2)}%`;
   const method = "instructions counted by callgrind on V8's baseline tiers";
   const what = FEATURES[counted.feature];
-  if (counted.feature === "json") {
-    const ratio = throughputRatio(counted);
-    return [
-      {
-        target: `${counted.runtime}: ${what.target} (${method}: base ÷ with)`,
-        value: `${ratio.toFixed(3)} × (${share})`,
-        met: ratio >= 0.9,
-      },
-    ];
-  }
+  // The JSON log's count understates its share (file header): the paired timing judges it.
+  if (counted.feature === "json") return [];
   if (baseUs === undefined) return [];
   const us = addedMicroseconds(counted, baseUs);
   return [
@@ -297,5 +294,11 @@ export function featureInstructionMarkdown(
       ? `Added: ${added} instructions per request (no paired CPU timing in this run to turn them into µs).`
       : `Added: ${added} instructions per request, ${addedMicroseconds(counted, baseUs).toFixed(2)} µs at the base server's ${baseUs.toFixed(1)} µs/req${counted.feature === "json" ? `; req/s at ${throughputRatio(counted).toFixed(3)} × the base's` : ""}.`,
     "",
+    ...(counted.feature === "json"
+      ? [
+          "Not a target: the log's work is mostly native (JSON.stringify, strings), as fast on the baseline tiers as optimised, while the base's JavaScript runs several times slower there, so this share is too small; the side-by-side timing judges it (scripts/bench/feature-instructions.ts).",
+          "",
+        ]
+      : []),
   ];
 }

@@ -234,7 +234,8 @@ export function pairTargets(pairs: readonly RowPair[]): TargetCheck[] {
         pair.kind === "json"
           ? `${pair.runtime}: the JSON access log costs ≤ 10% of req/s (side by side)`
           : `${pair.runtime}: the request log line ("Forwarding request to: ...") costs ≤ 10% of req/s (side by side)`,
-      value: `${ratio.toFixed(2)} × (median of ${pair.blocks.length} blocks; ${Math.round(rpsOf(pair.variant))} against ${Math.round(rpsOf(pair.base))} req/s over all turns; ${signed(pair.addedUs)} µs/req)`,
+      // Three places: a pair at 0.8996 and one at 0.9004 both read 0.90 with two, and only one meets.
+      value: `${ratio.toFixed(3)} × (median of ${pair.blocks.length} blocks; ${Math.round(rpsOf(pair.variant))} against ${Math.round(rpsOf(pair.base))} req/s over all turns; ${signed(pair.addedUs)} µs/req)`,
       met: ratio >= 0.9,
     };
   });

@@ -60,15 +60,13 @@ describe("routing cost in instructions", () => {
 });
 
 describe("JSON access log cost in instructions", () => {
-  it("is the base's instructions over the variant's, met at 0.9 and above", () => {
+  it("is the base's instructions over the variant's, shown but judging nothing (it understates the log)", () => {
     expect(throughputRatio(counted([1_800_000], [1_980_000], "node", "json"))).toBeCloseTo(1 / 1.1, 10);
-    const [met] = featureInstructionTargets(counted([1_800_000], [1_999_000], "node", "json"), undefined);
-    expect(met).toMatchObject({ met: true });
-    expect(met!.target).toContain("node: the JSON access log costs ≤ 10% of req/s");
-    expect(met!.value).toContain("0.900 ×");
-    const [missed] = featureInstructionTargets(counted([1_800_000], [2_001_000], "node", "json"), 100);
-    expect(missed).toMatchObject({ met: false });
-    expect(missed!.value).toContain("+201000 of 1800000 instructions per request, 11.17%");
+    expect(featureInstructionTargets(counted([1_800_000], [1_999_000], "node", "json"), undefined)).toEqual([]);
+    expect(featureInstructionTargets(counted([1_800_000], [2_001_000], "node", "json"), 100)).toEqual([]);
+    const markdown = featureInstructionMarkdown(counted([1_800_000], [2_001_000], "node", "json"), 100).join("\n");
+    expect(markdown).toContain("Added: 201000 instructions per request, 11.17 µs");
+    expect(markdown).toContain("Not a target");
   });
 
   it("titles its table and names both servers", () => {

@@ -64,7 +64,7 @@ describe("side-by-side pairs", () => {
     expect(routes).toMatchObject({ met: true });
     expect(routes!.value).toContain("+4.5 µs");
     expect(json).toMatchObject({ met: true });
-    expect(json!.value).toMatch(/^0\.91 ×/);
+    expect(json!.value).toMatch(/^0\.910 ×/);
     const [slow] = pairTargets([
       pair("log", [
         { rps: 0.85, cpu: 1.1 },
