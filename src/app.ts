@@ -9,7 +9,7 @@ import { SessionAffinity } from "./proxy/affinity/session-affinity.ts";
 import type { ClientGoneWatch } from "./proxy/forward.ts";
 import { handleProxy } from "./proxy/handle-proxy.ts";
 import { ALLOWED_METHODS, checkTarget } from "./proxy/request-target.ts";
-import { type BodySent, RequestTrace } from "./proxy/request-trace.ts";
+import { type AccessLog, type BodySent, RequestTrace } from "./proxy/request-trace.ts";
 import { isWebSocketUpgrade, type WebSocketConnector } from "./proxy/websocket-connector.ts";
 import { WebSocketSessions } from "./proxy/websocket-sessions.ts";
 import { locationFromHeaders } from "./routing/geo.ts";
@@ -50,6 +50,8 @@ export interface BalancerOptions {
   readonly log?: (line: string) => void;
   /** Where LOG_FORMAT=json's objects go; console.log(object) by default (Workers Logs). */
   readonly logRecord?: (record: object) => void;
+  /** The JSON access log, if not a record to logRecord per request (servers: lines written in batches). */
+  readonly logAccess?: AccessLog;
   /**
    * How this runtime carries a WebSocket upgrade for this request (its server and socket are in
    * c.env). Without one, an upgrade is forwarded as a plain request.
@@ -91,7 +93,11 @@ export interface Balancer {
 /** The whole balancer as one web-standard fetch handler; runtimes only adapt I/O around it. */
 export function createBalancer(config: Config, options: BalancerOptions): Balancer {
   const instance = options.instance ?? crypto.randomUUID();
-  const { log, forwarding, access } = loggingOf(config, { line: options.log, record: options.logRecord });
+  const { log, forwarding, access } = loggingOf(config, {
+    line: options.log,
+    record: options.logRecord,
+    access: options.logAccess,
+  });
   const environment: PoolEnvironment = {
     store: options.store,
     instance,

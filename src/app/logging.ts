@@ -1,5 +1,5 @@
 import type { Config } from "../config/load-config.ts";
-import type { AccessSink } from "../proxy/request-trace.ts";
+import { type AccessLog, recordEach } from "../proxy/request-trace.ts";
 import { consoleRecord } from "../shared/console-record.ts";
 import type { Log } from "../shared/log.ts";
 
@@ -9,6 +9,8 @@ export interface LogSinks {
   readonly line?: (line: string) => void;
   /** One JSON log object (Workers: console.log(object), which Workers Logs indexes; console-record.ts). */
   readonly record?: (record: object) => void;
+  /** The access log, where the runtime keeps one of its own (servers: a line per request, written in batches). */
+  readonly access?: AccessLog;
 }
 
 export interface Logging {
@@ -17,7 +19,7 @@ export interface Logging {
   /** The text format's "Forwarding request to: <url>" per attempt. */
   readonly forwarding: boolean;
   /** The JSON format's access log: one record per finished request. */
-  readonly access: AccessSink | undefined;
+  readonly access: AccessLog | undefined;
 }
 
 /**
@@ -31,5 +33,5 @@ export function loggingOf(config: Pick<Config, "log_format" | "log_requests">, s
   const record = sinks.record ?? consoleRecord;
   const log: Log = (text, event) =>
     record(event ? { time: new Date().toISOString(), ...event } : { time: new Date().toISOString(), msg: text });
-  return { log, forwarding: false, access: config.log_requests ? record : undefined };
+  return { log, forwarding: false, access: config.log_requests ? (sinks.access ?? recordEach(record)) : undefined };
 }

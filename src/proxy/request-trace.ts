@@ -1,9 +1,11 @@
 /**
- * The JSON access log: what one request did, filled in as it goes, and written once it has
- * ended, that is once its response body has been passed on whole or broken off (bytes_out is
- * counted as the body passes). Made only when LOG_FORMAT=json with request logging on; the
- * text format has no record. One object per request, and nothing else per request: the body
- * watcher and the client-abort listener are this same object (no closures).
+ * The JSON access log: what one request did, filled in as it goes, and handed to the access log
+ * once it has ended, that is once its response body has been passed on whole or broken off
+ * (bytes_out is counted as the body passes). The access log makes the record from it then
+ * (Workers) or a batch later (servers: runtime/access-batch.ts); either way the record says
+ * what was true when the request ended. Made only when LOG_FORMAT=json with request logging
+ * on; the text format has no record. One object per request, and nothing else per request: the
+ * body watcher, the client-abort listener and the ended request are this same object.
  *
  * A JavaScript stream in a body's way costs Workers, Bun and Deno their native body pipe, so a
  * body of declared length that is passed on as it came is left to the runtime, which says how
@@ -55,6 +57,23 @@ export interface AccessRecord {
 
 export type AccessSink = (record: AccessRecord) => void;
 
+/** A request that has ended: every field of its record is final. */
+export interface EndedRequest {
+  record(): AccessRecord;
+}
+
+/**
+ * Takes each request as it ends. Workers write its record at once (recordEach); the servers
+ * gather ended requests and write their records a batch at a time (runtime/access-batch.ts).
+ */
+export type AccessLog = (ended: EndedRequest) => void;
+
+/** An access log that makes each record as its request ends and hands it to `sink`. */
+export const recordEach =
+  (sink: AccessSink): AccessLog =>
+  (ended) =>
+    sink(ended.record());
+
 /**
  * Calls `settled` once the response body has gone: `whole` false when the client broke it off.
  * A callback, not a promise: on Node a promise, its rejection handler and the reactions that
@@ -72,7 +91,7 @@ export type BodySent = SentWatch | "unobserved";
 /** What the record needs of the client's request: its signal, read only when a body is streamed. */
 export type ClientRequest = Pick<Request, "signal">;
 
-export class RequestTrace implements UnderlyingDefaultSource<Uint8Array> {
+export class RequestTrace implements UnderlyingDefaultSource<Uint8Array>, EndedRequest {
   readonly #startedAt = performance.now();
   readonly #time = Date.now();
   pool: string | undefined;
@@ -87,6 +106,8 @@ export class RequestTrace implements UnderlyingDefaultSource<Uint8Array> {
   #status = 0;
   #bytesOut = 0;
   #ended = false;
+  #endedAt = 0;
+  #aborted = false;
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   /** A body left to the server: how many of its bytes went out is not known until it was sent. */
   #uncounted = false;
@@ -98,7 +119,7 @@ export class RequestTrace implements UnderlyingDefaultSource<Uint8Array> {
   #declaredLength = 0;
 
   constructor(
-    private readonly sink: AccessSink,
+    private readonly log: AccessLog,
     readonly requestId: string,
     private readonly method: string,
     private readonly host: string,
@@ -183,8 +204,9 @@ export class RequestTrace implements UnderlyingDefaultSource<Uint8Array> {
   }
 
   cancel(reason: unknown): Promise<void> {
+    const reader = this.#reader!;
     this.end(true);
-    return this.#reader!.cancel(reason);
+    return reader.cancel(reason);
   }
 
   /** The client's signal fired: it went away mid-body. */
@@ -192,15 +214,26 @@ export class RequestTrace implements UnderlyingDefaultSource<Uint8Array> {
     this.end(true);
   }
 
-  /** Writes the record once: the body ended (or broke off), or the WebSocket closed. */
+  /**
+   * Ends the request once: the body ended (or broke off), or the WebSocket closed. Its record is
+   * made when the access log asks (record()), which on the servers is a batch later: what the
+   * record needs is kept, what it does not (the upstream response, the body's reader) let go.
+   */
   end(aborted: boolean, status = this.#status): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.#endedAt = performance.now();
+    this.#aborted = aborted;
+    this.#status = status;
     this.#signal?.removeEventListener("abort", this);
-    this.sink(this.#record(status, aborted));
+    this.#signal = undefined;
+    this.#reader = undefined;
+    this.#declaredFor = undefined;
+    this.log(this);
   }
 
-  #record(status: number, aborted: boolean): AccessRecord {
+  record(): AccessRecord {
+    const status = this.#status;
     const query = this.target.indexOf("?");
     // Optional fields are added in place (no spread objects per request); the key order is the
     // interface's, so every line reads alike.
@@ -215,14 +248,14 @@ export class RequestTrace implements UnderlyingDefaultSource<Uint8Array> {
       backend: this.backend ?? null,
       attempts: this.attempts,
       upstream_ms: this.upstreamMs === undefined ? null : round(this.upstreamMs),
-      total_ms: round(performance.now() - this.#startedAt),
+      total_ms: round(this.#endedAt - this.#startedAt),
       bytes_in: this.bytesIn,
       bytes_out: this.#uncounted ? null : this.#bytesOut,
       client_ip: this.clientIp ?? null,
     };
     if (this.route !== undefined) record.route = this.route;
     if (this.affinity !== undefined) record.affinity = this.affinity;
-    if (aborted) record.aborted = true;
+    if (this.#aborted) record.aborted = true;
     if (this.#atHeaders) record.logged_at = "headers";
     return record;
   }

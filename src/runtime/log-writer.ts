@@ -7,6 +7,7 @@
 // shutdown and exit flush what is left.
 import { writeSync } from "node:fs";
 import process from "node:process";
+import { AccessBatch } from "./access-batch.ts";
 
 export interface LineWriter {
   /** Queues `text` (a whole line, newline included); never blocks. */
@@ -117,6 +118,7 @@ export function useLineWriter(writer: LineWriter): void {
   current = writer;
   process.on("exit", () => {
     try {
+      accessBatch.writeOut();
       writer.flushSync();
     } catch {
       // Exiting anyway.
@@ -133,9 +135,14 @@ export function writeRecord(record: object): void {
   current.write(`${JSON.stringify(record)}\n`);
 }
 
+/** LOG_FORMAT=json's access log: a line per request, written in batches (access-batch.ts). */
+const accessBatch = new AccessBatch((text) => current.write(text), HAND_OVER_MS);
+export const writeAccessLog = accessBatch.log;
+
 /** Flushes the log (at most `limitMs`: stdout may be what is stuck), then calls `exit`. */
 export function flushThen(exit: () => void, limitMs = 1_000): void {
   const timer = setTimeout(exit, limitMs);
+  accessBatch.writeOut();
   void current.flush().finally(() => {
     clearTimeout(timer);
     exit();

@@ -19,7 +19,7 @@ import type { StateKind } from "../state/types.ts";
 import { CliError, goLog, parseCli, setLineFormat, usage } from "./cli.ts";
 import { isTrusted, resolveClientIp } from "./client-ip.ts";
 import { createStore, type StoreOpeners } from "./create-store.ts";
-import { writeRecord } from "./log-writer.ts";
+import { writeAccessLog, writeRecord } from "./log-writer.ts";
 
 export const SEED_NO_BACKENDS = "Please provide one or more backends to load balance";
 
@@ -130,6 +130,7 @@ export async function prepareServer(argv: readonly string[], options: ServerOpti
       trustsPeer: trusted.length === 0 ? () => false : (c) => isTrusted(options.peerAddress(c), trusted),
       log: goLog,
       logRecord: writeRecord,
+      logAccess: writeAccessLog,
       ...(upstreamFetch ? { fetch: upstreamFetch } : {}),
       ...(options.webSockets ? { webSockets: options.webSockets } : {}),
       ...(options.watchClientGone ? { watchClientGone: options.watchClientGone } : {}),

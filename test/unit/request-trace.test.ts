@@ -2,7 +2,7 @@
 // the server's own "sent" where it has one, at hand-over where the runtime cannot say) and what LOG_FORMAT makes of lines and events.
 import { describe, expect, it, vi } from "vitest";
 import { loggingOf } from "../../src/app/logging.ts";
-import { type AccessRecord, isoTime, RequestTrace, type SentWatch } from "../../src/proxy/request-trace.ts";
+import { type AccessRecord, isoTime, RequestTrace, recordEach, type SentWatch } from "../../src/proxy/request-trace.ts";
 import { isSaneId, requestIdOf } from "../../src/shared/request-id.ts";
 
 /** A server's word on a body, given after the handler has returned (as Node's 'close' is). */
@@ -28,7 +28,7 @@ describe("RequestTrace", () => {
   const traced = (method = "POST") => {
     const records: AccessRecord[] = [];
     const trace = new RequestTrace(
-      (r) => records.push(r),
+      recordEach((r) => records.push(r)),
       "id-1",
       method,
       "lb.test",

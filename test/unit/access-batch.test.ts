@@ -1,0 +1,86 @@
+// The servers' access log: requests gathered as they end, their lines written in order, one text
+// a batch, after the interval or once a batch is full, and each record as it was when its
+// request ended (not when the batch was written).
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { EndedRequest } from "../../src/proxy/request-trace.ts";
+import { RequestTrace } from "../../src/proxy/request-trace.ts";
+import { AccessBatch, BATCH_RECORDS } from "../../src/runtime/access-batch.ts";
+
+const ended = (n: number): EndedRequest => ({
+  record: () => ({
+    time: "2026-12-06T00:00:00.000Z",
+    request_id: `r${n}`,
+    method: "GET",
+    host: "lb.test",
+    path: "/",
+    status: 200,
+    pool: "default",
+    backend: "a",
+    attempts: 1,
+    upstream_ms: 1,
+    total_ms: 2,
+    bytes_in: 0,
+    bytes_out: 5,
+    client_ip: null,
+  }),
+});
+
+const idsOf = (text: string) =>
+  text
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line).request_id);
+
+describe("AccessBatch", () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance", "Date"] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("writes what ended within the interval as one text, a JSON line each, in order", () => {
+    const written: string[] = [];
+    const batch = new AccessBatch((text) => written.push(text), 20);
+    batch.log(ended(1));
+    batch.log(ended(2));
+    vi.advanceTimersByTime(19);
+    expect(written).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(written).toHaveLength(1);
+    expect(written[0]!.endsWith("\n")).toBe(true);
+    expect(idsOf(written[0]!)).toEqual(["r1", "r2"]);
+    batch.log(ended(3));
+    vi.advanceTimersByTime(20);
+    expect(written.map(idsOf)).toEqual([["r1", "r2"], ["r3"]]);
+    vi.advanceTimersByTime(100);
+    expect(written).toHaveLength(2);
+  });
+
+  it("writes a full batch at once, and what waits when asked (exit)", () => {
+    const written: string[] = [];
+    const batch = new AccessBatch((text) => written.push(text), 20);
+    for (let n = 0; n < BATCH_RECORDS; n++) batch.log(ended(n));
+    expect(written).toHaveLength(1);
+    expect(idsOf(written[0]!)).toHaveLength(BATCH_RECORDS);
+    batch.log(ended(-1));
+    batch.writeOut();
+    expect(written.map(idsOf)[1]).toEqual(["r-1"]);
+    batch.writeOut();
+    expect(written).toHaveLength(2);
+  });
+
+  it("keeps each request's end time and outcome, however late its line is written", () => {
+    const written: string[] = [];
+    const batch = new AccessBatch((text) => written.push(text), 20);
+    const trace = new RequestTrace(batch.log, "id-1", "GET", "lb.test", "/", "203.0.113.9");
+    vi.advanceTimersByTime(3);
+    trace.finish(new Response(null, { status: 204 }), { signal: new AbortController().signal });
+    vi.advanceTimersByTime(19);
+    expect(written).toEqual([]);
+    vi.advanceTimersByTime(1);
+    const record = JSON.parse(written[0]!);
+    expect(record).toMatchObject({ request_id: "id-1", status: 204, bytes_out: 0 });
+    expect(record.total_ms).toBe(3);
+  });
+});
