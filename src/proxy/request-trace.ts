@@ -204,9 +204,8 @@ export class RequestTrace implements UnderlyingDefaultSource<Uint8Array>, EndedR
   }
 
   cancel(reason: unknown): Promise<void> {
-    const reader = this.#reader!;
     this.end(true);
-    return reader.cancel(reason);
+    return this.#reader!.cancel(reason);
   }
 
   /** The client's signal fired: it went away mid-body. */
@@ -217,7 +216,8 @@ export class RequestTrace implements UnderlyingDefaultSource<Uint8Array>, EndedR
   /**
    * Ends the request once: the body ended (or broke off), or the WebSocket closed. Its record is
    * made when the access log asks (record()), which on the servers is a batch later: what the
-   * record needs is kept, what it does not (the upstream response, the body's reader) let go.
+   * record needs is kept, the upstream response let go. The body's reader stays: a stream whose
+   * client's signal fired first may still be cancelled, and that must reach the upstream body.
    */
   end(aborted: boolean, status = this.#status): void {
     if (this.#ended) return;
@@ -227,7 +227,6 @@ export class RequestTrace implements UnderlyingDefaultSource<Uint8Array>, EndedR
     this.#status = status;
     this.#signal?.removeEventListener("abort", this);
     this.#signal = undefined;
-    this.#reader = undefined;
     this.#declaredFor = undefined;
     this.log(this);
   }

@@ -9,7 +9,7 @@
 // times what they cost in a loop. Node's side-by-side pair in `npm run bench` (twenty A B B A
 // blocks, this machine): 0.869 x the req/s without the log (+11.8 µs a request) with a line
 // at 'close', 0.930 x (+5.9 µs) gathered here. A request waits as its RequestTrace, which has
-// let go of the upstream response and the body by then.
+// let go of the upstream response by then.
 import type { AccessLog, EndedRequest } from "../proxy/request-trace.ts";
 
 /** At most this many ended requests wait: a batch is written when it is this long. */

@@ -89,6 +89,28 @@ describe("RequestTrace", () => {
     expect(records[0]).toMatchObject({ aborted: true, bytes_out: 3 });
   });
 
+  it("still cancels the upstream body when the client's signal fired before the stream was cancelled", async () => {
+    const { trace, records } = traced();
+    let upstreamCancelled = false;
+    const upstream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode("abc"));
+      },
+      cancel() {
+        upstreamCancelled = true;
+      },
+    });
+    const client = new AbortController();
+    const response = trace.finish(new Response(upstream), { signal: client.signal });
+    const reader = response.body!.getReader();
+    await reader.read();
+    client.abort();
+    await reader.cancel("client gone");
+    expect(upstreamCancelled).toBe(true);
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ aborted: true, bytes_out: 3 });
+  });
+
   it("leaves a declared body to a server that says when it was sent", async () => {
     const ok = traced();
     const body = new Response("twelve bytes", { headers: { "content-length": "12" } });
