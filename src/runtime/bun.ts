@@ -40,7 +40,7 @@ declare const Bun: {
 };
 
 async function main(): Promise<void> {
-  useLineWriter(new BatchedWriter((bytes) => Bun.write(Bun.stdout, bytes), writeAllSync));
+  useLineWriter(new BatchedWriter((bytes) => Bun.write(Bun.stdout, bytes), writeAllSync), "at-end");
   // Assigned before the first request arrives, which is when webSockets below first reads it.
   let server!: BunServer;
   const { settings, balancer, announce, stopBackground } = await prepareServer(process.argv.slice(2), {

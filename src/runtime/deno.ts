@@ -57,7 +57,7 @@ const DENO_LIMITS_NOTE =
   "HEADER_TIMEOUT_MS, IDLE_TIMEOUT_MS and MAX_CONNECTIONS do not apply on Deno: Deno.serve has no such limits (put a proxy with them in front)";
 
 async function main(): Promise<void> {
-  useLineWriter(new BatchedWriter(writeAll, writeAllSync));
+  useLineWriter(new BatchedWriter(writeAll, writeAllSync), "at-end");
   let kvStore: DenoKvStore | undefined;
   const { settings, balancer, announce, stopBackground } = await prepareServer(Deno.args, {
     // Hono hands the handler's second argument (Deno's ServeHandlerInfo) to handlers as c.env.

@@ -15,7 +15,7 @@ import { installShutdown } from "./shutdown.ts";
 import { type NodeTimeouts, nodeTimeouts } from "./slow-clients.ts";
 
 async function main(): Promise<void> {
-  useLineWriter(nodeLineWriter());
+  useLineWriter(nodeLineWriter(), "in-batch");
   const { settings, balancer, announce, stopBackground } = await prepareServer(process.argv.slice(2), {
     peerAddress: (c) => getConnInfo(c).remote.address,
     // One keep-alive pool per backend, which also sends the Host header preserve_host needs.

@@ -1,28 +1,33 @@
 // The servers' access log: requests gathered as they end, their lines written in order, one text
 // a batch, after the interval or once a batch is full, and each record as it was when its
-// request ended (not when the batch was written).
+// request ended (not when the batch was written), whether the line is made as the request ends
+// or when its batch is written.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { EndedRequest } from "../../src/proxy/request-trace.ts";
 import { RequestTrace } from "../../src/proxy/request-trace.ts";
-import { AccessBatch, BATCH_RECORDS } from "../../src/runtime/access-batch.ts";
+import { AccessBatch, type AccessLineTiming, BATCH_RECORDS } from "../../src/runtime/access-batch.ts";
 
-const ended = (n: number): EndedRequest => ({
-  record: () => ({
-    time: "2026-12-06T00:00:00.000Z",
-    request_id: `r${n}`,
-    method: "GET",
-    host: "lb.test",
-    path: "/",
-    status: 200,
-    pool: "default",
-    backend: "a",
-    attempts: 1,
-    upstream_ms: 1,
-    total_ms: 2,
-    bytes_in: 0,
-    bytes_out: 5,
-    client_ip: null,
-  }),
+/** Record n; `made` counts the records made of it. */
+const ended = (n: number, made = { count: 0 }): EndedRequest => ({
+  record: () => {
+    made.count++;
+    return {
+      time: "2026-12-06T00:00:00.000Z",
+      request_id: `r${n}`,
+      method: "GET",
+      host: "lb.test",
+      path: "/",
+      status: 200,
+      pool: "default",
+      backend: "a",
+      attempts: 1,
+      upstream_ms: 1,
+      total_ms: 2,
+      bytes_in: 0,
+      bytes_out: 5,
+      client_ip: null,
+    };
+  },
 });
 
 const idsOf = (text: string) =>
@@ -31,7 +36,13 @@ const idsOf = (text: string) =>
     .filter(Boolean)
     .map((line) => JSON.parse(line).request_id);
 
-describe("AccessBatch", () => {
+describe.each<AccessLineTiming>(["in-batch", "at-end"])("AccessBatch, lines made %s", (timing) => {
+  const batchOf = (written: string[]) => {
+    const batch = new AccessBatch((text) => written.push(text), 20);
+    batch.timing = timing;
+    return batch;
+  };
+
   beforeEach(() => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance", "Date"] });
   });
@@ -41,7 +52,7 @@ describe("AccessBatch", () => {
 
   it("writes what ended within the interval as one text, a JSON line each, in order", () => {
     const written: string[] = [];
-    const batch = new AccessBatch((text) => written.push(text), 20);
+    const batch = batchOf(written);
     batch.log(ended(1));
     batch.log(ended(2));
     vi.advanceTimersByTime(19);
@@ -59,7 +70,7 @@ describe("AccessBatch", () => {
 
   it("writes a full batch at once, and what waits when asked (exit)", () => {
     const written: string[] = [];
-    const batch = new AccessBatch((text) => written.push(text), 20);
+    const batch = batchOf(written);
     for (let n = 0; n < BATCH_RECORDS; n++) batch.log(ended(n));
     expect(written).toHaveLength(1);
     expect(idsOf(written[0]!)).toHaveLength(BATCH_RECORDS);
@@ -72,7 +83,7 @@ describe("AccessBatch", () => {
 
   it("keeps each request's end time and outcome, however late its line is written", () => {
     const written: string[] = [];
-    const batch = new AccessBatch((text) => written.push(text), 20);
+    const batch = batchOf(written);
     const trace = new RequestTrace(batch.log, "id-1", "GET", "lb.test", "/", "203.0.113.9");
     vi.advanceTimersByTime(3);
     trace.finish(new Response(null, { status: 204 }), { signal: new AbortController().signal });
@@ -82,5 +93,16 @@ describe("AccessBatch", () => {
     const record = JSON.parse(written[0]!);
     expect(record).toMatchObject({ request_id: "id-1", status: 204, bytes_out: 0 });
     expect(record.total_ms).toBe(3);
+  });
+
+  it(`makes a request's line ${timing === "at-end" ? "as it ends" : "when its batch is written"}, once`, () => {
+    const written: string[] = [];
+    const batch = batchOf(written);
+    const made = { count: 0 };
+    batch.log(ended(7, made));
+    expect(made.count).toBe(timing === "at-end" ? 1 : 0);
+    vi.advanceTimersByTime(20);
+    expect(made.count).toBe(1);
+    expect(written.map(idsOf)).toEqual([["r7"]]);
   });
 });
