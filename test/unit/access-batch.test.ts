@@ -6,29 +6,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { EndedRequest } from "../../src/proxy/request-trace.ts";
 import { RequestTrace } from "../../src/proxy/request-trace.ts";
 import { AccessBatch, type AccessLineTiming, BATCH_RECORDS } from "../../src/runtime/access-batch.ts";
+import { endedRequest } from "../support/ended-request.ts";
 
-/** Record n; `made` counts the records made of it. */
-const ended = (n: number, made = { count: 0 }): EndedRequest => ({
-  record: () => {
-    made.count++;
-    return {
-      time: "2026-12-06T00:00:00.000Z",
-      request_id: `r${n}`,
-      method: "GET",
-      host: "lb.test",
-      path: "/",
-      status: 200,
-      pool: "default",
-      backend: "a",
-      attempts: 1,
-      upstream_ms: 1,
-      total_ms: 2,
-      bytes_in: 0,
-      bytes_out: 5,
-      client_ip: null,
-    };
-  },
-});
+/** Record n (request id `r<n>`); `made` counts the records made of it. */
+const ended = (n: number, made = { count: 0 }): EndedRequest => endedRequest(`r${n}`, made);
 
 const idsOf = (text: string) =>
   text
