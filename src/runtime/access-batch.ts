@@ -20,8 +20,9 @@ import type { AccessLog, EndedRequest } from "../proxy/request-trace.ts";
 /**
  * At most this many ended requests wait: a batch is written when it is this long. Its text stays
  * well under 128 KiB (lines of ~350 bytes), past which V8 allocates a string in its large-object
- * space: batches of 512 (~180 KB texts) cost Node +11-14 µs a request against +6-8 µs for
- * batches of 64 or 300 (~105 KB), two processes a side, servers pinned, A B B A turns.
+ * space, the likely reason why batches of 512 (~180 KB texts) cost Node +11-14 µs a request
+ * against +5-9 µs for batches of 64 or 300 (~105 KB; two processes a variant, servers pinned,
+ * A B B A turns).
  */
 export const BATCH_RECORDS = 128;
 
