@@ -89,12 +89,16 @@ function traceAttempt(trace: RequestTrace, body: PreparedBody, result: ForwardRe
 
 /**
  * A failed attempt whose streamed body did not arrive whole is the client's doing (an aborted
- * or stalled upload, a body over the limit): no backend is blamed, nothing is retried.
+ * or stalled upload, a body over the limit): no backend is blamed, nothing is retried. A client
+ * that went away gets nginx's 499, which only the access log sees.
  */
 function clientBroke(request: Request, progress: BodyProgress | undefined, ctx: RequestContext): Response | undefined {
   if (progress?.tooLarge) return tooLarge(undefined, ctx);
-  const gone = request.signal.aborted || progress?.broken;
-  if (gone) return errorResponse(400, "bad_request", "the client broke off the request", ctx.requestId);
+  if (request.signal.aborted) {
+    ctx.trace?.clientGone();
+    return errorResponse(499, "client_closed_request", "the client closed the connection first", ctx.requestId);
+  }
+  if (progress?.broken) return errorResponse(400, "bad_request", "the client broke off the request", ctx.requestId);
   // Still uploading when the attempt timed out: the client stalled, not the backend.
   if (progress && !progress.complete) {
     return errorResponse(408, "request_timeout", "the request body stopped arriving", ctx.requestId);

@@ -108,6 +108,8 @@ export class RequestTrace implements UnderlyingDefaultSource<Uint8Array>, EndedR
   #ended = false;
   #endedAt = 0;
   #aborted = false;
+  /** The client went away before its response (clientGone()). */
+  #gone = false;
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   /** A body left to the server: how many of its bytes went out is not known until it was sent. */
   #uncounted = false;
@@ -144,6 +146,10 @@ export class RequestTrace implements UnderlyingDefaultSource<Uint8Array>, EndedR
     const status = response.status;
     this.#status = status;
     if (status === 101) return response;
+    if (this.#gone) {
+      this.end(true);
+      return response;
+    }
     // Neither response.body nor request.signal is read on the way to a body left to the server:
     // on Node each is an object made on first reading (the signal an AbortController per request).
     if (this.method === "HEAD" || status === 204 || status === 205 || status === 304) {
@@ -176,6 +182,11 @@ export class RequestTrace implements UnderlyingDefaultSource<Uint8Array>, EndedR
     this.#reader = response.body.getReader();
     this.#watch(request.signal);
     return new Response(new ReadableStream(this), response);
+  }
+
+  /** The client went away before its response was ready: finish() writes the record at once, aborted. */
+  clientGone(): void {
+    this.#gone = true;
   }
 
   /** workerd drops a body whose client went away without cancelling it: the signal says so. */

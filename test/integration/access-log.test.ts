@@ -4,7 +4,7 @@
 // parser, its latency histogram counting exactly the requests sent. Node carries the big run;
 // Bun and Deno show their writers produce the same lines.
 import { createServer } from "node:http";
-import { type AddressInfo, connect } from "node:net";
+import { type AddressInfo, connect, type Socket } from "node:net";
 import { getMetricsFromIterator, type PromHistogramData, type PromMetrics } from "prom2javascript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Upstream } from "../../scripts/upstream.ts";
@@ -77,11 +77,17 @@ async function startStallingUpstream(): Promise<{ url: string; close(): Promise<
   };
 }
 
-/** A client that reads the response head and some body, then drops its connection. */
-async function breakOffAfterSomeBody(url: string, path: string, requestId: string): Promise<void> {
+/** A raw GET with the given id, on a socket of its own that the test may drop at any moment. */
+function sendRawGet(url: string, path: string, requestId: string): Socket {
   const { hostname, port } = new URL(url);
   const socket = connect(Number(port), hostname);
   socket.write(`GET ${path} HTTP/1.1\r\nhost: ${hostname}\r\nx-request-id: ${requestId}\r\n\r\n`);
+  return socket;
+}
+
+/** A client that reads the response head and some body, then drops its connection. */
+async function breakOffAfterSomeBody(url: string, path: string, requestId: string): Promise<void> {
+  const socket = sendRawGet(url, path, requestId);
   let received = 0;
   await new Promise<void>((resolve, reject) => {
     socket.on("error", reject);
@@ -352,3 +358,50 @@ describe.each(["node"] as ServerRuntime[])("LOG_FORMAT=json on %s: a body the cl
     }
   });
 });
+
+/** An upstream that takes requests and never answers them; `received` counts them. */
+async function startSilentUpstream(): Promise<{ url: string; received(): number; close(): Promise<void> }> {
+  let received = 0;
+  const server = createServer(() => {
+    received++;
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    received: () => received,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+// nginx's 499: the client hung up while the backend was still thinking. Not the client's 400,
+// and not the backend's fault (its health and the error count stay as they were).
+describe.each(["node", "bun", "deno"] as ServerRuntime[])(
+  "LOG_FORMAT=json on %s: a client that hangs up first",
+  (runtime) => {
+    it("writes the record at once as 499, marked aborted, the backend not blamed", async () => {
+      const silent = await startSilentUpstream();
+      const lb = await startServer(runtime, [`--backends=${silent.url}`], { LOG_FORMAT: "json", ADMIN_TOKEN });
+      try {
+        const id = `${runtime}-hung-up`;
+        const socket = sendRawGet(lb.url, "/wait", id);
+        socket.on("error", () => undefined);
+        await until(() => silent.received() === 1, 10_000, "the request at the upstream");
+        socket.destroy();
+        const recordOf = () => requestRecords(parseLines(lb.stdout)).find((o) => o["request_id"] === id);
+        await until(() => recordOf() !== undefined, 10_000, "the record");
+        expect(recordOf()).toMatchObject({ status: 499, aborted: true, attempts: 1, bytes_out: 0 });
+        const metrics = await fetch(`${lb.url}/_lb/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+        const failures = (await metrics.text())
+          .split("\n")
+          .filter((line) => line.startsWith("edge_lb_attempt_failures_total"));
+        expect(failures.filter((line) => !line.endsWith(" 0"))).toEqual([]);
+      } finally {
+        await lb.stop();
+        await silent.close();
+      }
+    });
+  },
+);
