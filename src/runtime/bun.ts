@@ -5,7 +5,7 @@ import { getConnInfo } from "hono/bun";
 import { type BunUpgrader, bunConnector, bunWebSocketHandlers } from "./bun-websocket.ts";
 import { goLog } from "./cli.ts";
 import { closeWebSockets } from "./close-web-sockets.ts";
-import { BatchedWriter, flushThen, useLineWriter, writeAllSync } from "./log-writer.ts";
+import { BatchedWriter, flushThen, useLineWriter, writeAllSync, writeTextAsync } from "./log-writer.ts";
 import { fail, prepareServer } from "./server.ts";
 import { installShutdown } from "./shutdown.ts";
 import { BUN_HEADER_DEADLINE_MS, bunTimeouts } from "./slow-clients.ts";
@@ -34,13 +34,10 @@ interface BunServeOptions {
 }
 declare const Bun: {
   serve(options: BunServeOptions): BunServer;
-  /** Writes all of `data` (Bun.file semantics); stdout is Bun.stdout. */
-  write(destination: unknown, data: Uint8Array): Promise<number>;
-  readonly stdout: unknown;
 };
 
 async function main(): Promise<void> {
-  useLineWriter(new BatchedWriter((bytes) => Bun.write(Bun.stdout, bytes), writeAllSync), "at-end");
+  useLineWriter(new BatchedWriter(writeTextAsync(1), writeAllSync), "at-end");
   // Assigned before the first request arrives, which is when webSockets below first reads it.
   let server!: BunServer;
   const { settings, balancer, announce, stopBackground } = await prepareServer(process.argv.slice(2), {

@@ -47,8 +47,11 @@ declare const Deno: {
   readonly openKv?: (path?: string) => Promise<DenoKvLike>;
 };
 
+const encoder = new TextEncoder();
+
 /** Deno's stdout, written without blocking (log-writer.ts). */
-async function writeAll(bytes: Uint8Array): Promise<void> {
+async function writeAll(text: string): Promise<void> {
+  const bytes = encoder.encode(text);
   let offset = 0;
   while (offset < bytes.length) offset += await Deno.stdout.write(bytes.subarray(offset));
 }
