@@ -9,7 +9,8 @@ import { type DenoKvLike, DenoKvStore } from "../state/deno-kv.ts";
 import { goLog } from "./cli.ts";
 import { closeWebSockets } from "./close-web-sockets.ts";
 import { denoConnector } from "./deno-websocket.ts";
-import { BatchedWriter, flushThen, useLineWriter, writeAllSync } from "./log-writer.ts";
+import { writeAllSync } from "./fd-write.ts";
+import { BatchedWriter, flushThen, useLineWriter } from "./log-writer.ts";
 import { fail, prepareServer } from "./server.ts";
 import { installShutdown } from "./shutdown.ts";
 

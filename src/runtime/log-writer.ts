@@ -5,8 +5,6 @@
 // fewer, larger writes. Memory is bounded: past MAX_PENDING characters waiting, lines are
 // dropped and counted rather than held. Each entry point picks its runtime's writer at start;
 // shutdown and exit flush what is left.
-import { Buffer } from "node:buffer";
-import { write, writeSync } from "node:fs";
 import process from "node:process";
 import { AccessBatch, type AccessLineTiming } from "./access-batch.ts";
 
@@ -30,8 +28,6 @@ export const MAX_PENDING = 8 * 1024 * 1024;
 export const HAND_OVER_MS = 20;
 // Below V8's large-object size (128 KiB): a text past it costs Node several µs a line (access-batch.ts).
 export const HAND_OVER_CHARS = 32 * 1024;
-
-const encoder = new TextEncoder();
 
 /**
  * The batching writer for Bun and Deno, on an asynchronous stdout write that takes the batch as
@@ -99,43 +95,6 @@ export class BatchedWriter implements LineWriter {
     this.#pendingChars = 0;
     return text;
   }
-}
-
-type FsWrite = (
-  fd: number,
-  data: string | Uint8Array,
-  done: (error: NodeJS.ErrnoException | null, written: number) => void,
-) => void;
-
-/**
- * stdout's asynchronous write with the text as it is (Bun): the runtime encodes it into a buffer
- * of its own. A TextEncoder array per batch (~45 KB) cost Bun more than the write itself, the
- * external memory also bringing its collector round sooner (a bare Bun.serve writing a line a
- * request, CPU a request over none: encoding alone +1.9 µs, Bun.write of the bytes +1.7,
- * fs.write of the string +1.1). A write that takes only part (a full pipe) goes on in bytes.
- */
-export function writeTextAsync(fd: number, fsWrite: FsWrite = write as FsWrite): (text: string) => Promise<void> {
-  const writeRest = (bytes: Uint8Array, resolve: () => void, reject: (error: Error) => void) =>
-    fsWrite(fd, bytes, (error, written) => {
-      if (error) reject(error);
-      else if (written < bytes.length) writeRest(bytes.subarray(written), resolve, reject);
-      else resolve();
-    });
-  return (text) =>
-    new Promise<void>((resolve, reject) =>
-      fsWrite(fd, text, (error, written) => {
-        if (error) reject(error);
-        else if (written < Buffer.byteLength(text)) writeRest(encoder.encode(text).subarray(written), resolve, reject);
-        else resolve();
-      }),
-    );
-}
-
-/** Synchronous fallback for exit: node:fs, which Bun and Deno provide too. */
-export function writeAllSync(text: string): void {
-  const bytes = encoder.encode(text);
-  let offset = 0;
-  while (offset < bytes.length) offset += writeSync(1, bytes, offset);
 }
 
 /** Before an entry point picks one (tests, scripts): console.log, as before. */
